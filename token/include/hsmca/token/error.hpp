@@ -1,0 +1,42 @@
+#pragma once
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "hsmca/token/pkcs11.hpp"
+
+namespace hsmca::token {
+
+// "CKR_DEVICE_ERROR" for 0x30; "CKR_VENDOR_DEFINED+0x..." or "CKR_0x..." when unknown.
+std::string rv_name(CK_RV rv);
+
+// A PKCS#11 call failed. what() reads "C_Sign: CKR_DEVICE_ERROR", followed by
+// ": context" when the caller knows more (which token, which key).
+class Error : public std::runtime_error {
+ public:
+  Error(std::string function, CK_RV rv, std::string_view context = {});
+  const std::string& function() const noexcept { return function_; }
+  CK_RV rv() const noexcept { return rv_; }
+
+ private:
+  std::string function_;
+  CK_RV rv_;
+};
+
+// A request the token layer cannot satisfy though every C call succeeded:
+// no token with that label, two keys with one label, a label already taken.
+class LookupError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Faults after which the session (or the whole library state) is gone and must
+// be rebuilt: reopen, log in again, find the key again.
+bool is_session_fault(CK_RV rv) noexcept;
+
+// Throws Error(function, rv) unless rv is CKR_OK.
+inline void check(CK_RV rv, const char* function, std::string_view context = {}) {
+  if (rv != CKR_OK) throw Error(function, rv, context);
+}
+
+}  // namespace hsmca::token

@@ -1,0 +1,190 @@
+#include "hsmca/token/session_pool.hpp"
+
+#include "hsmca/token/key.hpp"
+
+namespace hsmca::token {
+namespace {
+
+// After these the session's handle is dead; the token may hand its number to
+// the next session opened, so it must not even be passed to C_CloseSession.
+bool handle_is_gone(CK_RV rv) {
+  return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED || rv == CKR_DEVICE_REMOVED ||
+         rv == CKR_TOKEN_NOT_PRESENT || rv == CKR_TOKEN_NOT_RECOGNIZED || rv == CKR_CRYPTOKI_NOT_INITIALIZED;
+}
+
+}  // namespace
+
+SessionPool::SessionPool(std::shared_ptr<Module> module, TokenSelector selector, Secret pin, PoolOptions options)
+    : module_(std::move(module)), selector_(std::move(selector)), pin_(std::move(pin)), options_(std::move(options)),
+      entries_(options_.sessions) {}
+
+SessionPool::~SessionPool() = default;
+
+std::unique_ptr<SessionPool> SessionPool::open(std::shared_ptr<Module> module, TokenSelector selector, Secret pin,
+                                               PoolOptions options) {
+  if (options.sessions == 0) throw LookupError("a session pool needs at least one session");
+  std::unique_ptr<SessionPool> pool(new SessionPool(std::move(module), std::move(selector), std::move(pin),
+                                                    std::move(options)));
+  pool->token_ = find_token(*pool->module_, pool->selector_);
+  for (auto& entry : pool->entries_) {
+    pool->open_session(entry);
+    pool->free_.push_back(&entry);
+  }
+  return pool;
+}
+
+void SessionPool::open_session(Entry& entry) {
+  TokenInfo found;
+  try {
+    found = find_token(*module_, selector_);
+  } catch (const LookupError&) {
+    throw Error("C_GetTokenInfo", CKR_TOKEN_NOT_PRESENT, selector_.describe() + " is not present");
+  }
+  Session session = [&] {
+    try {
+      return Session::open(module_, found.slot, options_.read_write);
+    } catch (const Error& e) {
+      if (e.rv() != CKR_CRYPTOKI_NOT_INITIALIZED) throw;
+      module_->reinitialize();
+      return Session::open(module_, find_token(*module_, selector_).slot, options_.read_write);
+    }
+  }();
+  // Login belongs to the application: after the first one this returns
+  // CKR_USER_ALREADY_LOGGED_IN, which Session::login accepts.
+  session.login(CKU_USER, pin_);
+  token_ = found;
+  entry.session.emplace(std::move(session));
+  entry.private_keys.clear();
+  ++open_sessions_;
+}
+
+void SessionPool::forget_session(Entry& entry) noexcept {
+  if (!entry.session) return;
+  entry.session->abandon();
+  entry.session.reset();
+  entry.private_keys.clear();
+  --open_sessions_;
+}
+
+SessionPool::Entry& SessionPool::acquire() {
+  std::unique_lock lock(mutex_);
+  available_.wait(lock, [&] { return !free_.empty(); });
+  Entry* entry = free_.back();
+  free_.pop_back();
+  return *entry;
+}
+
+void SessionPool::release(Entry& entry) noexcept {
+  {
+    std::lock_guard lock(mutex_);
+    free_.push_back(&entry);
+  }
+  available_.notify_one();
+}
+
+void SessionPool::report(const Error& error) const noexcept {
+  if (!options_.on_fault) return;
+  try {
+    options_.on_fault(error);
+  } catch (...) {
+    // An observer's failure must not change the outcome of a signature.
+  }
+}
+
+void SessionPool::run(const std::function<void(Session&, Entry&)>& op) {
+  Entry& entry = acquire();
+  struct Lease {
+    SessionPool& pool;
+    Entry& entry;
+    ~Lease() { pool.release(entry); }
+  } lease{*this, entry};
+
+  // One retry: a fault that survives a fresh session is the caller's to see.
+  for (int attempt = 0;; ++attempt) {
+    CK_RV cause = CKR_SESSION_HANDLE_INVALID;  // an entry left closed by a failed recovery
+    {
+      std::shared_lock gate(gate_);
+      if (entry.session) {
+        try {
+          op(*entry.session, entry);
+          return;
+        } catch (const Error& e) {
+          report(e);
+          if (!is_session_fault(e.rv()) || attempt > 0) throw;
+          cause = e.rv();
+        }
+      } else if (attempt > 0) {
+        throw Error("C_OpenSession", CKR_TOKEN_NOT_PRESENT, selector_.describe() + " is unavailable");
+      }
+    }
+    try {
+      recover(entry, cause);
+    } catch (const Error& e) {
+      report(e);
+      throw;
+    }
+  }
+}
+
+void SessionPool::recover(Entry& entry, CK_RV cause) {
+  std::unique_lock gate(gate_);
+  if (cause == CKR_KEY_HANDLE_INVALID || cause == CKR_OBJECT_HANDLE_INVALID) {
+    // The key was replaced (token re-initialized or key re-imported): find it again.
+    entry.private_keys.clear();
+    return;
+  }
+  if (cause == CKR_USER_NOT_LOGGED_IN && entry.session) {
+    entry.private_keys.clear();
+    entry.session->login(CKU_USER, pin_);
+    ++recoveries_;
+    return;
+  }
+  if (cause == CKR_CRYPTOKI_NOT_INITIALIZED) {
+    // The library was finalized underneath us: every session went with it.
+    module_->reinitialize();
+    for (auto& e : entries_) forget_session(e);
+  } else if (handle_is_gone(cause)) {
+    forget_session(entry);
+    // The others may be gone too. Find out now, while nothing is inside the
+    // module and no dead handle number has been reissued.
+    for (auto& e : entries_) {
+      if (!e.session) continue;
+      CK_SESSION_INFO info{};
+      CK_RV rv = module_->fn()->C_GetSessionInfo(e.session->handle(), &info);
+      if (rv != CKR_OK && (handle_is_gone(rv) || is_session_fault(rv))) forget_session(e);
+    }
+  } else if (entry.session) {
+    // CKR_DEVICE_ERROR and the like: the handle is still ours, so close it.
+    entry.session.reset();
+    entry.private_keys.clear();
+    --open_sessions_;
+  }
+  if (!entry.session) open_session(entry);
+  ++recoveries_;
+}
+
+Bytes SessionPool::sign(const std::string& key_label, SignatureScheme scheme, std::span<const unsigned char> message) {
+  Bytes signature;
+  run([&](Session& session, Entry& entry) {
+    auto it = entry.private_keys.find(key_label);
+    if (it == entry.private_keys.end()) {
+      it = entry.private_keys.emplace(key_label, find_key_pair(session, key_label).private_key).first;
+    }
+    signature = token::sign(session, it->second, scheme, message);
+  });
+  return signature;
+}
+
+PoolStats SessionPool::stats() const {
+  PoolStats s;
+  s.total = entries_.size();
+  {
+    std::lock_guard lock(mutex_);
+    s.busy = entries_.size() - free_.size();
+  }
+  s.healthy = open_sessions_.load();
+  s.recoveries = recoveries_.load();
+  return s;
+}
+
+}  // namespace hsmca::token
