@@ -1,0 +1,181 @@
+#include "ceremony_file.hpp"
+
+#include <ctime>
+
+#include "strict_yaml.hpp"
+
+namespace hsmca::cli {
+namespace fs = std::filesystem;
+namespace {
+
+fs::path resolve(const fs::path& base, const std::string& value) {
+  fs::path p(value);
+  return p.is_absolute() ? p : base / p;
+}
+
+TokenTarget parse_pkcs11(StrictMap m) {
+  auto module = m.optional_string("module").value_or("");
+  auto uri = m.optional_string("uri");
+  auto label = m.optional_string("token");
+  auto serial = m.optional_string("serial").value_or("");
+  auto pin_source = m.optional_string("pin_source");
+  m.finish();
+  if (uri && label) throw ConfigError("pkcs11: give either token or uri, not both");
+  if (!uri && !label && serial.empty()) throw ConfigError("missing pkcs11.token (the token's label)");
+  TokenTarget t = TokenTarget::from(module, uri ? *uri : label.value_or(""), serial);
+  if (pin_source) {
+    if (pin_source->rfind("env:", 0) != 0 && pin_source->rfind("file:", 0) != 0) {
+      throw ConfigError("pkcs11.pin_source must be env:NAME or file:PATH");
+    }
+    t.pin_source = *pin_source;
+  }
+  return t;
+}
+
+KeySpec parse_key(StrictMap m) {
+  KeySpec k;
+  k.label = m.required_string("label");
+  auto type_name = m.required_string("type");
+  m.finish();
+  auto type = token::parse_key_type(type_name);
+  if (!type) throw ConfigError("key.type '" + type_name + "' is not one of " + token::key_type_names());
+  k.type = *type;
+  return k;
+}
+
+signer::DistinguishedName parse_subject(StrictMap m) {
+  signer::DistinguishedName dn;
+  dn.common_name = m.required_string("common_name");
+  dn.organization = m.optional_string("organization");
+  dn.organizational_unit = m.optional_string("organizational_unit");
+  dn.country = m.optional_string("country");
+  dn.state = m.optional_string("state");
+  dn.locality = m.optional_string("locality");
+  m.finish();
+  try {
+    signer::to_x509_name(dn);  // validates each attribute
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(std::string("certificate.subject: ") + e.what());
+  }
+  return dn;
+}
+
+CertificateSpec parse_certificate(StrictMap m, const KeySpec& key, std::chrono::system_clock::time_point now) {
+  CertificateSpec c;
+  c.subject = parse_subject(m.required_map("subject"));
+  auto days = m.optional_integer("validity_days", 1, 36500);
+  auto not_before = m.optional_string("not_before");
+  auto not_after = m.optional_string("not_after");
+  auto scheme = m.optional_string("signature_algorithm");
+  m.finish();
+
+  if (days && (not_before || not_after)) {
+    throw ConfigError("certificate: give validity_days or not_before/not_after, not both");
+  }
+  if (days) {
+    c.not_before = std::chrono::floor<std::chrono::seconds>(now);
+    c.not_after = c.not_before + std::chrono::days(*days);
+  } else if (not_before && not_after) {
+    c.not_before = parse_rfc3339(*not_before, "certificate.not_before");
+    c.not_after = parse_rfc3339(*not_after, "certificate.not_after");
+    if (c.not_after <= c.not_before) throw ConfigError("certificate.not_after must be later than not_before");
+    if (c.not_after <= now) throw ConfigError("certificate.not_after is in the past");
+  } else {
+    throw ConfigError("missing certificate.validity_days (or both not_before and not_after)");
+  }
+
+  c.scheme = token::default_scheme(key.type);
+  if (scheme) {
+    auto parsed = token::parse_scheme(*scheme);
+    if (!parsed) {
+      throw ConfigError("certificate.signature_algorithm '" + *scheme + "' is not one of " + token::scheme_names());
+    }
+    if (!token::scheme_fits(*parsed, key.type)) {
+      throw ConfigError("certificate.signature_algorithm " + *scheme + " cannot be used with a " +
+                        std::string(token::key_type_name(key.type)) + " key");
+    }
+    c.scheme = *parsed;
+  }
+  return c;
+}
+
+}  // namespace
+
+std::chrono::system_clock::time_point parse_rfc3339(const std::string& text, const std::string& what) {
+  std::tm tm{};
+  int consumed = 0;
+  auto bad = [&] { return ConfigError(what + " '" + text + "' is not an RFC 3339 time like 2026-01-01T00:00:00Z"); };
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                  &tm.tm_min, &tm.tm_sec, &consumed) != 6 || consumed != 19) {
+    throw bad();
+  }
+  if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+      tm.tm_sec > 60) {
+    throw bad();
+  }
+  std::string rest = text.substr(19);
+  if (!rest.empty() && rest[0] == '.') {  // fractional seconds: certificates carry whole seconds
+    std::size_t i = 1;
+    while (i < rest.size() && std::isdigit(static_cast<unsigned char>(rest[i]))) ++i;
+    if (i == 1) throw bad();
+    rest = rest.substr(i);
+  }
+  long offset = 0;
+  if (rest == "Z" || rest == "z") {
+    offset = 0;
+  } else if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':') {
+    int hh = 0, mm = 0;
+    if (std::sscanf(rest.c_str() + 1, "%2d:%2d", &hh, &mm) != 2 || hh > 23 || mm > 59) throw bad();
+    offset = (rest[0] == '+' ? 1 : -1) * (hh * 3600L + mm * 60L);
+  } else {
+    throw bad();
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  std::time_t t = timegm(&tm);
+  return std::chrono::system_clock::from_time_t(t - offset);
+}
+
+CeremonySpec parse_ceremony(const fs::path& file, std::chrono::system_clock::time_point now) {
+  StrictMap top(load_yaml_file(file.string()), "");
+  const fs::path base = fs::absolute(file).parent_path();
+  CeremonySpec spec;
+  spec.kind = top.required_string("ceremony");
+  if (spec.kind != "root" && spec.kind != "key") {
+    throw ConfigError("ceremony '" + spec.kind + "' is not known (this version runs: root, key)");
+  }
+  spec.target = parse_pkcs11(top.required_map("pkcs11"));
+  spec.key = parse_key(top.required_map("key"));
+  auto outputs = top.required_map("outputs");
+  spec.transcript_out = resolve(base, outputs.required_string("transcript"));
+  if (spec.kind == "root") {
+    spec.certificate = parse_certificate(top.required_map("certificate"), spec.key, now);
+    spec.certificate_out = resolve(base, outputs.required_string("certificate"));
+  } else if (auto pub = outputs.optional_string("public_key")) {
+    spec.public_key_out = resolve(base, *pub);
+  }
+  outputs.finish();
+  top.finish();
+  if (spec.certificate_out == spec.transcript_out || spec.public_key_out == spec.transcript_out) {
+    throw ConfigError("outputs: the transcript and the other outputs must be different files");
+  }
+  return spec;
+}
+
+CeremonyOutline peek_ceremony(const fs::path& file) noexcept {
+  CeremonyOutline outline;
+  try {
+    YAML::Node root = YAML::LoadFile(file.string());
+    if (root["ceremony"].IsScalar()) outline.kind = root["ceremony"].as<std::string>();
+    outline.public_key = root["outputs"]["public_key"].IsScalar();
+    YAML::Node t = root["outputs"]["transcript"];
+    if (t.IsScalar() && !t.as<std::string>().empty()) {
+      outline.transcript = resolve(fs::absolute(file).parent_path(), t.as<std::string>());
+    }
+  } catch (...) {
+    // Whatever is wrong with the file, parse_ceremony will say it properly.
+  }
+  return outline;
+}
+
+}  // namespace hsmca::cli

@@ -1,0 +1,52 @@
+#pragma once
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "hsmca/signer/certificate.hpp"
+#include "hsmca/token/signature.hpp"
+#include "token_target.hpp"
+
+namespace hsmca::cli {
+
+struct KeySpec {
+  std::string label;
+  token::KeyType type;
+};
+
+struct CertificateSpec {
+  signer::DistinguishedName subject;
+  std::chrono::system_clock::time_point not_before;
+  std::chrono::system_clock::time_point not_after;
+  token::SignatureScheme scheme;
+};
+
+// A ceremony file, parsed strictly: unknown keys, missing keys and values of
+// the wrong kind are errors that name the key.
+struct CeremonySpec {
+  std::string kind;  // "root" or "key"
+  TokenTarget target;
+  KeySpec key;
+  std::optional<CertificateSpec> certificate;  // root
+  std::filesystem::path certificate_out;       // root
+  std::filesystem::path public_key_out;        // key (optional)
+  std::filesystem::path transcript_out;
+};
+
+CeremonySpec parse_ceremony(const std::filesystem::path& file, std::chrono::system_clock::time_point now);
+
+// What a file that may not parse as a ceremony says about itself: its kind
+// (to announce the number of steps) and outputs.transcript, so that a ceremony
+// refused at parsing still leaves its record. Empty fields when not found.
+struct CeremonyOutline {
+  std::string kind;
+  std::filesystem::path transcript;
+  bool public_key = false;  // outputs.public_key is set
+};
+CeremonyOutline peek_ceremony(const std::filesystem::path& file) noexcept;
+
+// "2026-05-01T00:00:00Z" or with a "+02:00" offset. Throws ConfigError.
+std::chrono::system_clock::time_point parse_rfc3339(const std::string& text, const std::string& what);
+
+}  // namespace hsmca::cli

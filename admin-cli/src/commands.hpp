@@ -1,0 +1,20 @@
+#pragma once
+// Front-end commands: each parses nothing itself (CLI11 did), does one job
+// through token/ and signer/, prints its result and returns the exit code.
+#include <string>
+
+namespace hsmca::cli {
+
+struct TokenOptions {
+  std::string module;
+  std::string token;   // label or pkcs11: URI
+  std::string serial;
+};
+
+int token_init(const std::string& module, const std::string& label);
+int token_list(const std::string& module, bool json);
+int key_generate(const TokenOptions& target, const std::string& label, const std::string& type, bool json);
+int key_show(const TokenOptions& target, const std::string& label, bool json);
+int ceremony_run(const std::string& file);
+
+}  // namespace hsmca::cli

@@ -1,0 +1,80 @@
+// hsmca: the administrator's command line. Key ceremonies, token and key
+// management; PINs come from the environment, a pin-source file or a prompt,
+// never from the command line.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "commands.hpp"
+#include "hsmca/token/error.hpp"
+
+namespace {
+
+void add_token_options(CLI::App* cmd, hsmca::cli::TokenOptions& o) {
+  cmd->add_option("--module", o.module, "PKCS#11 module (default: HSMCA_MODULE or the URI's module-path)");
+  cmd->add_option("--token", o.token, "token label or pkcs11: URI (RFC 7512)")->required();
+  cmd->add_option("--serial", o.serial, "token serial, to tell apart tokens with one label");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"hsmca: certificate authority whose keys live in a PKCS#11 token.\n"
+               "PINs: HSMCA_PIN (user), HSMCA_SO_PIN (security officer), pin-source=file:PATH in a\n"
+               "pkcs11: URI, or a prompt on a terminal. Never on the command line.",
+               "hsmca"};
+  app.set_version_flag("--version", HSMCA_VERSION);
+  app.require_subcommand(1);
+
+  // token init / list
+  auto* token_cmd = app.add_subcommand("token", "initialize and list tokens")->require_subcommand(1);
+  std::string module, label;
+  bool json = false;
+  auto* init = token_cmd->add_subcommand("init", "initialize a free token: C_InitToken with HSMCA_SO_PIN, then "
+                                                  "C_InitPIN with HSMCA_PIN; prints the serial");
+  init->add_option("--module", module, "PKCS#11 module path")->required();
+  init->add_option("--label", label, "label of the new token (1-32 characters)")->required();
+  auto* list = token_cmd->add_subcommand("list", "list the module's tokens, free slots included");
+  list->add_option("--module", module, "PKCS#11 module path")->required();
+  list->add_flag("--json", json, "print JSON");
+
+  // key generate / show
+  auto* key_cmd = app.add_subcommand("key", "generate and inspect keys in a token")->require_subcommand(1);
+  hsmca::cli::TokenOptions target;
+  std::string key_label, key_type;
+  auto* generate = key_cmd->add_subcommand("generate", "generate a non-extractable key pair in the token; "
+                                                         "prints its pkcs11 URI and SPKI SHA-256");
+  add_token_options(generate, target);
+  generate->add_option("--label", key_label, "label of the new key")->required();
+  generate->add_option("--type", key_type, "ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096 or ed25519")->required();
+  generate->add_flag("--json", json, "print the key's evidence as JSON");
+  auto* show = key_cmd->add_subcommand("show", "show a key's evidence: was it generated in the token, can it leave");
+  add_token_options(show, target);
+  show->add_option("--label", key_label, "key label")->required();
+  show->add_flag("--json", json, "print JSON");
+
+  // ceremony run
+  auto* ceremony_cmd = app.add_subcommand("ceremony", "run key ceremonies from declarative files")->require_subcommand(1);
+  std::string file;
+  auto* run = ceremony_cmd->add_subcommand("run", "run the ceremony a YAML file describes (root, key); prints each "
+                                                  "step and writes a JSON transcript, also when it fails");
+  run->add_option("FILE", file, "ceremony file")->required()->check(CLI::ExistingFile);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  try {
+    if (init->parsed()) return hsmca::cli::token_init(module, label);
+    if (list->parsed()) return hsmca::cli::token_list(module, json);
+    if (generate->parsed()) return hsmca::cli::key_generate(target, key_label, key_type, json);
+    if (show->parsed()) return hsmca::cli::key_show(target, key_label, json);
+    if (run->parsed()) return hsmca::cli::ceremony_run(file);
+  } catch (const std::exception& e) {
+    std::cerr << "hsmca: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 2;
+}

@@ -1,0 +1,30 @@
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "process.hpp"
+#include "softhsm_env.hpp"
+
+namespace hsmca::test {
+
+// Runs build/bin/hsmca against this process's SoftHSM directory, with the
+// test user PIN in HSMCA_PIN unless `env` says otherwise.
+ProcessResult hsmca(const std::vector<std::string>& args, std::map<std::string, std::string> env = {});
+
+// Runs the openssl command line; fails the test when it cannot be started.
+ProcessResult openssl(const std::vector<std::string>& args, std::map<std::string, std::string> env = {});
+
+// Ceremony file text for a root on `token` with the given key label and type.
+std::string root_ceremony_yaml(const std::string& token, const std::string& label, const std::string& type,
+                               const std::string& extra_certificate_lines = "");
+
+// The SHA-256 fingerprint openssl reports for a PEM certificate: lowercase, no colons.
+std::string openssl_fingerprint(const std::filesystem::path& pem);
+
+nlohmann::json read_json(const std::filesystem::path& path);
+
+}  // namespace hsmca::test
