@@ -114,8 +114,8 @@ TEST_P(RootCeremonyPerKeyType, WritesRootThatOpensslVerifiesAndRecordsEvidence) 
 
 INSTANTIATE_TEST_SUITE_P(AllKeyTypes, RootCeremonyPerKeyType,
                          ::testing::Values("ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096", "ed25519"),
-                         [](const auto& info) {
-                           std::string n = info.param;
+                         [](const auto& param_info) {
+                           std::string n = param_info.param;
                            std::replace(n.begin(), n.end(), '-', '_');
                            return n;
                          });
@@ -214,6 +214,9 @@ struct BadFile {
   const char* message;  // what the one error line must name
 };
 
+// gtest prints parameters; name the case instead of dumping its bytes.
+void PrintTo(const BadFile& bad, std::ostream* os) { *os << bad.name; }
+
 std::string replace(std::string s, const std::string& from, const std::string& to) {
   s.replace(s.find(from), from.size(), to);
   return s;
@@ -268,7 +271,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadFile{"MissingOutputDirectory",
                 [](std::string s) { return replace(s, "certificate: root.crt", "certificate: nowhere/root.crt"); },
                 "does not exist"}),
-    [](const auto& info) { return std::string(info.param.name); });
+    [](const auto& param_info) { return std::string(param_info.param.name); });
 
 TEST_F(CeremonyTest, TokenDirectoryWithoutInitializedTokenIsNamedInTheError) {
   // A fresh directory from the project's own helper: SoftHSM offers only a free slot.

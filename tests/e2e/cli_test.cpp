@@ -114,7 +114,7 @@ TEST_F(CliTest, RefusalsAreOneLineThatNamesTheProblem) {
   std::vector<Case> cases = {
       {gen({"--label", "x", "--type", "dsa-512"}), "unknown key type 'dsa-512' (use one of ec-p256"},
       {gen({"--label", "taken", "--type", "ec-p384"}), "a key labelled 'taken' already exists"},
-      {gen({"--label", "x", "--type", "ec-p256"}, {{"HSMCA_PIN", "wrong"}}), "C_Login: CKR_PIN_INCORRECT"},
+      {gen({"--label", "x", "--type", "ec-p256"}, {{"HSMCA_PIN", "bad-pin-7c3e9"}}), "C_Login: CKR_PIN_INCORRECT"},
       {gen({"--label", "x", "--type", "ec-p256"}, {{"HSMCA_PIN", ""}}), "set HSMCA_PIN"},
       {hsmca({"key", "show", "--module", kSoftHsmModule, "--token", "No Such", "--label", "x"}),
        "no initialized token 'No Such'"},
@@ -129,7 +129,7 @@ TEST_F(CliTest, RefusalsAreOneLineThatNamesTheProblem) {
     EXPECT_NE(c.result.exit_code, 0) << c.message;
     EXPECT_NE(c.result.err.find(c.message), std::string::npos) << "wanted: " << c.message << "\ngot: " << c.result.err;
     EXPECT_EQ(std::count(c.result.err.begin(), c.result.err.end(), '\n'), 1) << c.result.err;
-    EXPECT_EQ(c.result.err.find("wrong"), std::string::npos) << "a PIN was echoed: " << c.result.err;
+    EXPECT_EQ(c.result.err.find("bad-pin-7c3e9"), std::string::npos) << "a PIN was echoed: " << c.result.err;
   }
 }
 

@@ -53,7 +53,9 @@ TEST_P(EngineInteropTest, RootKeySignsALeafThroughTheEngineThatVerifiesAgainstTh
 }
 
 INSTANTIATE_TEST_SUITE_P(KeyTypes, EngineInteropTest, ::testing::Values("ec-p384", "rsa-2048"),
-                         [](const auto& info) { return std::string(info.param) == "ec-p384" ? "ec_p384" : "rsa_2048"; });
+                         [](const auto& param_info) {
+                           return std::string(param_info.param) == "ec-p384" ? "ec_p384" : "rsa_2048";
+                         });
 
 }  // namespace
 }  // namespace hsmca::test

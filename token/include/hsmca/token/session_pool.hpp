@@ -7,6 +7,9 @@
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
+#include <span>
+#include <type_traits>
+#include <utility>
 #include <optional>
 #include <vector>
 

@@ -1,0 +1,73 @@
+#pragma once
+#include <span>
+#include <string>
+
+#include "hsmca/signer/openssl.hpp"
+#include "hsmca/token/key.hpp"
+#include "hsmca/token/signature.hpp"
+
+namespace hsmca::token {
+class SessionPool;
+}
+
+namespace hsmca::signer {
+
+// All the signer needs from a key: its public half and a way to sign bytes.
+// Whether the private half lives in a token or in memory is not its business
+// (as Botan's X509_CA signs through whatever PK_Signer it is given).
+class SigningKey {
+ public:
+  virtual ~SigningKey();
+  virtual const Bytes& spki_der() const = 0;
+  virtual token::SignatureScheme scheme() const = 0;
+  // The signature as X.509's BIT STRING carries it: DER ECDSA-Sig-Value for
+  // ECDSA, the raw octets for RSA and Ed25519.
+  virtual Bytes sign(std::span<const unsigned char> message) const = 0;
+
+ protected:
+  SigningKey() = default;
+  SigningKey(const SigningKey&) = default;
+  SigningKey& operator=(const SigningKey&) = default;
+};
+
+// A private key in the token, used through the session pool.
+class TokenSigningKey final : public SigningKey {
+ public:
+  // `spki` is the public key read from the token (token::describe_key). Throws
+  // std::invalid_argument when it does not parse or `scheme` does not fit it.
+  TokenSigningKey(token::SessionPool& pool, std::string key_label, token::SignatureScheme scheme,
+                  Bytes spki);
+
+  const Bytes& spki_der() const override { return spki_; }
+  token::SignatureScheme scheme() const override { return scheme_; }
+  Bytes sign(std::span<const unsigned char> message) const override;  // SessionPool::sign
+  const std::string& label() const noexcept { return label_; }
+
+ private:
+  token::SessionPool& pool_;
+  std::string label_;
+  token::SignatureScheme scheme_;
+  Bytes spki_;
+};
+
+// A private key in process memory: for unit tests, which run without a token.
+class SoftwareSigningKey final : public SigningKey {
+ public:
+  // A fresh key signing with token::default_scheme(type).
+  static SoftwareSigningKey generate(token::KeyType type);
+  // Throws std::invalid_argument when `scheme` does not fit the key type.
+  static SoftwareSigningKey generate(token::KeyType type, token::SignatureScheme scheme);
+  SoftwareSigningKey(EvpPkeyPtr key, token::SignatureScheme scheme);
+
+  const Bytes& spki_der() const override { return spki_; }
+  token::SignatureScheme scheme() const override { return scheme_; }
+  Bytes sign(std::span<const unsigned char> message) const override;
+  EVP_PKEY* pkey() const noexcept { return key_.get(); }
+
+ private:
+  EvpPkeyPtr key_;
+  token::SignatureScheme scheme_;
+  Bytes spki_;
+};
+
+}  // namespace hsmca::signer

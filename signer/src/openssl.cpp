@@ -1,0 +1,83 @@
+#include "hsmca/signer/openssl.hpp"
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include <array>
+#include <climits>
+
+namespace hsmca::signer {
+
+std::string drain_openssl_errors() {
+  std::string reasons;
+  while (unsigned long code = ERR_get_error()) {
+    if (!reasons.empty()) reasons += "; ";
+    // The reason alone ("no start line"); the full "error:0480006C:PEM
+    // routines::no start line" only when the library has no text for it.
+    if (const char* reason = ERR_reason_error_string(code)) {
+      reasons += reason;
+    } else {
+      std::array<char, 256> buf{};
+      ERR_error_string_n(code, buf.data(), buf.size());
+      reasons += buf.data();
+    }
+  }
+  return reasons;
+}
+
+OpenSslError::OpenSslError(const std::string& what)
+    : std::runtime_error([&] {
+        std::string reasons = drain_openssl_errors();
+        return reasons.empty() ? what : what + ": " + reasons;
+      }()) {}
+
+std::string to_hex(std::span<const unsigned char> bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char b : bytes) {
+    out += kDigits[b >> 4];
+    out += kDigits[b & 0x0f];
+  }
+  return out;
+}
+
+std::string sha256_hex(std::span<const unsigned char> bytes) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+  unsigned int len = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), md.data(), &len, EVP_sha256(), nullptr) != 1) {
+    throw OpenSslError("EVP_Digest(SHA-256)");
+  }
+  return to_hex(std::span(md.data(), len));
+}
+
+std::string to_pem(X509* cert) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_X509(bio.get(), cert) != 1) throw OpenSslError("PEM_write_bio_X509");
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return {data, static_cast<std::size_t>(len)};
+}
+
+Bytes to_der(X509* cert) {
+  int len = i2d_X509(cert, nullptr);
+  if (len <= 0) throw OpenSslError("i2d_X509");
+  Bytes der(static_cast<std::size_t>(len));
+  unsigned char* p = der.data();
+  if (i2d_X509(cert, &p) != len) throw OpenSslError("i2d_X509");
+  return der;
+}
+
+EvpPkeyPtr public_key_from_spki(const Bytes& spki_der) {
+  if (spki_der.size() > INT_MAX) throw std::invalid_argument("SubjectPublicKeyInfo too large");
+  const unsigned char* p = spki_der.data();
+  const auto len = static_cast<long>(spki_der.size());
+  EvpPkeyPtr key(d2i_PUBKEY(nullptr, &p, len));
+  if (!key) throw OpenSslError("d2i_PUBKEY: not a SubjectPublicKeyInfo");
+  if (p != spki_der.data() + spki_der.size()) {
+    throw std::invalid_argument("SubjectPublicKeyInfo has trailing bytes");
+  }
+  return key;
+}
+
+}  // namespace hsmca::signer
