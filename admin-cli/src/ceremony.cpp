@@ -6,10 +6,13 @@
 #include "commands.hpp"
 #include "hsmca/signer/signing_key.hpp"
 #include "key_report.hpp"
-#include "strict_yaml.hpp"
+#include "hsmca/signer/strict_yaml.hpp"
 #include "transcript.hpp"
 
 namespace hsmca::cli {
+
+using signer::ConfigError;
+using signer::StrictMap;
 namespace fs = std::filesystem;
 namespace {
 

@@ -2,34 +2,18 @@
 
 #include <ctime>
 
-#include "strict_yaml.hpp"
+#include "hsmca/signer/strict_yaml.hpp"
 
 namespace hsmca::cli {
+
+using signer::ConfigError;
+using signer::StrictMap;
 namespace fs = std::filesystem;
 namespace {
 
 fs::path resolve(const fs::path& base, const std::string& value) {
   fs::path p(value);
   return p.is_absolute() ? p : base / p;
-}
-
-TokenTarget parse_pkcs11(StrictMap m) {
-  auto module = m.optional_string("module").value_or("");
-  auto uri = m.optional_string("uri");
-  auto label = m.optional_string("token");
-  auto serial = m.optional_string("serial").value_or("");
-  auto pin_source = m.optional_string("pin_source");
-  m.finish();
-  if (uri && label) throw ConfigError("pkcs11: give either token or uri, not both");
-  if (!uri && !label && serial.empty()) throw ConfigError("missing pkcs11.token (the token's label)");
-  TokenTarget t = TokenTarget::from(module, uri ? *uri : label.value_or(""), serial);
-  if (pin_source) {
-    if (pin_source->rfind("env:", 0) != 0 && pin_source->rfind("file:", 0) != 0) {
-      throw ConfigError("pkcs11.pin_source must be env:NAME or file:PATH");
-    }
-    t.pin_source = *pin_source;
-  }
-  return t;
 }
 
 KeySpec parse_key(StrictMap m) {
@@ -144,7 +128,7 @@ CeremonySpec parse_ceremony(const fs::path& file, std::chrono::system_clock::tim
   if (spec.kind != "root" && spec.kind != "key") {
     throw ConfigError("ceremony '" + spec.kind + "' is not known (this version runs: root, key)");
   }
-  spec.target = parse_pkcs11(top.required_map("pkcs11"));
+  spec.target = TokenTarget::from_yaml(top.required_map("pkcs11"), false);
   spec.key = parse_key(top.required_map("key"));
   auto outputs = top.required_map("outputs");
   spec.transcript_out = resolve(base, outputs.required_string("transcript"));

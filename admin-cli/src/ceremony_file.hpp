@@ -6,9 +6,11 @@
 
 #include "hsmca/signer/certificate.hpp"
 #include "hsmca/token/signature.hpp"
-#include "token_target.hpp"
+#include "hsmca/signer/token_target.hpp"
 
 namespace hsmca::cli {
+
+using signer::TokenTarget;
 
 struct KeySpec {
   std::string label;

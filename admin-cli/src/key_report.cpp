@@ -5,9 +5,11 @@
 #include <sstream>
 
 #include "hsmca/signer/openssl.hpp"
-#include "token_target.hpp"
+#include "hsmca/signer/token_target.hpp"
 
 namespace hsmca::cli {
+
+using signer::key_uri;
 
 std::string KeyReport::uri() const { return key_uri(token, key.label, key.id).str(); }
 

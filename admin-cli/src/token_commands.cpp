@@ -2,11 +2,17 @@
 
 #include "commands.hpp"
 #include "key_report.hpp"
-#include "pin.hpp"
-#include "strict_yaml.hpp"
-#include "token_target.hpp"
+#include "hsmca/signer/pin.hpp"
+#include "hsmca/signer/strict_yaml.hpp"
+#include "hsmca/signer/token_target.hpp"
 
 namespace hsmca::cli {
+
+using signer::ConfigError;
+using signer::StrictMap;
+using signer::PinRole;
+using signer::read_pin;
+using signer::TokenTarget;
 
 int token_init(const std::string& module_path, const std::string& label) {
   auto module = token::Module::load(module_path);

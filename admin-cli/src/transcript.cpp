@@ -12,9 +12,12 @@
 #include <sstream>
 
 #include "hsmca/signer/openssl.hpp"
-#include "strict_yaml.hpp"
+#include "hsmca/signer/strict_yaml.hpp"
 
 namespace hsmca::cli {
+
+using signer::ConfigError;
+using signer::StrictMap;
 namespace fs = std::filesystem;
 
 std::string now_rfc3339() {

@@ -1,4 +1,4 @@
-#include "pin.hpp"
+#include "hsmca/signer/pin.hpp"
 
 #include <fcntl.h>
 #include <termios.h>
@@ -7,9 +7,10 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "strict_yaml.hpp"
+#include "hsmca/signer/strict_yaml.hpp"
 
-namespace hsmca::cli {
+namespace hsmca::signer {
+
 namespace {
 
 const char* role_name(PinRole role) { return role == PinRole::user ? "user PIN" : "SO PIN"; }
@@ -85,4 +86,4 @@ token::Secret read_pin(PinRole role, const std::string& source, const std::strin
   return pin;
 }
 
-}  // namespace hsmca::cli
+}  // namespace hsmca::signer

@@ -3,7 +3,7 @@
 
 #include "hsmca/token/secret.hpp"
 
-namespace hsmca::cli {
+namespace hsmca::signer {
 
 enum class PinRole { user, security_officer };
 
@@ -13,4 +13,4 @@ enum class PinRole { user, security_officer };
 // is a terminal. `token_label` only words the prompt and errors.
 token::Secret read_pin(PinRole role, const std::string& source, const std::string& token_label);
 
-}  // namespace hsmca::cli
+}  // namespace hsmca::signer

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace hsmca::cli {
+namespace hsmca::signer {
 
 class ConfigError : public std::runtime_error {
  public:
@@ -43,4 +43,4 @@ class StrictMap {
 // Loads a YAML file whose top level must be a mapping.
 YAML::Node load_yaml_file(const std::string& file);
 
-}  // namespace hsmca::cli
+}  // namespace hsmca::signer

@@ -1,11 +1,12 @@
-#include "token_target.hpp"
+#include "hsmca/signer/token_target.hpp"
 
 #include <cstdlib>
 
-#include "pin.hpp"
-#include "strict_yaml.hpp"
+#include "hsmca/signer/pin.hpp"
+#include "hsmca/signer/strict_yaml.hpp"
 
-namespace hsmca::cli {
+namespace hsmca::signer {
+
 
 TokenTarget TokenTarget::from(std::string module, const std::string& token, std::string serial) {
   TokenTarget t;
@@ -33,7 +34,29 @@ TokenTarget TokenTarget::from(std::string module, const std::string& token, std:
   return t;
 }
 
-std::unique_ptr<token::SessionPool> TokenTarget::connect(bool read_write, std::size_t sessions) const {
+TokenTarget TokenTarget::from_yaml(StrictMap m, bool allow_sessions) {
+  auto module_path = m.optional_string("module").value_or("");
+  auto uri = m.optional_string("uri");
+  auto label = m.optional_string("token");
+  auto serial = m.optional_string("serial").value_or("");
+  auto pin_source = m.optional_string("pin_source");
+  std::optional<long long> sessions;
+  if (allow_sessions) sessions = m.optional_integer("sessions", 1, 64);
+  m.finish();
+  if (uri && label) throw ConfigError(m.path_of("token") + " and uri: give one, not both");
+  if (!uri && !label && serial.empty()) throw ConfigError("missing " + m.path_of("token") + " (the token's label)");
+  TokenTarget t = from(module_path, uri ? *uri : label.value_or(""), serial);
+  if (pin_source) {
+    if (pin_source->rfind("env:", 0) != 0 && pin_source->rfind("file:", 0) != 0) {
+      throw ConfigError(m.path_of("pin_source") + " must be env:NAME or file:PATH");
+    }
+    t.pin_source = *pin_source;
+  }
+  if (sessions) t.sessions = static_cast<std::size_t>(*sessions);
+  return t;
+}
+
+std::unique_ptr<token::SessionPool> TokenTarget::connect(bool read_write) const {
   auto module_ptr = token::Module::load(module);
   // Find the token before asking for a PIN: a typo should not cost a PIN entry.
   auto info = token::find_token(*module_ptr, selector);
@@ -55,4 +78,4 @@ token::Pkcs11Uri key_uri(const token::TokenInfo& info, const std::string& label,
   return uri;
 }
 
-}  // namespace hsmca::cli
+}  // namespace hsmca::signer

@@ -1,6 +1,6 @@
-#include "strict_yaml.hpp"
+#include "hsmca/signer/strict_yaml.hpp"
 
-namespace hsmca::cli {
+namespace hsmca::signer {
 
 StrictMap::StrictMap(const YAML::Node& node, std::string path) : node_(node), path_(std::move(path)) {
   if (!node_.IsMap()) {
@@ -95,4 +95,4 @@ YAML::Node load_yaml_file(const std::string& file) {
   return root;
 }
 
-}  // namespace hsmca::cli
+}  // namespace hsmca::signer

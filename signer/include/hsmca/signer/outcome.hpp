@@ -1,0 +1,34 @@
+#pragma once
+#include <string>
+#include <utility>
+#include <variant>
+
+namespace hsmca::signer {
+
+// A request refused for a reason its sender can fix: an expected business
+// outcome, so a value rather than an exception. `code` is stable and machine
+// readable ("bad_signature", "key_policy", "san_policy", ...); `message` is one
+// line for a human, naming the problem.
+struct Rejection {
+  std::string code;
+  std::string message;
+};
+
+// Either a value or the Rejection that stands in its place.
+template <typename T>
+class Outcome {
+ public:
+  Outcome(T value) : v_(std::move(value)) {}                // NOLINT: implicit by design
+  Outcome(Rejection rejection) : v_(std::move(rejection)) {}  // NOLINT: implicit by design
+
+  bool ok() const noexcept { return std::holds_alternative<T>(v_); }
+  T& value() & { return std::get<T>(v_); }
+  const T& value() const& { return std::get<T>(v_); }
+  T&& value() && { return std::get<T>(std::move(v_)); }
+  const Rejection& rejection() const { return std::get<Rejection>(v_); }
+
+ private:
+  std::variant<T, Rejection> v_;
+};
+
+}  // namespace hsmca::signer
