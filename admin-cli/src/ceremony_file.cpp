@@ -121,7 +121,7 @@ std::chrono::system_clock::time_point parse_rfc3339(const std::string& text, con
 }
 
 CeremonySpec parse_ceremony(const fs::path& file, std::chrono::system_clock::time_point now) {
-  StrictMap top(load_yaml_file(file.string()), "");
+  StrictMap top(signer::load_yaml_file(file.string()), "");
   const fs::path base = fs::absolute(file).parent_path();
   CeremonySpec spec;
   spec.kind = top.required_string("ceremony");
