@@ -38,8 +38,14 @@ SoftHsmEnv& SoftHsmEnv::get() {
 SoftHsmEnv::SoftHsmEnv() : dir_(make_temp_dir("hsmca-softhsm-")) {
   fs::create_directories(dir_ / "tokens");
   std::string conf = read_file(fs::path(HSMCA_SOURCE_DIR) / "softhsm-config" / "softhsm2.conf.in");
+  // Every occurrence: the template's comment names the marker too, and
+  // replacing only the first left directories.tokendir unset (C_Initialize
+  // then fails with CKR_GENERAL_ERROR).
   const std::string marker = "@TOKENDIR@";
-  conf.replace(conf.find(marker), marker.size(), (dir_ / "tokens").string());
+  const std::string tokendir = (dir_ / "tokens").string();
+  for (auto at = conf.find(marker); at != std::string::npos; at = conf.find(marker, at + tokendir.size())) {
+    conf.replace(at, marker.size(), tokendir);
+  }
   conf_ = dir_ / "softhsm2.conf";
   write_file(conf_, conf);
   setenv("SOFTHSM2_CONF", conf_.c_str(), 1);

@@ -40,22 +40,34 @@ void SessionPool::open_session(Entry& entry) {
   } catch (const LookupError&) {
     throw Error("C_GetTokenInfo", CKR_TOKEN_NOT_PRESENT, selector_.describe() + " is not present");
   }
-  Session session = [&] {
-    try {
-      return Session::open(module_, found.slot, options_.read_write);
-    } catch (const Error& e) {
-      if (e.rv() != CKR_CRYPTOKI_NOT_INITIALIZED) throw;
-      module_->reinitialize();
-      return Session::open(module_, find_token(*module_, selector_).slot, options_.read_write);
-    }
-  }();
+  Session session = Session::open(module_, found.slot, options_.read_write);
   // Login belongs to the application: after the first one this returns
   // CKR_USER_ALREADY_LOGGED_IN, which Session::login accepts.
   session.login(CKU_USER, pin_);
   token_ = found;
   entry.session.emplace(std::move(session));
   entry.private_keys.clear();
+  ++entry.epoch;
   ++open_sessions_;
+}
+
+void SessionPool::reopen(Entry& entry) {
+  try {
+    open_session(entry);
+  } catch (const Error& e) {
+    // The library was finalized while this entry had no session to notice it
+    // with (C_GetSlotList or C_OpenSession says so first).
+    if (e.rv() != CKR_CRYPTOKI_NOT_INITIALIZED) throw;
+    restart_library();
+    open_session(entry);
+  }
+}
+
+void SessionPool::restart_library() {
+  module_->reinitialize();
+  // Every session went with the old library state, and the new one numbers
+  // sessions afresh: no old handle may survive.
+  for (auto& e : entries_) forget_session(e);
 }
 
 void SessionPool::forget_session(Entry& entry) noexcept {
@@ -63,6 +75,7 @@ void SessionPool::forget_session(Entry& entry) noexcept {
   entry.session->abandon();
   entry.session.reset();
   entry.private_keys.clear();
+  ++entry.epoch;
   --open_sessions_;
 }
 
@@ -102,8 +115,10 @@ void SessionPool::run(const std::function<void(Session&, Entry&)>& op) {
   // One retry: a fault that survives a fresh session is the caller's to see.
   for (int attempt = 0;; ++attempt) {
     CK_RV cause = CKR_SESSION_HANDLE_INVALID;  // an entry left closed by a failed recovery
+    std::uint64_t seen_epoch = 0;
     {
       std::shared_lock gate(gate_);
+      seen_epoch = entry.epoch;
       if (entry.session) {
         try {
           op(*entry.session, entry);
@@ -118,7 +133,7 @@ void SessionPool::run(const std::function<void(Session&, Entry&)>& op) {
       }
     }
     try {
-      recover(entry, cause);
+      recover(entry, cause, seen_epoch);
     } catch (const Error& e) {
       report(e);
       throw;
@@ -126,24 +141,45 @@ void SessionPool::run(const std::function<void(Session&, Entry&)>& op) {
   }
 }
 
-void SessionPool::recover(Entry& entry, CK_RV cause) {
+namespace {
+bool logged_in(const CK_SESSION_INFO& info) {
+  return info.state == CKS_RO_USER_FUNCTIONS || info.state == CKS_RW_USER_FUNCTIONS;
+}
+}  // namespace
+
+void SessionPool::recover(Entry& entry, CK_RV cause, std::uint64_t seen_epoch) {
   std::unique_lock gate(gate_);
-  if (cause == CKR_KEY_HANDLE_INVALID || cause == CKR_OBJECT_HANDLE_INVALID) {
-    // The key was replaced (token re-initialized or key re-imported): find it again.
-    entry.private_keys.clear();
-    return;
+  // Several threads fail at once when the token drops every session; the
+  // first to get here rebuilds them all. Repairing again would throw away a
+  // fresh session (or, after C_Finalize, every fresh session) for nothing.
+  if (entry.epoch != seen_epoch) return;
+
+  if (cause == CKR_KEY_HANDLE_INVALID || cause == CKR_OBJECT_HANDLE_INVALID || cause == CKR_USER_NOT_LOGGED_IN) {
+    // A logout (C_Logout on any session of ours, or the token's own) hides the
+    // private keys and invalidates every private-object handle, for good
+    // (PKCS#11 2.40 C_Logout), and tokens report it as a dead key handle as
+    // often as CKR_USER_NOT_LOGGED_IN. A key replaced under its label looks
+    // the same. Either way every cached handle goes, and we log in if needed.
+    for (auto& e : entries_) e.private_keys.clear();
+    if (entry.session) {
+      CK_SESSION_INFO info{};
+      CK_RV rv = module_->fn()->C_GetSessionInfo(entry.session->handle(), &info);
+      if (rv == CKR_OK) {
+        if (!logged_in(info)) {
+          entry.session->login(CKU_USER, pin_);
+          ++recoveries_;
+        }
+        return;
+      }
+      if (!is_session_fault(rv)) throw Error("C_GetSessionInfo", rv, selector_.describe());
+      cause = rv;  // the session itself is gone: rebuild it below
+    }
   }
-  if (cause == CKR_USER_NOT_LOGGED_IN && entry.session) {
-    entry.private_keys.clear();
-    entry.session->login(CKU_USER, pin_);
-    ++recoveries_;
-    return;
-  }
+
   if (cause == CKR_CRYPTOKI_NOT_INITIALIZED) {
     // The library was finalized underneath us: every session went with it.
-    module_->reinitialize();
-    for (auto& e : entries_) forget_session(e);
-  } else if (handle_is_gone(cause)) {
+    restart_library();
+  } else if (handle_is_gone(cause) || !entry.session) {
     forget_session(entry);
     // The others may be gone too. Find out now, while nothing is inside the
     // module and no dead handle number has been reissued.
@@ -153,14 +189,26 @@ void SessionPool::recover(Entry& entry, CK_RV cause) {
       CK_RV rv = module_->fn()->C_GetSessionInfo(e.session->handle(), &info);
       if (rv != CKR_OK && (handle_is_gone(rv) || is_session_fault(rv))) forget_session(e);
     }
-  } else if (entry.session) {
+  } else {
     // CKR_DEVICE_ERROR and the like: the handle is still ours, so close it.
     entry.session.reset();
     entry.private_keys.clear();
+    ++entry.epoch;
     --open_sessions_;
   }
-  if (!entry.session) open_session(entry);
+  reopen(entry);
   ++recoveries_;
+  // Rebuild every other lost session now, while the gate is ours, rather than
+  // have each of their threads wait for the whole pool to drain in turn. One
+  // that will not open stays empty; its next caller tries again.
+  for (auto& e : entries_) {
+    if (e.session) continue;
+    try {
+      open_session(e);
+      ++recoveries_;
+    } catch (const Error&) {
+    }
+  }
 }
 
 Bytes SessionPool::sign(const std::string& key_label, SignatureScheme scheme, std::span<const unsigned char> message) {

@@ -6,13 +6,17 @@ namespace hsmca::token {
 namespace {
 
 bool is_pchar(unsigned char c) {
-  // RFC 7512 §2.3: unreserved characters plus the few sub-delims allowed in
-  // attribute values; everything else is percent-encoded.
+  // RFC 7512 §2.3 pk11-pchar: unreserved characters plus the few sub-delims
+  // allowed in path attribute values; everything else is percent-encoded.
+  // "/" is not among them: only the query may carry it unencoded.
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
          c == '.' || c == '_' || c == '~' || c == ':' || c == '[' || c == ']' || c == '@' ||
          c == '!' || c == '$' || c == '\'' || c == '(' || c == ')' || c == '*' || c == '+' ||
-         c == ',' || c == '/';
+         c == ',';
 }
+
+// pk11-qchar: a query value (module-path, pin-source) keeps its slashes.
+bool is_qchar(unsigned char c) { return is_pchar(c) || c == '/'; }
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -41,20 +45,10 @@ std::string decode(std::string_view attr, std::string_view value) {
 
 const char kHex[] = "0123456789ABCDEF";
 
-void append_attr(std::string& out, char sep, std::string_view name, std::string_view value) {
-  if (value.empty()) return;
-  if (out.back() != ':' && out.back() != '?') out += sep;
-  out += name;
-  out += '=';
-  out += percent_encode(value);
-}
-
-}  // namespace
-
-std::string percent_encode(std::string_view raw) {
+std::string encode(std::string_view raw, bool (*keep)(unsigned char)) {
   std::string out;
   for (unsigned char c : raw) {
-    if (is_pchar(c)) {
+    if (keep(c)) {
       out += static_cast<char>(c);
     } else {
       out += '%';
@@ -64,6 +58,18 @@ std::string percent_encode(std::string_view raw) {
   }
   return out;
 }
+
+void append_attr(std::string& out, char sep, std::string_view name, std::string_view value) {
+  if (value.empty()) return;
+  if (out.back() != ':' && out.back() != '?') out += sep;
+  out += name;
+  out += '=';
+  out += sep == '&' ? encode(value, is_qchar) : encode(value, is_pchar);
+}
+
+}  // namespace
+
+std::string percent_encode(std::string_view raw) { return encode(raw, is_pchar); }
 
 Pkcs11Uri Pkcs11Uri::parse(std::string_view text) {
   constexpr std::string_view kScheme = "pkcs11:";

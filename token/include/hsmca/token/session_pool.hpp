@@ -59,7 +59,8 @@ class SessionPool {
              std::span<const unsigned char> message);
 
   // Runs `op` with a leased, logged-in session, recovering and retrying once on
-  // a session fault. `op` must be safe to run twice.
+  // a session fault. `op` must be safe to run twice, and must not wait for
+  // another call on this pool: recovery waits until no `op` is running.
   template <typename Op>
   auto with_session(Op&& op) -> decltype(op(std::declval<Session&>())) {
     using Result = decltype(op(std::declval<Session&>()));
@@ -80,6 +81,9 @@ class SessionPool {
   struct Entry {
     std::optional<Session> session;  // empty when broken and not yet reopened
     std::map<std::string, CK_OBJECT_HANDLE> private_keys;  // label -> handle
+    // Bumped whenever `session` is replaced or dropped, so a thread whose call
+    // failed can tell whether another thread's recovery already rebuilt it.
+    std::uint64_t epoch = 0;
   };
 
   SessionPool(std::shared_ptr<Module> module, TokenSelector selector, Secret pin, PoolOptions options);
@@ -87,9 +91,13 @@ class SessionPool {
   Entry& acquire();
   void release(Entry& entry) noexcept;
   void report(const Error& error) const noexcept;
-  // Under the exclusive gate: repair `entry` after `cause`.
-  void recover(Entry& entry, CK_RV cause);
+  // Under the exclusive gate: repair `entry` after `cause`, unless another
+  // thread has rebuilt it since the failed call saw it at `seen_epoch`.
+  void recover(Entry& entry, CK_RV cause, std::uint64_t seen_epoch);
   void open_session(Entry& entry);
+  // open_session, re-initializing the library first if it was finalized.
+  void reopen(Entry& entry);
+  void restart_library();
   void forget_session(Entry& entry) noexcept;
 
   std::shared_ptr<Module> module_;

@@ -1,0 +1,41 @@
+#pragma once
+// What every token test needs: a fresh token in this process's SoftHSM
+// directory, a logged-in session on it, and an OpenSSL verifier that knows
+// nothing of PKCS#11.
+#include <memory>
+#include <span>
+#include <string>
+
+#include "hsmca/token/key.hpp"
+#include "hsmca/token/session.hpp"
+#include "hsmca/token/signature.hpp"
+#include "hsmca/token/slot.hpp"
+
+namespace hsmca::test {
+
+struct TestToken {
+  // Held for the test's lifetime: dropping the last Module finalizes SoftHSM.
+  std::shared_ptr<token::Module> module;
+  token::TokenInfo info;
+  token::TokenSelector selector() const { return {info.label, info.serial}; }
+};
+
+// Initializes a token labelled `label` (kSoPin / kUserPin).
+TestToken make_token(const std::string& label);
+
+// A read/write session on the token, logged in as the user.
+token::Session user_session(const TestToken& token);
+
+// Every scheme the token layer knows, and those that fit a key type.
+std::span<const token::SignatureScheme> all_schemes();
+
+// Verifies `signature` over `message` with OpenSSL alone, from the DER
+// SubjectPublicKeyInfo: PKCS#1 v1.5, PSS (salt = digest length, MGF1 with the
+// same digest), ECDSA (DER ECDSA-Sig-Value) or Ed25519.
+bool openssl_verifies(const token::Bytes& spki_der, token::SignatureScheme scheme,
+                      std::span<const unsigned char> message, const token::Bytes& signature);
+
+// std::string's bytes as the token layer's message type.
+std::span<const unsigned char> bytes_of(const std::string& text);
+
+}  // namespace hsmca::test
