@@ -1,9 +1,13 @@
+#include <openssl/pem.h>
 #include <openssl/x509_vfy.h>
 
 #include <iostream>
 
 #include "ceremony_file.hpp"
 #include "commands.hpp"
+#include "hsmca/signer/certificate_authority.hpp"
+#include "hsmca/signer/leaf.hpp"
+#include "hsmca/signer/request.hpp"
 #include "hsmca/signer/signing_key.hpp"
 #include "key_report.hpp"
 #include "hsmca/signer/strict_yaml.hpp"
@@ -34,25 +38,40 @@ std::string missing_evidence(const token::KeyEvidence& e) {
   return out;
 }
 
-// What `openssl verify -CAfile root.pem root.pem` checks, done in process.
-void verify_self_signed(X509* cert) {
+int planned_steps(const std::string& kind, bool writes_public_key) {
+  if (kind == "root" || kind == "csr") return 9;
+  if (kind == "intermediate") return 11;
+  if (kind == "key") return writes_public_key ? 7 : 6;
+  return 0;
+}
+
+// What `openssl verify -x509_strict -CAfile anchor.pem cert.pem` checks, done in process.
+void verify_chain(X509* anchor, X509* cert) {
   X509StorePtr store(X509_STORE_new());
   X509StoreCtxPtr ctx(X509_STORE_CTX_new());
-  if (!store || !ctx || X509_STORE_add_cert(store.get(), cert) != 1 ||
+  if (!store || !ctx || X509_STORE_add_cert(store.get(), anchor) != 1 ||
       X509_STORE_CTX_init(ctx.get(), store.get(), cert, nullptr) != 1) {
     throw signer::OpenSslError("cannot set up certificate verification");
   }
   X509_STORE_CTX_set_flags(ctx.get(), X509_V_FLAG_X509_STRICT | X509_V_FLAG_CHECK_SS_SIGNATURE);
   if (X509_verify_cert(ctx.get()) != 1) {
-    throw std::runtime_error(std::string("the root certificate does not verify as a trust anchor: ") +
+    throw std::runtime_error(std::string("the certificate does not verify up to its issuer: ") +
                              X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get())));
   }
 }
 
-int planned_steps(const std::string& kind, bool writes_public_key) {
-  if (kind == "root") return 9;
-  if (kind == "key") return writes_public_key ? 7 : 6;
-  return 0;
+nlohmann::ordered_json certificate_json(const std::filesystem::path& path, const signer::IssuedCertificate& cert,
+                                        token::SignatureScheme scheme) {
+  return {
+      {"path", path.string()},
+      {"sha256_fingerprint", cert.sha256_fingerprint()},
+      {"serial", cert.serial_hex()},
+      {"subject", cert.subject()},
+      {"not_before", cert.not_before()},
+      {"not_after", cert.not_after()},
+      {"signature_algorithm", token::scheme_name(scheme)},
+      {"pem", cert.pem()},
+  };
 }
 
 nlohmann::ordered_json library_json(const token::Module& module) {
@@ -101,13 +120,11 @@ class Ceremony {
       transcript_path_ = spec_.transcript_out;
       return "ceremony: " + spec_.kind;
     });
-    const bool root = spec_.kind == "root";
     transcript_.set_kind(spec_.kind);
     transcript_.set_planned(planned_steps(spec_.kind, !spec_.public_key_out.empty()));
 
     transcript_.step("check that no output exists yet", [&] {
-      for (const auto& out : {spec_.transcript_out, spec_.certificate_out, spec_.public_key_out}) {
-        if (out.empty()) continue;
+      for (const auto& out : spec_.outputs()) {
         if (fs::exists(out)) {
           if (out == spec_.transcript_out) transcript_path_.clear();  // never overwrite a record
           throw ConfigError(out.string() + " already exists; hsmca never overwrites a ceremony output");
@@ -118,6 +135,8 @@ class Ceremony {
       }
       return std::string();
     });
+
+    if (spec_.issuer) issuer_steps();
 
     transcript_.step("open the token and log in", [&] {
       pool_ = spec_.target.connect(true);
@@ -153,8 +172,12 @@ class Ceremony {
       return "local, sensitive, never extractable; spki sha256 " + report.spki_sha256();
     });
 
-    if (root) {
+    if (spec_.kind == "root") {
       root_steps();
+    } else if (spec_.kind == "intermediate") {
+      intermediate_steps();
+    } else if (spec_.kind == "csr") {
+      csr_steps();
     } else if (!spec_.public_key_out.empty()) {
       transcript_.step("write the public key to " + spec_.public_key_out.string(), [&] {
         write_new_file(spec_.public_key_out, KeyReport{pool_->token(), description_}.public_key_pem());
@@ -177,24 +200,127 @@ class Ceremony {
       if (!signer::spki_matches(cert->x509(), description_.spki_der)) {
         throw std::runtime_error("the certificate's public key is not the token key's");
       }
-      verify_self_signed(cert->x509());
+      verify_chain(cert->x509(), cert->x509());
       return std::string("signature valid, public key matches the token's");
     });
-    transcript_["certificate"] = {
-        {"path", spec_.certificate_out.string()},
-        {"sha256_fingerprint", cert->sha256_fingerprint()},
-        {"serial", cert->serial_hex()},
-        {"subject", cert->subject()},
-        {"not_before", cert->not_before()},
-        {"not_after", cert->not_after()},
-        {"signature_algorithm", token::scheme_name(c.scheme)},
-        {"pem", cert->pem()},
-    };
+    transcript_["certificate"] = certificate_json(spec_.certificate_out, *cert, c.scheme);
     transcript_.step("write the certificate to " + spec_.certificate_out.string(), [&] {
       write_new_file(spec_.certificate_out, cert->pem());
       outputs_written_ = true;
       return "sha256 fingerprint " + cert->sha256_fingerprint();
     });
+  }
+
+  // Before any key is made: the issuer's certificate and its key, checked
+  // against each other, so a wrong root costs nothing.
+  void issuer_steps() {
+    const auto& issuer = *spec_.issuer;
+    transcript_.step("read the issuer certificate " + issuer.certificate.string(), [&] {
+      auto certs = signer::read_certificates(issuer.certificate);
+      issuer_cert_ = signer::IssuedCertificate::from_der(signer::to_der(certs.front().get()));
+      if (X509_check_ca(issuer_cert_->x509()) == 0) {
+        throw ConfigError(issuer.certificate.string() + " is not a CA certificate");
+      }
+      transcript_["issuer"]["certificate"] = {{"path", issuer.certificate.string()},
+                                              {"sha256_fingerprint", issuer_cert_->sha256_fingerprint()},
+                                              {"subject", issuer_cert_->subject()},
+                                              {"not_after", issuer_cert_->not_after()}};
+      return issuer_cert_->subject();
+    });
+    transcript_.step("open the issuer's token, log in and check its key '" + issuer.key_label + "'", [&] {
+      issuer_pool_ = issuer.target.connect(false);
+      auto d = issuer_pool_->with_session([&](token::Session& s) {
+        return token::describe_key(s, token::find_key_pair(s, issuer.key_label));
+      });
+      if (!signer::spki_matches(issuer_cert_->x509(), d.spki_der)) {
+        throw ConfigError("key '" + issuer.key_label + "' on token '" + issuer_pool_->token().label +
+                          "' is not the key of " + issuer.certificate.string());
+      }
+      auto type = token::key_type_of(d);
+      if (!type) throw ConfigError("the issuer key is a " + d.type + " key, which hsmca cannot sign with");
+      issuer_scheme_ = issuer.scheme.value_or(token::default_scheme(*type));
+      if (!token::scheme_fits(issuer_scheme_, *type)) {
+        throw ConfigError("issuer.signature_algorithm " + std::string(token::scheme_name(issuer_scheme_)) +
+                          " cannot be used with the issuer's " + d.type + " key");
+      }
+      issuer_spki_ = d.spki_der;
+      auto token = token_json(issuer_pool_->token());
+      token["library"] = library_json(issuer_pool_->module());
+      transcript_["issuer"]["token"] = token;
+      transcript_["issuer"]["key"] = KeyReport{issuer_pool_->token(), d}.json();
+      return "token '" + issuer_pool_->token().label + "', " + d.type + " key matches the certificate";
+    });
+  }
+
+  void intermediate_steps() {
+    const auto& c = *spec_.certificate;
+    std::optional<signer::SubordinateCertificate> sub;
+    transcript_.step("build the intermediate certificate and sign it with the issuer's key", [&] {
+      signer::TokenSigningKey key(*issuer_pool_, spec_.issuer->key_label, issuer_scheme_, issuer_spki_);
+      signer::IssuerContext issuer;
+      issuer.certificate = issuer_cert_->x509();
+      issuer.key = &key;
+      sub.emplace(signer::issue_subordinate_ca(issuer, description_.spki_der,
+                                               {c.subject, c.not_before, c.not_after, c.path_length}));
+      std::string detail = std::string(token::scheme_name(issuer_scheme_)) + ", serial " + sub->certificate.serial_hex();
+      if (sub->clamped) detail += "; notAfter clamped to the issuer's (" + issuer_cert_->not_after() + ")";
+      return detail;
+    });
+    const auto& cert = sub->certificate;
+    transcript_.step("verify the certificate up to the issuer and against the new key", [&] {
+      if (!signer::spki_matches(cert.x509(), description_.spki_der)) {
+        throw std::runtime_error("the certificate's public key is not the new token key's");
+      }
+      verify_chain(issuer_cert_->x509(), cert.x509());
+      return std::string("chain valid, public key matches the token's");
+    });
+    auto record = certificate_json(spec_.certificate_out, cert, issuer_scheme_);
+    record["path_length"] = c.path_length;
+    record["not_after_clamped_to_issuer"] = sub->clamped;
+    transcript_["certificate"] = record;
+    transcript_.step("write the certificate to " + spec_.certificate_out.string(), [&] {
+      write_new_file(spec_.certificate_out, cert.pem());
+      outputs_written_ = true;
+      return "sha256 fingerprint " + cert.sha256_fingerprint();
+    });
+  }
+
+  void csr_steps() {
+    const auto& c = *spec_.certificate;
+    token::Bytes der;
+    transcript_.step("build the certificate request and sign it with the token key", [&] {
+      signer::TokenSigningKey key(*pool_, spec_.key.label, c.scheme, description_.spki_der);
+      der = signer::make_certificate_request(key, c.subject);
+      return std::string(token::scheme_name(c.scheme));
+    });
+    transcript_.step("verify the request's signature and key", [&] {
+      auto parsed = signer::parse_certificate_request(der);
+      if (!parsed.ok()) throw std::runtime_error("the request does not check out: " + parsed.rejection().message);
+      if (parsed.value().spki_der != description_.spki_der) {
+        throw std::runtime_error("the request's public key is not the token key's");
+      }
+      return std::string("proof of possession valid, public key matches the token's");
+    });
+    const std::string pem = request_pem(der);
+    transcript_["request"] = {{"path", spec_.csr_out.string()},
+                              {"sha256", signer::sha256_hex(der)},
+                              {"signature_algorithm", token::scheme_name(c.scheme)},
+                              {"pem", pem}};
+    transcript_.step("write the request to " + spec_.csr_out.string(), [&] {
+      write_new_file(spec_.csr_out, pem);
+      outputs_written_ = true;
+      return "sha256 " + signer::sha256_hex(der);
+    });
+  }
+
+  static std::string request_pem(const token::Bytes& der) {
+    signer::BioPtr bio(BIO_new(BIO_s_mem()));
+    if (!bio || PEM_write_bio(bio.get(), PEM_STRING_X509_REQ, "", der.data(), static_cast<long>(der.size())) <= 0) {
+      throw signer::OpenSslError("PEM_write_bio");
+    }
+    char* data = nullptr;
+    long len = BIO_get_mem_data(bio.get(), &data);
+    return std::string(data, static_cast<std::size_t>(len));
   }
 
   // A ceremony that failed before its key was used for anything leaves the
@@ -227,6 +353,10 @@ class Ceremony {
   fs::path transcript_path_;
   CeremonySpec spec_;
   std::unique_ptr<token::SessionPool> pool_;
+  std::unique_ptr<token::SessionPool> issuer_pool_;
+  std::optional<signer::IssuedCertificate> issuer_cert_;
+  token::Bytes issuer_spki_;
+  token::SignatureScheme issuer_scheme_ = token::SignatureScheme::ecdsa_sha256;
   std::optional<token::KeyPair> key_;
   token::KeyDescription description_;
   bool key_kept_ = false;

@@ -1,5 +1,6 @@
 #include "ceremony_file.hpp"
 
+#include <algorithm>
 #include <ctime>
 
 #include "hsmca/signer/strict_yaml.hpp"
@@ -44,14 +45,39 @@ signer::DistinguishedName parse_subject(StrictMap m) {
   return dn;
 }
 
-CertificateSpec parse_certificate(StrictMap m, const KeySpec& key, std::chrono::system_clock::time_point now) {
+std::optional<token::SignatureScheme> parse_scheme_name(const std::string& key, const std::optional<std::string>& name) {
+  if (!name) return std::nullopt;
+  auto parsed = token::parse_scheme(*name);
+  if (!parsed) throw ConfigError(key + " '" + *name + "' is not one of " + token::scheme_names());
+  return parsed;
+}
+
+// `signing_key`: the type of the key that signs, when the file names it (root
+// and csr: the new key); nullopt when it is read from the token later.
+CertificateSpec parse_certificate(StrictMap m, const std::string& kind, std::optional<token::KeyType> signing_key,
+                                  std::chrono::system_clock::time_point now) {
   CertificateSpec c;
   c.subject = parse_subject(m.required_map("subject"));
-  auto days = m.optional_integer("validity_days", 1, 36500);
-  auto not_before = m.optional_string("not_before");
-  auto not_after = m.optional_string("not_after");
-  auto scheme = m.optional_string("signature_algorithm");
+  std::optional<long long> days;
+  std::optional<std::string> not_before, not_after;
+  if (kind != "csr") {
+    days = m.optional_integer("validity_days", 1, 36500);
+    not_before = m.optional_string("not_before");
+    not_after = m.optional_string("not_after");
+  }
+  if (kind == "intermediate") c.path_length = static_cast<int>(m.optional_integer("path_length", 0, 16).value_or(0));
+  auto scheme = kind == "intermediate" ? std::nullopt : parse_scheme_name("certificate.signature_algorithm",
+                                                                         m.optional_string("signature_algorithm"));
   m.finish();
+  if (signing_key) {
+    // value_or rather than *scheme: GCC 12 warns (wrongly) of an uninitialized optional.
+    c.scheme = scheme.value_or(token::default_scheme(*signing_key));
+    if (!token::scheme_fits(c.scheme, *signing_key)) {
+      throw ConfigError("certificate.signature_algorithm " + std::string(token::scheme_name(c.scheme)) +
+                        " cannot be used with a " + std::string(token::key_type_name(*signing_key)) + " key");
+    }
+  }
+  if (kind == "csr") return c;
 
   if (days && (not_before || not_after)) {
     throw ConfigError("certificate: give validity_days or not_before/not_after, not both");
@@ -67,20 +93,17 @@ CertificateSpec parse_certificate(StrictMap m, const KeySpec& key, std::chrono::
   } else {
     throw ConfigError("missing certificate.validity_days (or both not_before and not_after)");
   }
-
-  c.scheme = token::default_scheme(key.type);
-  if (scheme) {
-    auto parsed = token::parse_scheme(*scheme);
-    if (!parsed) {
-      throw ConfigError("certificate.signature_algorithm '" + *scheme + "' is not one of " + token::scheme_names());
-    }
-    if (!token::scheme_fits(*parsed, key.type)) {
-      throw ConfigError("certificate.signature_algorithm " + *scheme + " cannot be used with a " +
-                        std::string(token::key_type_name(key.type)) + " key");
-    }
-    c.scheme = *parsed;
-  }
   return c;
+}
+
+IssuerSpec parse_issuer(StrictMap m, const fs::path& base) {
+  IssuerSpec i;
+  i.certificate = resolve(base, m.required_string("certificate"));
+  i.target = TokenTarget::from_yaml(m.required_map("pkcs11"), false);
+  i.key_label = m.required_string("key_label");
+  i.scheme = parse_scheme_name("issuer.signature_algorithm", m.optional_string("signature_algorithm"));
+  m.finish();
+  return i;
 }
 
 }  // namespace
@@ -125,25 +148,42 @@ CeremonySpec parse_ceremony(const fs::path& file, std::chrono::system_clock::tim
   const fs::path base = fs::absolute(file).parent_path();
   CeremonySpec spec;
   spec.kind = top.required_string("ceremony");
-  if (spec.kind != "root" && spec.kind != "key") {
-    throw ConfigError("ceremony '" + spec.kind + "' is not known (this version runs: root, key)");
+  if (spec.kind != "root" && spec.kind != "intermediate" && spec.kind != "csr" && spec.kind != "key") {
+    throw ConfigError("ceremony '" + spec.kind + "' is not known (this version runs: root, intermediate, csr, key)");
   }
   spec.target = TokenTarget::from_yaml(top.required_map("pkcs11"), false);
   spec.key = parse_key(top.required_map("key"));
   auto outputs = top.required_map("outputs");
   spec.transcript_out = resolve(base, outputs.required_string("transcript"));
-  if (spec.kind == "root") {
-    spec.certificate = parse_certificate(top.required_map("certificate"), spec.key, now);
+  if (spec.kind == "intermediate") spec.issuer = parse_issuer(top.required_map("issuer"), base);
+  if (spec.kind != "key") {
+    std::optional<token::KeyType> signing_key;
+    if (spec.kind != "intermediate") signing_key = spec.key.type;
+    spec.certificate = parse_certificate(top.required_map("certificate"), spec.kind, signing_key, now);
+  }
+  if (spec.kind == "root" || spec.kind == "intermediate") {
     spec.certificate_out = resolve(base, outputs.required_string("certificate"));
+  } else if (spec.kind == "csr") {
+    spec.csr_out = resolve(base, outputs.required_string("csr"));
   } else if (auto pub = outputs.optional_string("public_key")) {
     spec.public_key_out = resolve(base, *pub);
   }
   outputs.finish();
   top.finish();
-  if (spec.certificate_out == spec.transcript_out || spec.public_key_out == spec.transcript_out) {
-    throw ConfigError("outputs: the transcript and the other outputs must be different files");
+  auto outs = spec.outputs();
+  std::sort(outs.begin(), outs.end());
+  if (std::adjacent_find(outs.begin(), outs.end()) != outs.end()) {
+    throw ConfigError("outputs: every output must be a different file");
   }
   return spec;
+}
+
+std::vector<fs::path> CeremonySpec::outputs() const {
+  std::vector<fs::path> out{transcript_out};
+  for (const auto& p : {certificate_out, csr_out, public_key_out}) {
+    if (!p.empty()) out.push_back(p);
+  }
+  return out;
 }
 
 CeremonyOutline peek_ceremony(const fs::path& file) noexcept {

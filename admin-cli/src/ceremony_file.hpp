@@ -21,19 +21,32 @@ struct CertificateSpec {
   signer::DistinguishedName subject;
   std::chrono::system_clock::time_point not_before;
   std::chrono::system_clock::time_point not_after;
-  token::SignatureScheme scheme;
+  token::SignatureScheme scheme;  // of the key that signs: the new key (root, csr) or the issuer's
+  int path_length = 0;            // intermediate
+};
+
+// The CA that signs an intermediate: its certificate and its key in its token.
+struct IssuerSpec {
+  std::filesystem::path certificate;
+  TokenTarget target;
+  std::string key_label;
+  std::optional<token::SignatureScheme> scheme;  // default: per the issuer key's type
 };
 
 // A ceremony file, parsed strictly: unknown keys, missing keys and values of
 // the wrong kind are errors that name the key.
 struct CeremonySpec {
-  std::string kind;  // "root" or "key"
+  std::string kind;  // "root", "intermediate", "csr" or "key"
   TokenTarget target;
   KeySpec key;
-  std::optional<CertificateSpec> certificate;  // root
-  std::filesystem::path certificate_out;       // root
+  std::optional<CertificateSpec> certificate;  // root, intermediate, csr (subject only matters)
+  std::optional<IssuerSpec> issuer;            // intermediate
+  std::filesystem::path certificate_out;       // root, intermediate
+  std::filesystem::path csr_out;               // csr
   std::filesystem::path public_key_out;        // key (optional)
   std::filesystem::path transcript_out;
+
+  std::vector<std::filesystem::path> outputs() const;
 };
 
 CeremonySpec parse_ceremony(const std::filesystem::path& file, std::chrono::system_clock::time_point now);

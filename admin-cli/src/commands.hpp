@@ -1,7 +1,9 @@
 #pragma once
 // Front-end commands: each parses nothing itself (CLI11 did), does one job
 // through token/ and signer/, prints its result and returns the exit code.
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace hsmca::cli {
 
@@ -16,5 +18,20 @@ int token_list(const std::string& module, bool json);
 int key_generate(const TokenOptions& target, const std::string& label, const std::string& type, bool json);
 int key_show(const TokenOptions& target, const std::string& label, bool json);
 int ceremony_run(const std::string& file);
+
+struct SignOptions {
+  std::string config;
+  std::vector<std::string> csrs;
+  std::string profile;
+  std::optional<int> days;
+  std::string out;
+  std::string out_dir;
+  bool chain = false;
+  bool der = false;
+};
+
+int sign(const SignOptions& options);
+int certs_list(const std::string& config, bool json);
+int certs_show(const std::string& config, const std::string& serial, bool json);
 
 }  // namespace hsmca::cli

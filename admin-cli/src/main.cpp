@@ -56,9 +56,36 @@ int main(int argc, char** argv) {
   // ceremony run
   auto* ceremony_cmd = app.add_subcommand("ceremony", "run key ceremonies from declarative files")->require_subcommand(1);
   std::string file;
-  auto* run = ceremony_cmd->add_subcommand("run", "run the ceremony a YAML file describes (root, key); prints each "
+  auto* run = ceremony_cmd->add_subcommand("run", "run the ceremony a YAML file describes (root, intermediate, csr, "
+                                                  "key); prints each "
                                                   "step and writes a JSON transcript, also when it fails");
   run->add_option("FILE", file, "ceremony file")->required()->check(CLI::ExistingFile);
+
+  // sign
+  hsmca::cli::SignOptions sign_opts;
+  int days = 0;
+  auto* sign = app.add_subcommand("sign", "issue certificates for CSRs with the CA file's key in its token: "
+                                          "openssl x509 -req -CA -CAkey, without the key file");
+  sign->add_option("--config", sign_opts.config, "CA file (YAML)")->required()->check(CLI::ExistingFile);
+  sign->add_option("--csr", sign_opts.csrs, "PKCS#10 request, PEM or DER (repeat for several)")->required();
+  sign->add_option("--profile", sign_opts.profile, "profile from the CA file")->required();
+  auto* days_opt = sign->add_option("--days", days, "validity in days, at most the profile's");
+  auto* out_opt = sign->add_option("--out", sign_opts.out, "output file (one --csr)");
+  auto* out_dir_opt = sign->add_option("--out-dir", sign_opts.out_dir, "output directory: web.csr -> web.crt");
+  out_opt->excludes(out_dir_opt);
+  sign->add_flag("--chain", sign_opts.chain, "append the issuer chain to each certificate");
+  sign->add_flag("--der", sign_opts.der, "write DER instead of PEM");
+
+  // certs list / show
+  auto* certs_cmd = app.add_subcommand("certs", "what the ledger holds")->require_subcommand(1);
+  std::string config_file, serial;
+  auto* certs_list = certs_cmd->add_subcommand("list", "every certificate this CA issued, with its status");
+  certs_list->add_option("--config", config_file, "CA file (YAML)")->required()->check(CLI::ExistingFile);
+  certs_list->add_flag("--json", json, "print JSON");
+  auto* certs_show = certs_cmd->add_subcommand("show", "one certificate with its PEM");
+  certs_show->add_option("--config", config_file, "CA file (YAML)")->required()->check(CLI::ExistingFile);
+  certs_show->add_option("SERIAL", serial, "serial number in hex (colons allowed)")->required();
+  certs_show->add_flag("--json", json, "print JSON");
 
   try {
     app.parse(argc, argv);
@@ -72,6 +99,12 @@ int main(int argc, char** argv) {
     if (generate->parsed()) return hsmca::cli::key_generate(target, key_label, key_type, json);
     if (show->parsed()) return hsmca::cli::key_show(target, key_label, json);
     if (run->parsed()) return hsmca::cli::ceremony_run(file);
+    if (sign->parsed()) {
+      if (days_opt->count() > 0) sign_opts.days = days;
+      return hsmca::cli::sign(sign_opts);
+    }
+    if (certs_list->parsed()) return hsmca::cli::certs_list(config_file, json);
+    if (certs_show->parsed()) return hsmca::cli::certs_show(config_file, serial, json);
   } catch (const std::exception& e) {
     std::cerr << "hsmca: error: " << e.what() << "\n";
     return 1;

@@ -75,6 +75,12 @@ std::vector<std::string> StrictMap::optional_string_list(const std::string& key)
   return out;
 }
 
+std::vector<std::string> StrictMap::keys() const {
+  std::vector<std::string> out;
+  for (const auto& kv : node_) out.push_back(kv.first.as<std::string>());
+  return out;
+}
+
 void StrictMap::finish() const {
   for (const auto& kv : node_) {
     const auto key = kv.first.as<std::string>();

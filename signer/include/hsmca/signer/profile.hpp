@@ -14,11 +14,11 @@ std::string eku_names();  // for error messages
 
 // What a class of certificates may contain, as the CA file's `profiles` says.
 struct Profile {
-  std::string name;
+  std::string name{};
   int validity_days = 90;
-  std::vector<ExtendedKeyUsage> extended_key_usage;
-  std::vector<std::string> allowed_dns_suffixes;  // empty: any DNS name
-  bool server() const noexcept;                    // has server_auth
+  std::vector<ExtendedKeyUsage> extended_key_usage{};
+  std::vector<std::string> allowed_dns_suffixes{};  // empty: any DNS name
+  bool server() const noexcept;                      // has server_auth
 };
 
 }  // namespace hsmca::signer

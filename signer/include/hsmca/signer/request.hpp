@@ -4,11 +4,14 @@
 #include <openssl/x509.h>
 
 #include <cstddef>
+#include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "hsmca/signer/certificate.hpp"
+#include "hsmca/signer/openssl.hpp"
 #include "hsmca/signer/outcome.hpp"
 #include "hsmca/signer/signing_key.hpp"
 
@@ -47,7 +50,12 @@ inline constexpr std::size_t kMaxRequestBytes = 64 * 1024;
 //   fails), key_policy (RSA outside 2048..16384 bits or exponent != 65537; EC
 //   other than P-256/P-384/P-521 or a point not on the curve; any other key
 //   type than RSA, EC and Ed25519), unsupported_san (otherName, x400, ...).
+// The key policy is checked before the signature, so no verification work is
+// spent on a key that is refused anyway. Malformed input is a Rejection, never
+// an exception; only an internal OpenSSL failure (out of memory) throws.
 Outcome<CertificateRequest> parse_certificate_request(std::span<const unsigned char> data);
+// The same for a body held as text (an HTTP body, a file read into a string).
+Outcome<CertificateRequest> parse_certificate_request(std::string_view pem_or_der);
 
 // A PKCS#10 request for `key`'s public key with `subject`, signed through `key`
 // (for the csr ceremony: the key is in the token). DER.

@@ -31,6 +31,9 @@ class StrictMap {
   std::optional<StrictMap> optional_map(const std::string& key);
   std::vector<std::string> optional_string_list(const std::string& key);
 
+  std::vector<std::string> keys() const;  // in file order
+  const YAML::Node& node() const noexcept { return node_; }
+
   // Throws ConfigError for the first key that was never read.
   void finish() const;
 

@@ -1,0 +1,211 @@
+// hsmca sign / certs: the seeds' `openssl x509 -req -CA -CAkey` step with the
+// key in the token, and the ledger's view of what was issued.
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "commands.hpp"
+#include "hsmca/signer/certificate_authority.hpp"
+#include "hsmca/signer/strict_yaml.hpp"
+#include "transcript.hpp"
+
+namespace hsmca::cli {
+
+using signer::ConfigError;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string read_request_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError("cannot read " + path.string());
+  // One byte past the limit is enough for the signer to refuse it as too large.
+  std::string data(signer::kMaxRequestBytes + 1, '\0');
+  in.read(data.data(), static_cast<std::streamsize>(data.size()));
+  data.resize(static_cast<std::size_t>(in.gcount()));
+  return data;
+}
+
+std::string requester() {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  const char* user = std::getenv("USER");
+  return std::string("cli:") + (user ? user : std::to_string(geteuid())) + "@" + host;
+}
+
+std::string output_bytes(const signer::IssuedCertificate& cert, const SignOptions& o,
+                         const signer::CertificateAuthority& ca) {
+  if (o.der) return std::string(cert.der().begin(), cert.der().end());
+  return o.chain ? cert.pem() + ca.chain_pem() : cert.pem();
+}
+
+// The issuer id (its SKI) from the certificate alone: listing needs no token.
+std::string issuer_id_of(const signer::CaConfig& config) {
+  auto certs = signer::read_certificates(config.issuer_certificate);
+  const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(certs.front().get());
+  if (ski == nullptr) throw ConfigError(config.issuer_certificate.string() + " has no subject key identifier");
+  return signer::to_hex({ASN1_STRING_get0_data(ski), static_cast<std::size_t>(ASN1_STRING_length(ski))});
+}
+
+std::string rfc3339(std::int64_t t) {
+  std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string normalize_serial(std::string s) {
+  std::string out;
+  for (char c : s) {
+    if (c == ':') continue;
+    out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  if (out.rfind("0x", 0) == 0) out = out.substr(2);
+  return out;
+}
+
+nlohmann::ordered_json entry_json(const signer::LedgerEntry& e) {
+  return {{"serial", e.record.serial},
+          {"subject", e.record.subject},
+          {"sans", e.record.sans},
+          {"not_before", rfc3339(e.record.not_before)},
+          {"not_after", rfc3339(e.record.not_after)},
+          {"profile", e.record.profile},
+          {"status", signer::status_name(e.status)},
+          {"requester", e.record.requester}};
+}
+
+}  // namespace
+
+int sign(const SignOptions& o) {
+  if (o.csrs.empty()) throw ConfigError("give at least one --csr FILE");
+  if (o.out.empty() == o.out_dir.empty()) throw ConfigError("give either --out FILE or --out-dir DIR");
+  if (!o.out.empty() && o.csrs.size() > 1) throw ConfigError("--out takes one --csr; use --out-dir for several");
+  if (o.der && o.chain) throw ConfigError("--chain needs PEM output: a DER file holds one certificate");
+  if (o.days && *o.days < 1) throw ConfigError("--days must be at least 1");
+
+  const auto config = signer::CaConfig::load(o.config);
+  if (config.profile(o.profile) == nullptr) {
+    throw ConfigError("no profile '" + o.profile + "' in " + o.config + " (profiles: " + config.profile_names() + ")");
+  }
+  if (!o.out_dir.empty() && !fs::is_directory(o.out_dir)) throw ConfigError("--out-dir " + o.out_dir + " is not a directory");
+
+  // Every output decided and free before anything is issued.
+  std::vector<fs::path> outputs;
+  std::set<fs::path> seen;
+  for (const auto& csr : o.csrs) {
+    fs::path out = o.out.empty() ? fs::path(o.out_dir) / fs::path(csr).filename().replace_extension(o.der ? ".der" : ".crt")
+                                 : fs::path(o.out);
+    if (!seen.insert(out).second) throw ConfigError("two requests would both be written to " + out.string());
+    if (fs::exists(out)) throw ConfigError(out.string() + " already exists; hsmca never overwrites a certificate");
+    outputs.push_back(out);
+  }
+  std::vector<std::string> requests;
+  for (const auto& csr : o.csrs) requests.push_back(read_request_file(csr));
+
+  auto issuing = signer::IssuingCa::open(config);
+  auto& ca = issuing->ca();
+  const std::string who = requester();
+
+  // Decide every certificate first: a batch with one bad request issues nothing.
+  const auto now = std::chrono::system_clock::now();
+  std::vector<signer::LeafPlan> plans;
+  bool refused = false;
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    const auto& r = requests[i];
+    auto plan = ca.prepare({{reinterpret_cast<const unsigned char*>(r.data()), r.size()}, o.profile, o.days, who}, now);
+    if (!plan.ok()) {
+      std::cerr << "hsmca: error: " << o.csrs[i] << ": " << plan.rejection().message << "\n";
+      refused = true;
+      continue;
+    }
+    plans.push_back(std::move(plan.value()));
+  }
+  if (refused) {
+    if (requests.size() > 1) std::cerr << "hsmca: nothing issued: fix or remove the refused requests\n";
+    return 1;
+  }
+
+  // Sign in parallel: the token pool bounds the signatures, and concurrent
+  // issuances share the ledger's commits.
+  const std::size_t workers = std::min<std::size_t>(plans.size(), std::max<std::size_t>(8, 2 * config.pkcs11.sessions));
+  std::atomic<std::size_t> next{0};
+  std::mutex out_mutex;
+  std::string failure;
+  std::vector<std::thread> threads;
+  for (std::size_t w = 0; w < workers; ++w) {
+    threads.emplace_back([&] {
+      for (std::size_t i = next++; i < plans.size(); i = next++) {
+        try {
+          auto cert = ca.complete(plans[i], o.profile, who);
+          write_new_file(outputs[i], output_bytes(cert, o, ca));
+          std::lock_guard lock(out_mutex);
+          std::cout << outputs[i].string() << "  serial " << cert.serial_hex() << "  " << cert.subject() << "\n";
+        } catch (const std::exception& e) {
+          std::lock_guard lock(out_mutex);
+          if (failure.empty()) failure = o.csrs[i] + ": " + e.what();
+          next = plans.size();  // stop taking new work
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  if (!failure.empty()) throw std::runtime_error(failure);
+  return 0;
+}
+
+int certs_list(const std::string& config_file, bool json) {
+  const auto config = signer::CaConfig::load(config_file);
+  auto ledger = signer::Ledger::open(config.ledger);
+  auto entries = ledger->list(issuer_id_of(config));
+  if (json) {
+    auto out = nlohmann::ordered_json::array();
+    for (const auto& e : entries) out.push_back(entry_json(e));
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  for (const auto& e : entries) {
+    std::string sans;
+    for (const auto& s : e.record.sans) sans += (sans.empty() ? "" : ",") + s;
+    std::cout << e.record.serial << "  " << signer::status_name(e.status) << "  " << rfc3339(e.record.not_after)
+              << "  " << e.record.profile << "  " << e.record.subject << (sans.empty() ? "" : "  " + sans) << "\n";
+  }
+  return 0;
+}
+
+int certs_show(const std::string& config_file, const std::string& serial, bool json) {
+  const auto config = signer::CaConfig::load(config_file);
+  auto ledger = signer::Ledger::open(config.ledger);
+  auto entry = ledger->find(issuer_id_of(config), normalize_serial(serial));
+  if (!entry) throw ConfigError("no certificate with serial " + serial + " in the ledger " + config.ledger.string());
+  std::string pem;
+  if (!entry->der.empty()) pem = signer::IssuedCertificate::from_der(entry->der).pem();
+  if (json) {
+    auto j = entry_json(*entry);
+    j["pem"] = pem;
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  auto j = entry_json(*entry);
+  for (const auto& [k, v] : j.items()) {
+    if (k == "sans") {
+      std::string sans;
+      for (const auto& s : v) sans += (sans.empty() ? "" : ", ") + s.get<std::string>();
+      std::cout << k << ": " << sans << "\n";
+    } else {
+      std::cout << k << ": " << v.get<std::string>() << "\n";
+    }
+  }
+  std::cout << pem;
+  return 0;
+}
+
+}  // namespace hsmca::cli

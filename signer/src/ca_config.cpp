@@ -1,0 +1,102 @@
+#include "hsmca/signer/ca_config.hpp"
+
+namespace hsmca::signer {
+namespace fs = std::filesystem;
+namespace {
+
+fs::path resolve(const fs::path& base, const std::string& value) {
+  fs::path p(value);
+  return p.is_absolute() ? p : base / p;
+}
+
+Profile parse_profile(const std::string& name, StrictMap m) {
+  Profile p;
+  p.name = name;
+  p.validity_days = static_cast<int>(m.optional_integer("validity_days", 1, 3650).value_or(90));
+  for (const auto& e : m.optional_string_list("extended_key_usage")) {
+    auto eku = parse_eku(e);
+    if (!eku) throw ConfigError(m.path_of("extended_key_usage") + ": '" + e + "' is not one of " + eku_names());
+    p.extended_key_usage.push_back(*eku);
+  }
+  if (p.extended_key_usage.empty()) throw ConfigError("missing " + m.path_of("extended_key_usage"));
+  for (auto suffix : m.optional_string_list("allowed_dns_suffixes")) {
+    if (suffix.empty() || suffix.front() == '.' || suffix.back() == '.') {
+      throw ConfigError(m.path_of("allowed_dns_suffixes") + ": '" + suffix + "' must be a domain like example.test");
+    }
+    for (auto& c : suffix) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    p.allowed_dns_suffixes.push_back(suffix);
+  }
+  m.finish();
+  return p;
+}
+
+std::optional<std::string> url(StrictMap& m, const std::string& key) {
+  auto v = m.optional_string(key);
+  if (v && v->rfind("http://", 0) != 0 && v->rfind("https://", 0) != 0) {
+    throw ConfigError(m.path_of(key) + " must be an http:// or https:// URL");
+  }
+  return v;
+}
+
+}  // namespace
+
+CaConfig CaConfig::load(const fs::path& file) {
+  StrictMap top(load_yaml_file(file.string()), "");
+  const fs::path base = fs::absolute(file).parent_path();
+  CaConfig c;
+  c.file = fs::absolute(file);
+
+  auto pkcs11 = top.required_map("pkcs11");
+  const bool sessions_given = pkcs11.has("sessions");
+  c.pkcs11 = TokenTarget::from_yaml(pkcs11, true);
+  if (!sessions_given) c.pkcs11.sessions = 4;
+
+  auto issuer = top.required_map("issuer");
+  c.key_label = issuer.required_string("key_label");
+  c.issuer_certificate = resolve(base, issuer.required_string("certificate"));
+  for (const auto& p : issuer.optional_string_list("chain")) c.chain.push_back(resolve(base, p));
+  if (auto alg = issuer.optional_string("signature_algorithm")) {
+    auto scheme = token::parse_scheme(*alg);
+    if (!scheme) throw ConfigError("issuer.signature_algorithm '" + *alg + "' is not one of " + token::scheme_names());
+    c.signature_algorithm = scheme;
+  }
+  issuer.finish();
+
+  c.ledger = resolve(base, top.required_string("ledger"));
+
+  auto profiles = top.required_map("profiles");
+  for (const auto& name : profiles.keys()) c.profiles.push_back(parse_profile(name, profiles.required_map(name)));
+  profiles.finish();
+  if (c.profiles.empty()) throw ConfigError("profiles: define at least one profile");
+
+  if (auto rev = top.optional_map("revocation")) {
+    c.revocation.crl_url = url(*rev, "crl_url");
+    c.revocation.ocsp_url = url(*rev, "ocsp_url");
+    c.revocation.issuer_url = url(*rev, "issuer_url");
+    c.revocation.crl_validity_hours = static_cast<int>(rev->optional_integer("crl_validity_hours", 1, 24 * 366).value_or(24));
+    rev->finish();
+  }
+
+  // The appliance block belongs to hsmca-appliance, which reads it as strictly.
+  if (auto appliance = top.optional_map("appliance")) c.appliance = appliance->node();
+  top.finish();
+  return c;
+}
+
+const Profile* CaConfig::profile(const std::string& name) const noexcept {
+  for (const auto& p : profiles) {
+    if (p.name == name) return &p;
+  }
+  return nullptr;
+}
+
+std::string CaConfig::profile_names() const {
+  std::string out;
+  for (const auto& p : profiles) {
+    if (!out.empty()) out += ", ";
+    out += p.name;
+  }
+  return out;
+}
+
+}  // namespace hsmca::signer

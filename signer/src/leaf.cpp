@@ -1,0 +1,515 @@
+#include "hsmca/signer/leaf.hpp"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <stdexcept>
+#include <string_view>
+
+#include "hsmca/signer/algorithm.hpp"
+#include "hsmca/signer/signed_object.hpp"
+#include "x509_build.hpp"
+
+namespace hsmca::signer {
+namespace {
+
+using detail::check;
+
+using GeneralNamePtr = std::unique_ptr<GENERAL_NAME, Free<GENERAL_NAME_free>>;
+using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, Free<GENERAL_NAMES_free>>;
+using ExtendedKeyUsagePtr = std::unique_ptr<EXTENDED_KEY_USAGE, Free<EXTENDED_KEY_USAGE_free>>;
+using CrlDistPointsPtr = std::unique_ptr<CRL_DIST_POINTS, Free<CRL_DIST_POINTS_free>>;
+using DistPointPtr = std::unique_ptr<DIST_POINT, Free<DIST_POINT_free>>;
+using AuthorityInfoAccessPtr = std::unique_ptr<AUTHORITY_INFO_ACCESS, Free<AUTHORITY_INFO_ACCESS_free>>;
+using AccessDescriptionPtr = std::unique_ptr<ACCESS_DESCRIPTION, Free<ACCESS_DESCRIPTION_free>>;
+using Ia5StringPtr = std::unique_ptr<ASN1_IA5STRING, Free<ASN1_IA5STRING_free>>;
+
+// Certificates start a minute in the past so that a relying party whose clock
+// lags a little does not reject a certificate fresh from the CA.
+constexpr std::int64_t kBackdateSeconds = 60;
+constexpr std::int64_t kSecondsPerDay = 86400;
+
+Rejection lint(std::string message) { return {"lint", std::move(message)}; }
+
+int eku_nid(ExtendedKeyUsage eku) {
+  switch (eku) {
+    case ExtendedKeyUsage::server_auth: return NID_server_auth;
+    case ExtendedKeyUsage::client_auth: return NID_client_auth;
+    case ExtendedKeyUsage::code_signing: return NID_code_sign;
+    case ExtendedKeyUsage::email_protection: return NID_email_protect;
+    case ExtendedKeyUsage::time_stamping: return NID_time_stamp;
+    case ExtendedKeyUsage::ocsp_signing: return NID_OCSP_sign;
+  }
+  throw std::invalid_argument("unknown extended key usage");
+}
+
+void require_issuer(const IssuerContext& issuer) {
+  if (issuer.certificate == nullptr || issuer.key == nullptr) {
+    throw std::invalid_argument("IssuerContext needs the issuer's certificate and key");
+  }
+}
+
+std::string lowercase(std::string_view s) {
+  std::string out(s);
+  std::ranges::transform(out, out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+// IA5String (rfc822Name, URI, dNSName) holds ASCII; spaces and control
+// characters have no place in any of the three.
+bool visible_ascii(std::string_view s) {
+  return !s.empty() && std::ranges::all_of(s, [](unsigned char c) { return c > 0x20 && c < 0x7f; });
+}
+
+// A host name as RFC 1034 3.5 / RFC 5280 4.2.1.6 preferred syntax has it, at
+// least two labels, the last not all digits (so "10.0.0.1" is no DNS name), and
+// optionally a wildcard as the whole leftmost label.
+bool is_dns_name(std::string_view name) {
+  if (name.starts_with("*.")) name.remove_prefix(2);
+  if (name.empty() || name.size() > 253) return false;
+  std::size_t labels = 0;
+  std::string_view last;
+  for (std::size_t start = 0;;) {
+    const std::size_t dot = name.find('.', start);
+    const std::string_view label = name.substr(start, dot == std::string_view::npos ? name.npos : dot - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
+    for (unsigned char c : label) {
+      if (!std::isalnum(c) && c != '-') return false;
+    }
+    ++labels;
+    last = label;
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  return labels >= 2 && !std::ranges::all_of(last, [](unsigned char c) { return std::isdigit(c) != 0; });
+}
+
+// On a label boundary: "example.test" covers itself and "a.example.test", never
+// "badexample.test". `name` is lowercase already.
+bool within_suffixes(const std::string& name, const std::vector<std::string>& suffixes) {
+  if (suffixes.empty()) return true;
+  const std::string_view bare = std::string_view(name).starts_with("*.") ? std::string_view(name).substr(2) : name;
+  for (const std::string& configured : suffixes) {
+    std::string suffix = lowercase(configured);
+    if (suffix.starts_with('.')) suffix.erase(0, 1);
+    if (suffix.empty()) continue;
+    if (bare == suffix) return true;
+    if (bare.size() > suffix.size() && bare.ends_with(suffix) && bare[bare.size() - suffix.size() - 1] == '.') {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
+// A name the CA grants, in both the text the ledger records and the form the
+// certificate carries.
+struct GrantedName {
+  SubjectAltName text;
+  GeneralNamePtr name;
+};
+
+GeneralNamePtr ia5_name(int type, const std::string& value) {
+  Ia5StringPtr ia5(ASN1_IA5STRING_new());
+  if (!ia5) throw OpenSslError("ASN1_IA5STRING_new");
+  check(ASN1_STRING_set(ia5.get(), value.data(), static_cast<int>(value.size())), "ASN1_STRING_set");
+  GeneralNamePtr name(GENERAL_NAME_new());
+  if (!name) throw OpenSslError("GENERAL_NAME_new");
+  GENERAL_NAME_set0_value(name.get(), type, ia5.release());
+  return name;
+}
+
+// Every requested name checked and normalised (DNS names lowercase, IP
+// addresses in canonical text), duplicates dropped, the CN added when it is a
+// DNS name not yet among them. One name outside the policy refuses them all: a
+// certificate with fewer names than asked for would surprise its requester.
+Outcome<std::vector<GrantedName>> grant_names(const CertificateRequest& request, const Profile& profile,
+                                              const std::string& common_name) {
+  std::vector<GrantedName> granted;
+  auto already = [&granted](const SubjectAltName& san) {
+    return std::ranges::any_of(granted, [&san](const GrantedName& g) { return g.text == san; });
+  };
+  auto grant_dns = [&](const std::string& requested) -> std::optional<Rejection> {
+    const std::string name = lowercase(requested);
+    if (!is_dns_name(name)) return Rejection{"san_policy", "\"" + requested + "\" is not a valid DNS name"};
+    if (!within_suffixes(name, profile.allowed_dns_suffixes)) {
+      return Rejection{"san_policy", "DNS name \"" + name + "\" is outside the names profile \"" + profile.name +
+                                         "\" allows (" + joined(profile.allowed_dns_suffixes) + ")"};
+    }
+    SubjectAltName san{SubjectAltName::Kind::dns, name};
+    if (!already(san)) granted.push_back({san, ia5_name(GEN_DNS, name)});
+    return std::nullopt;
+  };
+
+  for (const SubjectAltName& requested : request.sans) {
+    switch (requested.kind) {
+      case SubjectAltName::Kind::dns:
+        if (auto rejection = grant_dns(requested.value)) return *rejection;
+        break;
+      case SubjectAltName::Kind::ip: {
+        Asn1OctetStringPtr octets(a2i_IPADDRESS(requested.value.c_str()));
+        if (!octets) {
+          drain_openssl_errors();
+          return Rejection{"san_policy", "\"" + requested.value + "\" is not an IP address"};
+        }
+        std::array<char, INET6_ADDRSTRLEN> text{};
+        const int family = ASN1_STRING_length(octets.get()) == 4 ? AF_INET : AF_INET6;
+        if (inet_ntop(family, ASN1_STRING_get0_data(octets.get()), text.data(), text.size()) == nullptr) {
+          return Rejection{"san_policy", "\"" + requested.value + "\" is not an IP address"};
+        }
+        SubjectAltName san{SubjectAltName::Kind::ip, text.data()};
+        if (already(san)) break;
+        GeneralNamePtr name(GENERAL_NAME_new());
+        if (!name) throw OpenSslError("GENERAL_NAME_new");
+        GENERAL_NAME_set0_value(name.get(), GEN_IPADD, octets.release());
+        granted.push_back({std::move(san), std::move(name)});
+        break;
+      }
+      case SubjectAltName::Kind::email:
+      case SubjectAltName::Kind::uri: {
+        const bool email = requested.kind == SubjectAltName::Kind::email;
+        if (!visible_ascii(requested.value) || (email && requested.value.find('@') == std::string::npos)) {
+          return Rejection{"san_policy", std::string(email ? "email address" : "URI") + " \"" + requested.value +
+                                             "\" is not valid in a certificate"};
+        }
+        if (already(requested)) break;
+        granted.push_back({requested, ia5_name(email ? GEN_EMAIL : GEN_URI, requested.value)});
+        break;
+      }
+    }
+  }
+  if (is_dns_name(common_name)) {
+    if (auto rejection = grant_dns(common_name)) return *rejection;
+  }
+  return granted;
+}
+
+void check_url(const std::optional<std::string>& url, const char* what) {
+  if (url && !visible_ascii(*url)) {
+    throw std::invalid_argument(std::string("issuer ") + what + " must be a URL of visible ASCII characters");
+  }
+}
+
+// RFC 5280 4.2.1.13 and 4.2.2.1: where relying parties find the issuer's CRL,
+// its OCSP responder and its certificate; added to every certificate it signs.
+void add_issuer_urls(X509* cert, const IssuerContext& issuer) {
+  check_url(issuer.crl_url, "crl_url");
+  check_url(issuer.ocsp_url, "ocsp_url");
+  check_url(issuer.issuer_url, "issuer_url");
+  if (issuer.crl_url) {
+    GeneralNamesPtr names(GENERAL_NAMES_new());
+    if (!names) throw OpenSslError("GENERAL_NAMES_new");
+    GeneralNamePtr uri = ia5_name(GEN_URI, *issuer.crl_url);
+    if (sk_GENERAL_NAME_push(names.get(), uri.get()) <= 0) throw OpenSslError("sk_GENERAL_NAME_push");
+    uri.release();
+    DistPointPtr point(DIST_POINT_new());
+    if (!point || !(point->distpoint = DIST_POINT_NAME_new())) throw OpenSslError("DIST_POINT_new");
+    point->distpoint->type = 0;  // fullName
+    point->distpoint->name.fullname = names.release();
+    CrlDistPointsPtr points(CRL_DIST_POINTS_new());
+    if (!points || sk_DIST_POINT_push(points.get(), point.get()) <= 0) throw OpenSslError("CRL_DIST_POINTS");
+    point.release();
+    detail::add_extension(cert, NID_crl_distribution_points, points.get(), false);
+  }
+  if (issuer.ocsp_url || issuer.issuer_url) {
+    AuthorityInfoAccessPtr access(AUTHORITY_INFO_ACCESS_new());
+    if (!access) throw OpenSslError("AUTHORITY_INFO_ACCESS_new");
+    auto add = [&access](int method, const std::string& url) {
+      AccessDescriptionPtr description(ACCESS_DESCRIPTION_new());
+      if (!description) throw OpenSslError("ACCESS_DESCRIPTION_new");
+      ASN1_OBJECT_free(description->method);
+      description->method = OBJ_nid2obj(method);
+      GENERAL_NAME_free(description->location);
+      description->location = ia5_name(GEN_URI, url).release();
+      if (sk_ACCESS_DESCRIPTION_push(access.get(), description.get()) <= 0) {
+        throw OpenSslError("sk_ACCESS_DESCRIPTION_push");
+      }
+      description.release();
+    };
+    if (issuer.ocsp_url) add(NID_ad_OCSP, *issuer.ocsp_url);
+    if (issuer.issuer_url) add(NID_ad_ca_issuers, *issuer.issuer_url);
+    detail::add_extension(cert, NID_info_access, access.get(), false);
+  }
+}
+
+// The fields every certificate the issuer signs shares: version, serial,
+// issuer name, validity, subject key.
+X509Ptr new_certificate(const IssuerContext& issuer, std::int64_t not_before, std::int64_t not_after) {
+  X509Ptr cert(X509_new());
+  if (!cert) throw OpenSslError("X509_new");
+  check(X509_set_version(cert.get(), X509_VERSION_3), "X509_set_version");
+  check(X509_set_serialNumber(cert.get(), detail::random_serial().get()), "X509_set_serialNumber");
+  check(X509_set_issuer_name(cert.get(), X509_get_subject_name(issuer.certificate)), "X509_set_issuer_name");
+  check(X509_set1_notBefore(cert.get(), detail::asn1_time(static_cast<std::time_t>(not_before)).get()),
+        "X509_set1_notBefore");
+  check(X509_set1_notAfter(cert.get(), detail::asn1_time(static_cast<std::time_t>(not_after)).get()),
+        "X509_set1_notAfter");
+  return cert;
+}
+
+// An extension decoded straight from the certificate's extension list, not
+// through OpenSSL's per-certificate cache, which a certificate still being
+// built (or altered after it was planned) may have filled from older contents.
+template <typename T>
+struct Decoded {
+  std::unique_ptr<T, void (*)(T*)> value;
+  int critical = -1;  // -1 when absent
+};
+
+template <typename T>
+Decoded<T> decoded(X509* cert, int nid, void (*free_fn)(T*)) {
+  int critical = -1;
+  T* value = static_cast<T*>(X509_get_ext_d2i(cert, nid, &critical, nullptr));
+  return {std::unique_ptr<T, void (*)(T*)>(value, free_fn), value ? critical : -1};
+}
+
+// The checks shared by leaves (ca = false) and subordinate CAs (ca = true); the
+// first that fails, in words.
+std::optional<std::string> first_problem(X509* cert, const IssuerContext& issuer, bool ca) {
+  if (X509_get_version(cert) != X509_VERSION_3) return "not a version 3 certificate";
+
+  const ASN1_INTEGER* serial = X509_get0_serialNumber(cert);
+  BignumPtr serial_bn(ASN1_INTEGER_to_BN(serial, nullptr));
+  if (!serial_bn) throw OpenSslError("ASN1_INTEGER_to_BN");
+  if (BN_is_negative(serial_bn.get()) || BN_is_zero(serial_bn.get())) return "serial number is not positive";
+  if (BN_num_bits(serial_bn.get()) < 64) return "serial number has fewer than 64 bits";
+  // DER content octets: the magnitude plus a 0x00 pad when its top bit is set.
+  const int serial_octets = BN_num_bytes(serial_bn.get()) + (BN_num_bits(serial_bn.get()) % 8 == 0 ? 1 : 0);
+  if (serial_octets > 20) return "serial number is longer than 20 octets (RFC 5280 4.1.2.2)";
+
+  if (X509_ALGOR_cmp(X509_get0_tbs_sigalg(cert), signature_algorithm(issuer.key->scheme()).get()) != 0) {
+    return "signature algorithm is not the issuer key's " + std::string(token::scheme_name(issuer.key->scheme()));
+  }
+  if (X509_NAME_cmp(X509_get_issuer_name(cert), X509_get_subject_name(issuer.certificate)) != 0) {
+    return "issuer name is not the issuer certificate's subject";
+  }
+  if (X509_check_ca(issuer.certificate) != 1) {
+    return "the issuer certificate is not a CA certificate allowed to sign certificates";
+  }
+
+  const ASN1_TIME* not_before = X509_get0_notBefore(cert);
+  const ASN1_TIME* not_after = X509_get0_notAfter(cert);
+  if (ASN1_TIME_compare(not_before, not_after) >= 0) return "notBefore is not before notAfter";
+  if (ASN1_TIME_compare(not_after, X509_get0_notAfter(issuer.certificate)) > 0) {
+    return "notAfter is later than the issuer certificate's notAfter";
+  }
+
+  const int count = X509_get_ext_count(cert);
+  for (int i = 0; i < count; ++i) {
+    const ASN1_OBJECT* oid = X509_EXTENSION_get_object(X509_get_ext(cert, i));
+    for (int j = i + 1; j < count; ++j) {
+      if (OBJ_cmp(oid, X509_EXTENSION_get_object(X509_get_ext(cert, j))) == 0) {
+        std::array<char, 80> name{};
+        OBJ_obj2txt(name.data(), static_cast<int>(name.size()), oid, 0);
+        return "duplicate extension " + std::string(name.data());
+      }
+    }
+  }
+
+  auto basic = decoded<BASIC_CONSTRAINTS>(cert, NID_basic_constraints, BASIC_CONSTRAINTS_free);
+  if (!basic.value || basic.critical != 1) return "basicConstraints missing or not critical";
+  if ((basic.value->ca != 0) != ca) return ca ? "basicConstraints is not CA:TRUE" : "basicConstraints is not CA:FALSE";
+  if (!ca && basic.value->pathlen != nullptr) return "pathLenConstraint in a certificate that is not a CA";
+
+  auto usage = decoded<ASN1_BIT_STRING>(cert, NID_key_usage, ASN1_BIT_STRING_free);
+  if (!usage.value || usage.critical != 1) return "keyUsage missing or not critical";
+  auto has_usage = [&usage](int bit) { return ASN1_BIT_STRING_get_bit(usage.value.get(), bit) == 1; };
+  const EVP_PKEY* key = X509_get0_pubkey(cert);
+  if (key == nullptr) throw OpenSslError("X509_get0_pubkey");
+  if (has_usage(detail::kKeyEncipherment) && EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA) {
+    return "keyEncipherment for a key that cannot encipher (only RSA keys can)";
+  }
+  if (ca != has_usage(detail::kKeyCertSign)) {
+    return ca ? "keyUsage of a CA lacks keyCertSign" : "keyUsage keyCertSign in a certificate that is not a CA";
+  }
+  if (!ca && has_usage(detail::kCrlSign)) return "keyUsage cRLSign in a certificate that is not a CA";
+
+  bool server = false;
+  if (auto eku = decoded<EXTENDED_KEY_USAGE>(cert, NID_ext_key_usage, EXTENDED_KEY_USAGE_free); eku.value) {
+    for (int i = 0; i < sk_ASN1_OBJECT_num(eku.value.get()); ++i) {
+      const int nid = OBJ_obj2nid(sk_ASN1_OBJECT_value(eku.value.get(), i));
+      if (nid == NID_server_auth) server = true;
+      if (nid == NID_anyExtendedKeyUsage) return "extendedKeyUsage anyExtendedKeyUsage";
+      // RFC 5280 4.2.1.12 / RFC 5246 7.4.2: TLS authenticates with a signature
+      // (or, for RSA servers, key transport).
+      if ((nid == NID_server_auth || nid == NID_client_auth) && !has_usage(detail::kDigitalSignature) &&
+          !has_usage(detail::kKeyEncipherment)) {
+        return "extendedKeyUsage for TLS but keyUsage allows neither digitalSignature nor keyEncipherment";
+      }
+    }
+  }
+
+  auto sans = decoded<GENERAL_NAMES>(cert, NID_subject_alt_name, GENERAL_NAMES_free);
+  if (server && (!sans.value || sk_GENERAL_NAME_num(sans.value.get()) == 0)) {
+    return "server certificate without subjectAltName";
+  }
+  // RFC 5280 4.2.1.6: with an empty subject the SAN carries the identity and must be critical.
+  if (X509_NAME_entry_count(X509_get_subject_name(cert)) == 0 && (!sans.value || sans.critical != 1)) {
+    return "empty subject without a critical subjectAltName";
+  }
+
+  if (X509_get_ext_by_NID(cert, NID_subject_key_identifier, -1) < 0) return "subjectKeyIdentifier missing";
+  auto authority = decoded<AUTHORITY_KEYID>(cert, NID_authority_key_identifier, AUTHORITY_KEYID_free);
+  if (!authority.value || authority.value->keyid == nullptr ||
+      ASN1_OCTET_STRING_cmp(authority.value->keyid, detail::issuer_key_identifier(issuer.certificate).get()) != 0) {
+    return "authorityKeyIdentifier does not name the issuer's key";
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Outcome<LeafPlan> plan_leaf(const CertificateRequest& request, const Profile& profile, const IssuerContext& issuer,
+                            std::optional<int> days, std::chrono::system_clock::time_point now) {
+  require_issuer(issuer);
+  if (!request.request) throw std::invalid_argument("plan_leaf needs a parsed request");
+  if (profile.validity_days < 1) {
+    throw std::invalid_argument("profile \"" + profile.name + "\" has a validity of less than one day");
+  }
+  if (days && *days < 1) {
+    return Rejection{"invalid_validity", "days must be at least 1, not " + std::to_string(*days)};
+  }
+
+  const X509_NAME* subject = request.subject();
+  const std::string common_name = request.common_name();
+  auto names = grant_names(request, profile, common_name);
+  if (!names.ok()) return names.rejection();
+  std::vector<GrantedName>& granted = names.value();
+  if (common_name.empty() && granted.empty()) {
+    return Rejection{"no_identity", "the request names no subject common name and no subjectAltName"};
+  }
+
+  const std::int64_t now_s = detail::whole_seconds(now);
+  const std::int64_t granted_days = std::min(days.value_or(profile.validity_days), profile.validity_days);
+  const std::int64_t not_before = now_s - kBackdateSeconds;
+  const std::int64_t not_after = std::min(now_s + granted_days * kSecondsPerDay,
+                                          detail::unix_seconds(X509_get0_notAfter(issuer.certificate)));
+
+  X509Ptr cert = new_certificate(issuer, not_before, not_after);
+  check(X509_set_subject_name(cert.get(), subject), "X509_set_subject_name");
+  // The key the request proved possession of, in OpenSSL's canonical encoding:
+  // unlike a CA key, nothing records a leaf key's exact bytes beforehand.
+  detail::set_public_key(cert.get(), request.spki_der);
+
+  detail::add_basic_constraints(cert.get(), false, std::nullopt);
+  // keyEncipherment only where RSA key transport can happen: a TLS server's RSA
+  // key in TLS 1.2's RSA key exchange.
+  if (profile.server() && EVP_PKEY_get_base_id(X509_get0_pubkey(cert.get())) == EVP_PKEY_RSA) {
+    detail::add_key_usage(cert.get(), {detail::kDigitalSignature, detail::kKeyEncipherment});
+  } else {
+    detail::add_key_usage(cert.get(), {detail::kDigitalSignature});
+  }
+  if (!profile.extended_key_usage.empty()) {
+    ExtendedKeyUsagePtr eku(EXTENDED_KEY_USAGE_new());
+    if (!eku) throw OpenSslError("EXTENDED_KEY_USAGE_new");
+    std::vector<int> added;
+    for (ExtendedKeyUsage usage : profile.extended_key_usage) {
+      const int nid = eku_nid(usage);
+      if (std::ranges::find(added, nid) != added.end()) continue;
+      added.push_back(nid);
+      // OBJ_nid2obj returns a static object; EXTENDED_KEY_USAGE_free leaves it be.
+      if (sk_ASN1_OBJECT_push(eku.get(), OBJ_nid2obj(nid)) <= 0) throw OpenSslError("sk_ASN1_OBJECT_push");
+    }
+    detail::add_extension(cert.get(), NID_ext_key_usage, eku.get(), false);
+  }
+  detail::add_key_identifiers(cert.get(), *detail::issuer_key_identifier(issuer.certificate));
+
+  LeafPlan plan;
+  if (!granted.empty()) {
+    GeneralNamesPtr general_names(GENERAL_NAMES_new());
+    if (!general_names) throw OpenSslError("GENERAL_NAMES_new");
+    for (GrantedName& g : granted) {
+      if (sk_GENERAL_NAME_push(general_names.get(), g.name.get()) <= 0) throw OpenSslError("sk_GENERAL_NAME_push");
+      g.name.release();
+      plan.sans.push_back(g.text.str());
+    }
+    // RFC 5280 4.2.1.6: critical when the subject is empty.
+    detail::add_extension(cert.get(), NID_subject_alt_name, general_names.get(),
+                          X509_NAME_entry_count(subject) == 0);
+  }
+  add_issuer_urls(cert.get(), issuer);
+  detail::set_signature_algorithm(cert.get(), issuer.key->scheme());
+
+  if (auto problem = check_before_signing(cert.get(), issuer)) return *problem;
+
+  plan.serial_hex = detail::serial_hex(X509_get0_serialNumber(cert.get()));
+  plan.subject = detail::rfc2253(subject);
+  plan.tbs_sha256 = sha256_hex(detail::encode_tbs(cert.get()));
+  plan.not_before = not_before;
+  plan.not_after = not_after;
+  plan.tbs = std::move(cert);
+  return plan;
+}
+
+std::optional<Rejection> check_before_signing(X509* tbs, const IssuerContext& issuer) {
+  require_issuer(issuer);
+  if (tbs == nullptr) throw std::invalid_argument("check_before_signing needs a certificate");
+  if (auto problem = first_problem(tbs, issuer, false)) return lint(std::move(*problem));
+  return std::nullopt;
+}
+
+IssuedCertificate sign_planned(const LeafPlan& plan, const IssuerContext& issuer) {
+  require_issuer(issuer);
+  if (!plan.tbs) throw std::invalid_argument("sign_planned needs a plan");
+  // What is signed is what was checked and what the ledger recorded as pending.
+  const Bytes tbs = detail::encode_tbs(plan.tbs.get());
+  if (sha256_hex(tbs) != plan.tbs_sha256) {
+    throw VerificationError("the certificate changed after it was planned and checked");
+  }
+  return detail::sign_certificate(tbs, *issuer.key, issuer.certificate);
+}
+
+SubordinateCertificate issue_subordinate_ca(const IssuerContext& issuer, const Bytes& subject_spki,
+                                            const SubordinateSpec& spec) {
+  require_issuer(issuer);
+  if (spec.path_length < 0) throw std::invalid_argument("path_length must not be negative");
+  if (X509_check_ca(issuer.certificate) != 1) {
+    throw std::invalid_argument("the issuer certificate is not a CA certificate allowed to sign certificates");
+  }
+  // RFC 5280 4.2.1.9: the issuer's pathLenConstraint counts the CA certificates
+  // that may follow it in a path, this one included.
+  if (const long issuer_path_length = X509_get_pathlen(issuer.certificate);
+      issuer_path_length >= 0 && spec.path_length >= issuer_path_length) {
+    throw std::invalid_argument("the issuer's pathLenConstraint " + std::to_string(issuer_path_length) +
+                                " does not allow a subordinate CA with path_length " +
+                                std::to_string(spec.path_length));
+  }
+  X509NamePtr subject = to_x509_name(spec.subject);
+  const std::int64_t not_before = detail::whole_seconds(spec.not_before);
+  const std::int64_t requested_not_after = detail::whole_seconds(spec.not_after);
+  const std::int64_t issuer_not_after = detail::unix_seconds(X509_get0_notAfter(issuer.certificate));
+  const bool clamped = requested_not_after > issuer_not_after;
+  const std::int64_t not_after = std::min(requested_not_after, issuer_not_after);
+  if (not_after <= not_before) {
+    throw std::invalid_argument(clamped ? "the issuer's certificate expires before the subordinate's not_before"
+                                        : "not_after must be later than not_before");
+  }
+
+  X509Ptr cert = new_certificate(issuer, not_before, not_after);
+  check(X509_set_subject_name(cert.get(), subject.get()), "X509_set_subject_name");
+  // The ceremony records the key the token gave; certify exactly that.
+  if (!detail::set_public_key(cert.get(), subject_spki)) {
+    throw std::invalid_argument("the subordinate key's SubjectPublicKeyInfo is not in canonical DER");
+  }
+  detail::add_basic_constraints(cert.get(), true, spec.path_length);
+  // digitalSignature too: an issuing CA signs OCSP responses with its own key.
+  detail::add_key_usage(cert.get(), {detail::kDigitalSignature, detail::kKeyCertSign, detail::kCrlSign});
+  detail::add_key_identifiers(cert.get(), *detail::issuer_key_identifier(issuer.certificate));
+  add_issuer_urls(cert.get(), issuer);
+  detail::set_signature_algorithm(cert.get(), issuer.key->scheme());
+
+  if (auto problem = first_problem(cert.get(), issuer, true)) {
+    throw std::invalid_argument("the subordinate CA certificate fails a pre-issuance check: " + *problem);
+  }
+  const Bytes tbs = detail::encode_tbs(cert.get());
+  return {detail::sign_certificate(tbs, *issuer.key, issuer.certificate), clamped};
+}
+
+}  // namespace hsmca::signer

@@ -1,0 +1,525 @@
+#include "hsmca/signer/ledger.hpp"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "softhsm_env.hpp"
+
+namespace hsmca::signer {
+namespace {
+
+using test::TempDir;
+
+constexpr const char* kIssuerA = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678";
+constexpr const char* kIssuerB = "0badc0ffee0badc0ffee0badc0ffee0badc0ffee";
+const std::string kTbsHash(64, 'e');
+
+IssuanceRecord record_for(const std::string& issuer, const std::string& serial) {
+  return IssuanceRecord{
+      .issuer_id = issuer,
+      .serial = serial,
+      .subject = "CN=www.example.com,O=Example,C=DE",
+      .sans = {"DNS:www.example.com", "DNS:example.com", "IP:10.0.0.1"},
+      .tbs_sha256 = kTbsHash,
+      .profile = "tls-server",
+      .requester = "alice",
+      .not_before = 1735689600,  // 2025-01-01T00:00:00Z
+      .not_after = 1767225600,   // 2026-01-01T00:00:00Z
+  };
+}
+
+// Not a certificate; the ledger stores the bytes it is given.
+std::vector<unsigned char> fake_der(const std::string& tag) {
+  const std::string bytes = std::string("\x30\x82\x01\x00", 4) + tag;
+  return std::vector<unsigned char>(bytes.begin(), bytes.end());
+}
+
+std::string serial_hex(unsigned n) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04x", n);
+  return buf;
+}
+
+// A connection of our own, as another process (the CLI, the appliance) would have.
+struct RawConnection {
+  explicit RawConnection(const std::filesystem::path& path) {
+    if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) throw std::runtime_error(sqlite3_errmsg(db));
+    sqlite3_busy_timeout(db, 5000);
+  }
+  ~RawConnection() { sqlite3_close(db); }
+  // The destructor closes the handle; a copy would close it twice.
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
+
+  void exec(const std::string& sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string message = err != nullptr ? err : "?";
+      sqlite3_free(err);
+      throw std::runtime_error(sql + ": " + message);
+    }
+  }
+  std::string text(const std::string& sql) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
+      throw std::runtime_error(sql + ": " + sqlite3_errmsg(db));
+    }
+    std::string out;
+    if (sqlite3_step(stmt) == SQLITE_ROW) {
+      out = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    }
+    sqlite3_finalize(stmt);
+    return out;
+  }
+
+  sqlite3* db = nullptr;
+};
+
+class LedgerTest : public ::testing::Test {
+ protected:
+  std::filesystem::path db_path() const { return dir_ / "ledger.db"; }
+  TempDir dir_;
+};
+
+TEST(LedgerStatusTest, NamesEveryStatusAsTheLedgerStoresIt) {
+  EXPECT_EQ(status_name(CertificateStatus::pending), "pending");
+  EXPECT_EQ(status_name(CertificateStatus::issued), "issued");
+  EXPECT_EQ(status_name(CertificateStatus::failed), "failed");
+  EXPECT_EQ(status_name(CertificateStatus::revoked), "revoked");
+}
+
+TEST_F(LedgerTest, RecordsAPendingIssuanceAndThenItsCertificateWithEveryField) {
+  auto ledger = Ledger::open(db_path());
+  const IssuanceRecord record = record_for(kIssuerA, "7f01");
+  const auto before = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  const std::int64_t id = ledger->record_pending(record);
+
+  auto pending = ledger->find(kIssuerA, "7f01");
+  ASSERT_TRUE(pending);
+  EXPECT_EQ(pending->id, id);
+  EXPECT_EQ(pending->status, CertificateStatus::pending);
+  EXPECT_TRUE(pending->der.empty());
+  EXPECT_FALSE(pending->issued_at);
+  EXPECT_GE(pending->created_at, before);
+
+  const auto der = fake_der("certificate 7f01");
+  ledger->record_issued(id, der);
+
+  auto issued = ledger->find(kIssuerA, "7f01");
+  ASSERT_TRUE(issued);
+  EXPECT_EQ(issued->id, id);
+  EXPECT_EQ(issued->record.issuer_id, record.issuer_id);
+  EXPECT_EQ(issued->record.serial, record.serial);
+  EXPECT_EQ(issued->record.subject, record.subject);
+  EXPECT_EQ(issued->record.sans, record.sans);
+  EXPECT_EQ(issued->record.tbs_sha256, record.tbs_sha256);
+  EXPECT_EQ(issued->record.profile, record.profile);
+  EXPECT_EQ(issued->record.requester, record.requester);
+  EXPECT_EQ(issued->record.not_before, record.not_before);
+  EXPECT_EQ(issued->record.not_after, record.not_after);
+  EXPECT_EQ(issued->status, CertificateStatus::issued);
+  EXPECT_EQ(issued->created_at, pending->created_at);
+  ASSERT_TRUE(issued->issued_at);
+  EXPECT_GE(*issued->issued_at, issued->created_at);
+  EXPECT_EQ(issued->der, der);
+  EXPECT_TRUE(issued->failure.empty());
+  EXPECT_FALSE(issued->revoked_at);
+  EXPECT_TRUE(issued->revocation_reason.empty());
+}
+
+TEST_F(LedgerTest, KeepsARecordWithoutSansAsHavingNone) {
+  auto ledger = Ledger::open(db_path());
+  IssuanceRecord record = record_for(kIssuerA, "01");
+  record.sans.clear();
+  ledger->record_pending(record);
+  EXPECT_TRUE(ledger->find(kIssuerA, "01")->record.sans.empty());
+}
+
+TEST_F(LedgerTest, RefusesADuplicateSerialForTheSameIssuerAndRecordsNothing) {
+  auto ledger = Ledger::open(db_path());
+  const std::int64_t first = ledger->record_pending(record_for(kIssuerA, "0abc"));
+  IssuanceRecord again = record_for(kIssuerA, "0abc");
+  again.requester = "mallory";
+  EXPECT_THROW(ledger->record_pending(again), DuplicateSerial);
+  try {
+    ledger->record_pending(again);
+  } catch (const DuplicateSerial& e) {
+    EXPECT_NE(std::string(e.what()).find("0abc"), std::string::npos) << e.what();
+  }
+
+  const auto all = ledger->list("");
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].id, first);
+  EXPECT_EQ(all[0].record.requester, "alice");
+  // The ledger still writes after the refusal.
+  EXPECT_NO_THROW(ledger->record_issued(first, fake_der("0abc")));
+}
+
+TEST_F(LedgerTest, DuplicateSerialIsALedgerError) {
+  auto ledger = Ledger::open(db_path());
+  ledger->record_pending(record_for(kIssuerA, "01"));
+  EXPECT_THROW(ledger->record_pending(record_for(kIssuerA, "01")), LedgerError);
+}
+
+TEST_F(LedgerTest, AcceptsTheSameSerialUnderAnotherIssuer) {
+  auto ledger = Ledger::open(db_path());
+  const auto a = ledger->record_pending(record_for(kIssuerA, "0abc"));
+  const auto b = ledger->record_pending(record_for(kIssuerB, "0abc"));
+  EXPECT_NE(a, b);
+  EXPECT_EQ(ledger->find(kIssuerA, "0abc")->id, a);
+  EXPECT_EQ(ledger->find(kIssuerB, "0abc")->id, b);
+}
+
+TEST_F(LedgerTest, RefusesToMarkAnEntryIssuedUnlessItIsPending) {
+  auto ledger = Ledger::open(db_path());
+  const auto issued = ledger->record_pending(record_for(kIssuerA, "01"));
+  ledger->record_issued(issued, fake_der("first"));
+  EXPECT_THROW(ledger->record_issued(issued, fake_der("second")), LedgerError);
+  EXPECT_EQ(ledger->find(kIssuerA, "01")->der, fake_der("first"));
+
+  const auto failed = ledger->record_pending(record_for(kIssuerA, "02"));
+  ledger->record_failed(failed, "token unavailable");
+  EXPECT_THROW(ledger->record_issued(failed, fake_der("late")), LedgerError);
+  EXPECT_EQ(ledger->find(kIssuerA, "02")->status, CertificateStatus::failed);
+
+  try {
+    ledger->record_issued(4242, fake_der("nobody"));
+    ADD_FAILURE() << "an unknown id was accepted";
+  } catch (const LedgerError& e) {
+    EXPECT_NE(std::string(e.what()).find("4242"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(LedgerTest, RecordsAFailedSigningWithItsReasonAndNoCertificate) {
+  auto ledger = Ledger::open(db_path());
+  const auto id = ledger->record_pending(record_for(kIssuerA, "0f"));
+  ledger->record_failed(id, "C_Sign: CKR_DEVICE_ERROR");
+
+  const auto entry = ledger->find(kIssuerA, "0f");
+  ASSERT_TRUE(entry);
+  EXPECT_EQ(entry->status, CertificateStatus::failed);
+  EXPECT_EQ(entry->failure, "C_Sign: CKR_DEVICE_ERROR");
+  EXPECT_TRUE(entry->der.empty());
+  EXPECT_FALSE(entry->issued_at);
+  // A failed serial stays taken: it may have reached the token.
+  EXPECT_THROW(ledger->record_pending(record_for(kIssuerA, "0f")), DuplicateSerial);
+  EXPECT_THROW(ledger->record_failed(id, "again"), LedgerError);
+}
+
+TEST_F(LedgerTest, ListsEntriesOldestFirstAndFiltersByIssuer) {
+  auto ledger = Ledger::open(db_path());
+  ledger->record_pending(record_for(kIssuerA, "03"));
+  ledger->record_pending(record_for(kIssuerB, "01"));
+  ledger->record_pending(record_for(kIssuerA, "01"));
+  ledger->record_pending(record_for(kIssuerA, "02"));
+
+  std::vector<std::string> a_serials;
+  for (const auto& e : ledger->list(kIssuerA)) a_serials.push_back(e.record.serial);
+  EXPECT_EQ(a_serials, (std::vector<std::string>{"03", "01", "02"}));
+
+  const auto all = ledger->list("");
+  ASSERT_EQ(all.size(), 4u);
+  EXPECT_EQ(all[1].record.issuer_id, kIssuerB);
+  for (std::size_t i = 1; i < all.size(); ++i) EXPECT_LT(all[i - 1].id, all[i].id);
+
+  EXPECT_TRUE(ledger->list("ffff").empty());
+  EXPECT_FALSE(ledger->find(kIssuerB, "02"));
+}
+
+TEST_F(LedgerTest, KeepsEverythingAcrossCloseAndReopen) {
+  std::int64_t issued = 0;
+  std::int64_t failed = 0;
+  {
+    auto ledger = Ledger::open(db_path());
+    issued = ledger->record_pending(record_for(kIssuerA, "01"));
+    ledger->record_issued(issued, fake_der("01"));
+    failed = ledger->record_pending(record_for(kIssuerA, "02"));
+    ledger->record_failed(failed, "refused by the token");
+    ledger->record_pending(record_for(kIssuerB, "03"));
+  }
+  auto ledger = Ledger::open(db_path());
+  const auto all = ledger->list("");
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].id, issued);
+  EXPECT_EQ(all[0].status, CertificateStatus::issued);
+  EXPECT_EQ(all[0].der, fake_der("01"));
+  EXPECT_EQ(all[1].id, failed);
+  EXPECT_EQ(all[1].failure, "refused by the token");
+  EXPECT_EQ(all[2].status, CertificateStatus::pending);
+  EXPECT_EQ(all[2].record.sans, record_for(kIssuerB, "03").sans);
+  // Uniqueness holds across the reopen as well.
+  EXPECT_THROW(ledger->record_pending(record_for(kIssuerA, "01")), DuplicateSerial);
+  EXPECT_EQ(ledger->schema_version(), 1);
+}
+
+TEST_F(LedgerTest, CreatesTheFileAtSchemaVersionOne) {
+  ASSERT_FALSE(std::filesystem::exists(db_path()));
+  auto ledger = Ledger::open(db_path());
+  EXPECT_TRUE(std::filesystem::exists(db_path()));
+  EXPECT_EQ(ledger->schema_version(), 1);
+  EXPECT_EQ(Ledger::kSchemaVersion, 1);
+  RawConnection raw(db_path());
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "1");
+}
+
+TEST_F(LedgerTest, RefusesADatabaseWithANewerSchemaAndLeavesItAlone) {
+  Ledger::open(db_path())->record_pending(record_for(kIssuerA, "01"));
+  {
+    RawConnection raw(db_path());
+    raw.exec("PRAGMA user_version = 2");
+  }
+  try {
+    Ledger::open(db_path());
+    FAIL() << "a newer schema was accepted";
+  } catch (const LedgerError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("schema version 2"), std::string::npos) << what;
+    EXPECT_NE(what.find("newer"), std::string::npos) << what;
+  }
+  RawConnection raw(db_path());
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "2");
+  EXPECT_EQ(raw.text("SELECT count(*) FROM certificates"), "1");
+}
+
+TEST_F(LedgerTest, RefusesAnSqliteFileThatIsNotALedgerWithoutTouchingIt) {
+  {
+    RawConnection raw(db_path());
+    raw.exec("CREATE TABLE accounts (name TEXT)");
+  }
+  EXPECT_THROW(Ledger::open(db_path()), LedgerError);
+  RawConnection raw(db_path());
+  EXPECT_EQ(raw.text("PRAGMA journal_mode"), "delete");
+  EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_schema"), "1");
+}
+
+TEST_F(LedgerTest, RefusesAFileThatIsNotAnSqliteDatabase) {
+  test::write_file(db_path(), std::string(4096, 'x'));
+  try {
+    Ledger::open(db_path());
+    FAIL() << "a non-database file was accepted";
+  } catch (const LedgerError& e) {
+    EXPECT_NE(std::string(e.what()).find(db_path().string()), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(LedgerTest, ReportsAMissingDirectoryClearly) {
+  const auto path = dir_ / "no-such-dir" / "ledger.db";
+  try {
+    Ledger::open(path);
+    FAIL() << "a missing directory was accepted";
+  } catch (const LedgerError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find((dir_ / "no-such-dir").string()), std::string::npos) << what;
+    EXPECT_NE(what.find("does not exist"), std::string::npos) << what;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "no-such-dir"));
+}
+
+TEST_F(LedgerTest, UsesWriteAheadLoggingInTheFileItself) {
+  auto ledger = Ledger::open(db_path());
+  RawConnection raw(db_path());
+  // journal_mode=WAL is stored in the file: any connection sees it.
+  EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
+}
+
+TEST_F(LedgerTest, RejectsMalformedRecordsBeforeWritingAnything) {
+  auto ledger = Ledger::open(db_path());
+  IssuanceRecord upper = record_for(kIssuerA, "0ABC");
+  EXPECT_THROW(ledger->record_pending(upper), std::invalid_argument);
+  IssuanceRecord bad_issuer = record_for("", "01");
+  EXPECT_THROW(ledger->record_pending(bad_issuer), std::invalid_argument);
+  IssuanceRecord bad_hash = record_for(kIssuerA, "01");
+  bad_hash.tbs_sha256 = "abcd";
+  EXPECT_THROW(ledger->record_pending(bad_hash), std::invalid_argument);
+  IssuanceRecord bad_san = record_for(kIssuerA, "01");
+  bad_san.sans.push_back("DNS:a.example\nDNS:b.example");
+  EXPECT_THROW(ledger->record_pending(bad_san), std::invalid_argument);
+  IssuanceRecord empty_san = record_for(kIssuerA, "01");
+  empty_san.sans.push_back("");
+  EXPECT_THROW(ledger->record_pending(empty_san), std::invalid_argument);
+  EXPECT_TRUE(ledger->list("").empty());
+  EXPECT_EQ(ledger->stats().requests, 0u);
+
+  const auto id = ledger->record_pending(record_for(kIssuerA, "01"));
+  EXPECT_THROW(ledger->record_issued(id, {}), std::invalid_argument);
+}
+
+TEST_F(LedgerTest, ProbeMakesADurableWriteWithoutChangingEntries) {
+  auto ledger = Ledger::open(db_path());
+  ledger->record_pending(record_for(kIssuerA, "01"));
+  const auto before = ledger->stats();
+  EXPECT_TRUE(ledger->probe());
+  const auto after = ledger->stats();
+  EXPECT_EQ(after.requests, before.requests + 1);
+  EXPECT_EQ(after.commits, before.commits + 1);
+  EXPECT_EQ(ledger->list("").size(), 1u);
+}
+
+TEST_F(LedgerTest, ReadsDoNotWaitForAnotherProcessesWriteTransaction) {
+  auto ledger = Ledger::open(db_path());
+  ledger->record_pending(record_for(kIssuerA, "01"));
+  RawConnection other(db_path());
+  other.exec("BEGIN IMMEDIATE");
+  other.exec("UPDATE probe SET probed_at = 1");
+
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(ledger->list("").size(), 1u);
+  EXPECT_TRUE(ledger->find(kIssuerA, "01"));
+  EXPECT_EQ(ledger->schema_version(), 1);
+  // Well under the busy timeout (5 s) the reads would otherwise wait out.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  other.exec("ROLLBACK");
+}
+
+TEST_F(LedgerTest, WritesWaitForAnotherProcessesWriteTransactionInsteadOfFailing) {
+  auto ledger = Ledger::open(db_path());
+  RawConnection other(db_path());
+  other.exec("BEGIN IMMEDIATE");
+  other.exec("UPDATE probe SET probed_at = 1");
+  std::thread finisher([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    other.exec("COMMIT");
+  });
+  const auto id = ledger->record_pending(record_for(kIssuerA, "01"));
+  finisher.join();
+  EXPECT_EQ(ledger->find(kIssuerA, "01")->id, id);
+}
+
+TEST_F(LedgerTest, TwoLedgersOnOneFileShareSerialsAndEntries) {
+  auto appliance = Ledger::open(db_path());
+  auto cli = Ledger::open(db_path());
+  const auto id = appliance->record_pending(record_for(kIssuerA, "01"));
+  EXPECT_THROW(cli->record_pending(record_for(kIssuerA, "01")), DuplicateSerial);
+  cli->record_failed(id, "cancelled by the operator");
+  EXPECT_EQ(appliance->find(kIssuerA, "01")->status, CertificateStatus::failed);
+}
+
+TEST_F(LedgerTest, OpensOneNewFileFromSeveralPlacesAtOnce) {
+  constexpr int kOpeners = 4;
+  std::vector<std::unique_ptr<Ledger>> ledgers(kOpeners);
+  std::vector<std::string> errors(kOpeners);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kOpeners; ++i) {
+    threads.emplace_back([&, i] {
+      try {
+        ledgers[i] = Ledger::open(db_path());
+      } catch (const std::exception& e) {
+        errors[i] = e.what();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int i = 0; i < kOpeners; ++i) {
+    ASSERT_TRUE(ledgers[i]) << errors[i];
+    EXPECT_EQ(ledgers[i]->schema_version(), 1);
+  }
+  ledgers[0]->record_pending(record_for(kIssuerA, "01"));
+  EXPECT_TRUE(ledgers[kOpeners - 1]->find(kIssuerA, "01"));
+}
+
+// The group-commit property: many issuers share commits instead of each paying
+// its own fsync. Counted, not timed: fewer commits than half the requests.
+TEST_F(LedgerTest, ConcurrentIssuersShareCommits) {
+  constexpr unsigned kThreads = 8;
+  constexpr unsigned kPerThread = 500;
+  auto ledger = Ledger::open(db_path());
+  std::atomic<unsigned> errors{0};
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::thread> threads;
+  for (unsigned t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (unsigned i = 0; i < kPerThread; ++i) {
+        try {
+          const std::string serial = serial_hex(t * kPerThread + i);
+          const auto id = ledger->record_pending(record_for(kIssuerA, serial));
+          ledger->record_issued(id, fake_der(serial));
+        } catch (const std::exception& e) {
+          ++errors;
+          ADD_FAILURE() << e.what();
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  const auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(errors.load(), 0u);
+
+  const auto entries = ledger->list(kIssuerA);
+  ASSERT_EQ(entries.size(), kThreads * kPerThread);
+  std::set<std::string> serials;
+  for (const auto& e : entries) {
+    EXPECT_EQ(e.status, CertificateStatus::issued);
+    EXPECT_EQ(e.der, fake_der(e.record.serial));
+    serials.insert(e.record.serial);
+  }
+  EXPECT_EQ(serials.size(), kThreads * kPerThread);
+
+  const LedgerStats stats = ledger->stats();
+  EXPECT_EQ(stats.requests, 2u * kThreads * kPerThread);
+  EXPECT_LT(stats.commits, stats.requests / 2);
+  std::printf("[ group commit ] %llu requests in %llu commits (%.2f requests/commit), %.0f issuances/s\n",
+              static_cast<unsigned long long>(stats.requests),
+              static_cast<unsigned long long>(stats.commits),
+              static_cast<double>(stats.requests) / static_cast<double>(stats.commits),
+              kThreads * kPerThread / elapsed);
+}
+
+// A failing request in a shared commit fails alone: the others in its batch commit.
+TEST_F(LedgerTest, ConcurrentDuplicateSerialsFailOnlyThemselves) {
+  constexpr unsigned kThreads = 8;
+  constexpr unsigned kSerials = 200;
+  auto ledger = Ledger::open(db_path());
+  std::atomic<unsigned> recorded{0};
+  std::atomic<unsigned> duplicates{0};
+  std::vector<std::thread> threads;
+  for (unsigned t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (unsigned i = 0; i < kSerials; ++i) {
+        try {
+          ledger->record_pending(record_for(kIssuerA, serial_hex(i)));
+          ++recorded;
+        } catch (const DuplicateSerial&) {
+          ++duplicates;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(recorded.load(), kSerials);
+  EXPECT_EQ(duplicates.load(), (kThreads - 1) * kSerials);
+  EXPECT_EQ(ledger->list("").size(), kSerials);
+  EXPECT_LT(ledger->stats().commits, ledger->stats().requests);
+}
+
+// Durable on return means durable without a clean close: a process killed right
+// after record_pending returned leaves its pending row for the next one to find.
+TEST(LedgerDeathTest, APendingEntrySurvivesTheProcessBeingKilled) {
+  TempDir dir;
+  const auto path = dir / "ledger.db";
+  EXPECT_EXIT(
+      {
+        auto ledger = Ledger::open(path);
+        ledger->record_pending(record_for(kIssuerA, "dead"));
+        std::raise(SIGKILL);
+      },
+      ::testing::KilledBySignal(SIGKILL), "");
+  auto ledger = Ledger::open(path);
+  const auto entry = ledger->find(kIssuerA, "dead");
+  ASSERT_TRUE(entry);
+  EXPECT_EQ(entry->status, CertificateStatus::pending);
+}
+
+}  // namespace
+}  // namespace hsmca::signer
