@@ -116,7 +116,7 @@ Outcome<IssuedCertificate> CertificateAuthority::issue(const IssuanceRequest& re
 
 IssuingCa::~IssuingCa() = default;
 
-std::unique_ptr<IssuingCa> IssuingCa::open(const CaConfig& config) {
+std::unique_ptr<IssuingCa> IssuingCa::open(const CaConfig& config, token::PoolOptions observers) {
   auto issuer_certs = read_certificates(config.issuer_certificate);
   std::vector<X509Ptr> chain;
   for (const auto& file : config.chain) {
@@ -124,7 +124,7 @@ std::unique_ptr<IssuingCa> IssuingCa::open(const CaConfig& config) {
   }
 
   std::unique_ptr<IssuingCa> ca(new IssuingCa());
-  ca->pool_ = config.pkcs11.connect(false);
+  ca->pool_ = config.pkcs11.connect(false, std::move(observers));
   auto description = ca->pool_->with_session([&](token::Session& s) {
     return token::describe_key(s, token::find_key_pair(s, config.key_label));
   });

@@ -56,14 +56,14 @@ TokenTarget TokenTarget::from_yaml(StrictMap m, bool allow_sessions) {
   return t;
 }
 
-std::unique_ptr<token::SessionPool> TokenTarget::connect(bool read_write) const {
+std::unique_ptr<token::SessionPool> TokenTarget::connect(bool read_write, token::PoolOptions options) const {
   auto module_ptr = token::Module::load(module);
   // Find the token before asking for a PIN: a typo should not cost a PIN entry.
   auto info = token::find_token(*module_ptr, selector);
-  token::PoolOptions options;
   options.sessions = sessions;
   options.read_write = read_write;
-  return token::SessionPool::open(module_ptr, selector, read_pin(PinRole::user, pin_source, info.label), options);
+  return token::SessionPool::open(module_ptr, selector, read_pin(PinRole::user, pin_source, info.label),
+                                  std::move(options));
 }
 
 token::Pkcs11Uri key_uri(const token::TokenInfo& info, const std::string& label, const token::Bytes& id) {

@@ -53,4 +53,62 @@ std::string openssl_fingerprint(const std::filesystem::path& pem) {
 
 nlohmann::json read_json(const std::filesystem::path& path) { return nlohmann::json::parse(read_file(path)); }
 
+std::string intermediate_ceremony_yaml(int days, const std::string& out) {
+  return "ceremony: intermediate\n"
+         "pkcs11: {module: " HSMCA_SOFTHSM_MODULE ", token: Issuing Token}\n"
+         "key: {label: " + out + "-1, type: ec-p256}\n"
+         "issuer:\n"
+         "  certificate: root.crt\n"
+         "  pkcs11: {module: " HSMCA_SOFTHSM_MODULE ", token: Root Token}\n"
+         "  key_label: root-key\n"
+         "certificate:\n"
+         "  subject: {common_name: Test Issuing CA, organization: Test Org, country: US}\n"
+         "  validity_days: " + std::to_string(days) + "\n"
+         "  path_length: 0\n"
+         "outputs: {certificate: " + out + ".crt, transcript: " + out + "-ceremony.json}\n";
+}
+
+void make_test_ca(const std::filesystem::path& dir, const std::string& extra_ca_yaml) {
+  auto& env = SoftHsmEnv::get();
+  env.init_token("Root Token");
+  env.init_token("Issuing Token");
+  write_file(dir / "root.yaml", root_ceremony_yaml("Root Token", "root-key", "ec-p384"));
+  auto root = hsmca({"ceremony", "run", (dir / "root.yaml").string()});
+  if (root.exit_code != 0) throw std::runtime_error("root ceremony failed: " + root.err);
+  write_file(dir / "issuing.yaml", intermediate_ceremony_yaml(1825, "issuing"));
+  auto issuing = hsmca({"ceremony", "run", (dir / "issuing.yaml").string()});
+  if (issuing.exit_code != 0) throw std::runtime_error("intermediate ceremony failed: " + issuing.err);
+  write_file(dir / "ca.yaml",
+             "pkcs11: {module: " HSMCA_SOFTHSM_MODULE ", token: Issuing Token, sessions: 4}\n"
+             "issuer:\n"
+             "  key_label: issuing-1\n"
+             "  certificate: issuing.crt\n"
+             "  chain: [root.crt]\n"
+             "ledger: ledger.db\n"
+             "profiles:\n"
+             "  server:\n"
+             "    validity_days: 90\n"
+             "    extended_key_usage: [server_auth]\n"
+             "    allowed_dns_suffixes: [example.test]\n"
+             "  client:\n"
+             "    validity_days: 30\n"
+             "    extended_key_usage: [client_auth]\n" +
+                 extra_ca_yaml);
+}
+
+std::filesystem::path openssl_csr(const std::filesystem::path& dir, const std::string& name, const std::string& subject,
+                                  const std::string& san, const std::string& key) {
+  std::vector<std::string> args{"req", "-new", "-nodes", "-keyout", (dir / (name + ".key")).string(), "-subj", subject,
+                                "-out", (dir / (name + ".csr")).string()};
+  if (key == "ec:P-256") {
+    args.insert(args.end(), {"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"});
+  } else {
+    args.insert(args.end(), {"-newkey", key});
+  }
+  if (!san.empty()) args.insert(args.end(), {"-addext", "subjectAltName=" + san});
+  auto r = openssl(args);
+  if (r.exit_code != 0) throw std::runtime_error("openssl req failed: " + r.err);
+  return dir / (name + ".csr");
+}
+
 }  // namespace hsmca::test

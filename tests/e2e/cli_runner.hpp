@@ -27,4 +27,15 @@ std::string openssl_fingerprint(const std::filesystem::path& pem);
 
 nlohmann::json read_json(const std::filesystem::path& path);
 
+// A two-level CA made with hsmca alone in `dir`: tokens "Root Token" and
+// "Issuing Token", root.crt (ec-p384 key root-key), issuing.crt (ec-p256 key
+// issuing-1), and ca.yaml (profiles server — example.test only — and client,
+// ledger ledger.db) followed by `extra_ca_yaml`.
+void make_test_ca(const std::filesystem::path& dir, const std::string& extra_ca_yaml = "");
+std::string intermediate_ceremony_yaml(int days, const std::string& out);
+
+// A key and CSR made by stock openssl: DIR/NAME.key, DIR/NAME.csr (PEM).
+std::filesystem::path openssl_csr(const std::filesystem::path& dir, const std::string& name, const std::string& subject,
+                                  const std::string& san = "", const std::string& key = "ec:P-256");
+
 }  // namespace hsmca::test

@@ -17,68 +17,19 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const char* kCaFile =
-    "pkcs11: {module: " HSMCA_SOFTHSM_MODULE ", token: Issuing Token, sessions: 4}\n"
-    "issuer:\n"
-    "  key_label: issuing-1\n"
-    "  certificate: issuing.crt\n"
-    "  chain: [root.crt]\n"
-    "ledger: ledger.db\n"
-    "profiles:\n"
-    "  server:\n"
-    "    validity_days: 90\n"
-    "    extended_key_usage: [server_auth]\n"
-    "    allowed_dns_suffixes: [example.test]\n"
-    "  client:\n"
-    "    validity_days: 30\n"
-    "    extended_key_usage: [client_auth]\n";
-
 // One CA for the whole binary would be faster, but ctest runs each test in its
 // own process with its own token directory; the ceremonies take well under a second.
 class IssuanceTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    auto& env = SoftHsmEnv::get();
-    env.init_token("Root Token");
-    env.init_token("Issuing Token");
-    write_file(dir_ / "root.yaml", root_ceremony_yaml("Root Token", "root-key", "ec-p384"));
-    auto root = hsmca({"ceremony", "run", (dir_ / "root.yaml").string()});
-    ASSERT_EQ(root.exit_code, 0) << root.out << root.err;
-    write_file(dir_ / "issuing.yaml", intermediate_yaml(1825));
-    auto issuing = hsmca({"ceremony", "run", (dir_ / "issuing.yaml").string()});
-    ASSERT_EQ(issuing.exit_code, 0) << issuing.out << issuing.err;
-    write_file(dir_ / "ca.yaml", kCaFile);
-  }
+  void SetUp() override { make_test_ca(dir_.path()); }
 
   static std::string intermediate_yaml(int days, const std::string& out = "issuing") {
-    return "ceremony: intermediate\n"
-           "pkcs11: {module: " HSMCA_SOFTHSM_MODULE ", token: Issuing Token}\n"
-           "key: {label: " + out + "-1, type: ec-p256}\n"
-           "issuer:\n"
-           "  certificate: root.crt\n"
-           "  pkcs11: {module: " HSMCA_SOFTHSM_MODULE ", token: Root Token}\n"
-           "  key_label: root-key\n"
-           "certificate:\n"
-           "  subject: {common_name: Test Issuing CA, organization: Test Org, country: US}\n"
-           "  validity_days: " + std::to_string(days) + "\n"
-           "  path_length: 0\n"
-           "outputs: {certificate: " + out + ".crt, transcript: " + out + "-ceremony.json}\n";
+    return intermediate_ceremony_yaml(days, out);
   }
 
-  // A request made by stock openssl, key in a file as a web server has it.
   fs::path make_csr(const std::string& name, const std::string& subject, const std::string& san = "",
                     const std::string& key_opts = "ec:P-256") {
-    std::vector<std::string> args{"req", "-new", "-nodes", "-keyout", (dir_ / (name + ".key")).string(), "-subj", subject,
-                                  "-out", (dir_ / (name + ".csr")).string()};
-    if (key_opts == "ec:P-256") {
-      args.insert(args.end(), {"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"});
-    } else {
-      args.insert(args.end(), {"-newkey", key_opts});
-    }
-    if (!san.empty()) args.insert(args.end(), {"-addext", "subjectAltName=" + san});
-    auto r = openssl(args);
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return dir_ / (name + ".csr");
+    return openssl_csr(dir_.path(), name, subject, san, key_opts);
   }
 
   ProcessResult sign(std::vector<std::string> args) {

@@ -218,7 +218,9 @@ Bytes SessionPool::sign(const std::string& key_label, SignatureScheme scheme, st
     if (it == entry.private_keys.end()) {
       it = entry.private_keys.emplace(key_label, find_key_pair(session, key_label).private_key).first;
     }
+    const auto started = std::chrono::steady_clock::now();
     signature = token::sign(session, it->second, scheme, message);
+    if (options_.on_sign) options_.on_sign(std::chrono::steady_clock::now() - started);
   });
   return signature;
 }

@@ -59,7 +59,7 @@ class IssuingCa {
  public:
   // Connects to the token (PIN from the configured source), finds the key,
   // checks it against the issuer certificate, opens the ledger.
-  static std::unique_ptr<IssuingCa> open(const CaConfig& config);
+  static std::unique_ptr<IssuingCa> open(const CaConfig& config, token::PoolOptions observers = {});
   ~IssuingCa();
   IssuingCa(const IssuingCa&) = delete;  // owns the token sessions and the ledger
   IssuingCa& operator=(const IssuingCa&) = delete;

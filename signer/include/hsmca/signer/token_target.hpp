@@ -27,7 +27,8 @@ struct TokenTarget {
   static TokenTarget from_yaml(StrictMap block, bool allow_sessions);
 
   // Loads the module, finds the token, reads the user PIN and logs in.
-  std::unique_ptr<token::SessionPool> connect(bool read_write) const;
+  // `observers` carries on_fault / on_sign; its size and mode are ours.
+  std::unique_ptr<token::SessionPool> connect(bool read_write, token::PoolOptions observers = {}) const;
 };
 
 // RFC 7512 URI of a private key: what libp11 and p11tool take to find it again.

@@ -1,5 +1,6 @@
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -25,6 +26,9 @@ struct PoolOptions {
   // Called (from the failing thread) for every PKCS#11 fault the pool sees,
   // recovered or not: metrics count them by CK_RV.
   std::function<void(const Error&)> on_fault;
+  // Called after every successful sign() with the time the token took
+  // (C_SignInit + C_Sign, lease wait excluded): metrics keep a histogram.
+  std::function<void(std::chrono::nanoseconds)> on_sign;
 };
 
 struct PoolStats {

@@ -1,0 +1,57 @@
+#pragma once
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "hsmca/signer/ca_config.hpp"
+
+namespace hsmca::appliance {
+
+struct Endpoint {
+  std::string host;        // an IP address: "127.0.0.1", "::1" (no brackets), "0.0.0.0"
+  std::uint16_t port = 0;  // 0: the kernel chooses (printed at start-up)
+};
+
+// The CA file's `appliance` block, parsed as strictly as the rest:
+//   listen, public_listen, tls {certificate, key}, auth {client_ca, roles,
+//   tokens_file}, default_profile, and optional limits.
+struct ApplianceConfig {
+  Endpoint listen;                        // HTTPS: enrollment and administration
+  Endpoint public_listen;                 // plain HTTP: health, metrics, CA certificates
+  std::filesystem::path tls_certificate;  // server certificate followed by its chain (PEM)
+  std::filesystem::path tls_key;          // PEM private key file
+  std::filesystem::path client_ca;        // empty: no client certificates accepted
+  std::map<std::string, std::vector<std::string>> roles;  // "enroll"/"admin" -> CNs; "*" = any valid client cert
+  std::filesystem::path tokens_file;      // empty: no bearer tokens
+  std::string default_profile;            // must name a profile of the CA file
+
+  // limits (all optional in the file, under `limits:`)
+  std::size_t max_connections = 1024;
+  std::size_t body_limit = 64 * 1024;
+  std::size_t header_limit = 8 * 1024;
+  std::chrono::milliseconds handshake_timeout{10'000};
+  std::chrono::milliseconds read_timeout{30'000};   // a request's headers and body
+  std::chrono::milliseconds idle_timeout{60'000};   // between keep-alive requests
+  std::chrono::milliseconds write_timeout{30'000};
+  std::chrono::milliseconds shutdown_grace{10'000};  // in-flight issuances get this long on SIGTERM
+  std::size_t io_threads = 2;
+  std::size_t workers = 0;       // 0 in the file: 4 x the token session pool (workers mostly wait for the ledger's commits)
+  std::size_t queue_limit = 0;   // 0 in the file: 8 x workers; beyond it requests get 503 + Retry-After
+
+  // Reads `ca.appliance`; relative paths are relative to the CA file and come
+  // back absolute. workers and queue_limit come back resolved (never 0).
+  // signer::ConfigError naming the key on any problem (no appliance block, an
+  // unknown key, a missing file, a role other than enroll/admin, role CNs
+  // without a client_ca, an unknown default_profile, a bad endpoint or limit).
+  static ApplianceConfig from(const signer::CaConfig& ca);
+};
+
+// "127.0.0.1:8443", "[::1]:0" (IPv6 in brackets); the host must be an IP
+// address, the port 0..65535. ConfigError naming `key` when malformed.
+Endpoint parse_endpoint(const std::string& text, const std::string& key);
+
+}  // namespace hsmca::appliance

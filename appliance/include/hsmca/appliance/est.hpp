@@ -1,0 +1,29 @@
+#pragma once
+// RFC 7030 (EST) encodings: certs-only PKCS#7 and the base64 bodies.
+#include <openssl/x509.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hsmca/token/session.hpp"
+
+namespace hsmca::appliance {
+
+// A degenerate CMS SignedData ("certs-only", RFC 7030 4.1.3 / 4.2.3, RFC 5652
+// 5.2: id-data with no eContent, no signers) holding `certs` in order, DER.
+// std::invalid_argument for a null certificate; signer::OpenSslError when
+// OpenSSL fails.
+token::Bytes certs_only_der(const std::vector<X509*>& certs);
+
+// Base64 with a line break ("\n") after every 64 characters and after the last
+// line; empty data gives "" (RFC 7030 uses the Content-Transfer-Encoding:
+// base64 of RFC 2045).
+std::string base64_encode(const token::Bytes& data);
+// Decodes base64 ignoring spaces, tabs and line breaks (CR, LF); nullopt when
+// malformed: a character outside the alphabet, a length that is not a
+// multiple of 4, or '=' anywhere but the one or two last places.
+std::optional<token::Bytes> base64_decode(std::string_view text);
+
+}  // namespace hsmca::appliance

@@ -1,0 +1,167 @@
+#include "hsmca/appliance/auth.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <fstream>
+
+#include "hsmca/signer/openssl.hpp"
+#include "hsmca/signer/strict_yaml.hpp"
+
+namespace hsmca::appliance {
+using signer::ConfigError;
+
+namespace {
+
+constexpr std::string_view kWhitespace = " \t\r\n\v\f";
+
+std::vector<std::string_view> fields(std::string_view line) {
+  std::vector<std::string_view> out;
+  while (true) {
+    const auto start = line.find_first_not_of(kWhitespace);
+    if (start == std::string_view::npos) break;
+    line.remove_prefix(start);
+    const auto end = std::min(line.find_first_of(kWhitespace), line.size());
+    out.push_back(line.substr(0, end));
+    line.remove_prefix(end);
+  }
+  return out;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool parse_sha256_hex(std::string_view hex, std::array<unsigned char, 32>& out) {
+  if (hex.size() != out.size() * 2) return false;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const int hi = hex_value(hex[2 * i]);
+    const int lo = hex_value(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out[i] = static_cast<unsigned char>(hi << 4 | lo);
+  }
+  return true;
+}
+
+bool is_role(std::string_view role) { return role == kRoleEnroll || role == kRoleAdmin; }
+
+// A CN is chosen by whoever requested the client certificate; it must not be
+// able to start a new log line or fake a field.
+std::string printable(std::string_view text) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  for (char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f || c == '\\') {
+      out += "\\x";
+      out += kDigits[c >> 4];
+      out += kDigits[c & 0x0f];
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+bool Identity::has_role(std::string_view role) const {
+  return std::find(roles.begin(), roles.end(), role) != roles.end();
+}
+
+std::string Identity::describe() const {
+  switch (kind) {
+    case Kind::client_certificate:
+      return "mtls:CN=" + printable(name);
+    case Kind::bearer_token: {
+      // name is "token:<ROLES>:<hash prefix>", built here from the file's roles and the hash.
+      constexpr std::string_view kPrefix = "token:";
+      std::string_view rest = name;
+      if (rest.substr(0, kPrefix.size()) == kPrefix) rest.remove_prefix(kPrefix.size());
+      return "bearer:" + printable(rest);
+    }
+    case Kind::none:
+      break;
+  }
+  return "anonymous";
+}
+
+Authorizer Authorizer::from(const ApplianceConfig& config) {
+  Authorizer a;
+  a.roles_ = config.roles;
+  if (config.tokens_file.empty()) return a;
+
+  const std::string file = config.tokens_file.string();
+  std::ifstream in(config.tokens_file);
+  if (!in) throw ConfigError("cannot read the tokens file " + file);
+  std::string line;
+  for (std::size_t number = 1; std::getline(in, line); ++number) {
+    const auto where = [&] { return file + ":" + std::to_string(number) + ": "; };
+    std::string_view content(line);
+    content = content.substr(0, content.find('#'));
+    const auto parts = fields(content);
+    if (parts.empty()) continue;
+    if (parts.size() != 2) throw ConfigError(where() + "expected ROLE SHA256-HEX (two fields), found " + std::to_string(parts.size()));
+    if (!is_role(parts[0])) {
+      throw ConfigError(where() + "unknown role '" + std::string(parts[0]) + "' (the roles are enroll and admin)");
+    }
+    TokenEntry entry{std::string(parts[0]), {}};
+    // The value is never echoed: someone may have pasted the token itself here.
+    if (!parse_sha256_hex(parts[1], entry.hash)) {
+      throw ConfigError(where() + "the token hash must be 64 hex digits (the SHA-256 of the token, e.g. from sha256sum)");
+    }
+    const bool duplicate = std::any_of(a.tokens_.begin(), a.tokens_.end(), [&](const TokenEntry& e) {
+      return e.role == entry.role && e.hash == entry.hash;
+    });
+    if (!duplicate) a.tokens_.push_back(std::move(entry));
+  }
+  if (in.bad()) throw ConfigError("cannot read the tokens file " + file);
+  return a;
+}
+
+Identity Authorizer::for_client_certificate(const std::string& common_name) const {
+  Identity id;
+  id.kind = Identity::Kind::client_certificate;
+  id.name = common_name;
+  for (const auto& [role, names] : roles_) {
+    const bool granted = std::any_of(names.begin(), names.end(), [&](const std::string& n) {
+      return n == "*" || (!common_name.empty() && n == common_name);
+    });
+    if (granted) id.roles.push_back(role);
+  }
+  return id;
+}
+
+Identity Authorizer::for_bearer_token(std::string_view token) const {
+  if (token.empty() || tokens_.empty()) return {};
+  std::array<unsigned char, 32> hash{};
+  SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), hash.data());
+
+  // Every entry is compared, each in constant time: where (and whether) the
+  // token matched does not show in how long the comparisons took.
+  std::vector<std::string> roles;
+  for (const auto& entry : tokens_) {
+    if (CRYPTO_memcmp(entry.hash.data(), hash.data(), hash.size()) == 0) roles.push_back(entry.role);
+  }
+  if (roles.empty()) return {};
+  std::sort(roles.begin(), roles.end());
+  roles.erase(std::unique(roles.begin(), roles.end()), roles.end());
+
+  Identity id;
+  id.kind = Identity::Kind::bearer_token;
+  id.name = "token:";
+  for (std::size_t i = 0; i < roles.size(); ++i) {
+    if (i > 0) id.name += '+';
+    id.name += roles[i];
+  }
+  id.name += ":" + signer::to_hex(std::span<const unsigned char>(hash.data(), 4));
+  id.roles = std::move(roles);
+  return id;
+}
+
+}  // namespace hsmca::appliance

@@ -1,0 +1,85 @@
+#include "hsmca/appliance/est.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/pkcs7.h>
+
+#include <climits>
+#include <memory>
+#include <stdexcept>
+
+#include "hsmca/signer/openssl.hpp"
+
+namespace hsmca::appliance {
+namespace {
+
+using Pkcs7Ptr = std::unique_ptr<PKCS7, signer::Free<PKCS7_free>>;
+
+constexpr std::size_t kLineBytes = 48;  // 64 base64 characters
+
+bool is_base64_char(unsigned char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
+}
+
+}  // namespace
+
+token::Bytes certs_only_der(const std::vector<X509*>& certs) {
+  Pkcs7Ptr p7(PKCS7_new());
+  if (!p7) throw signer::OpenSslError("PKCS7_new");
+  if (PKCS7_set_type(p7.get(), NID_pkcs7_signed) != 1) throw signer::OpenSslError("PKCS7_set_type");
+  if (PKCS7_content_new(p7.get(), NID_pkcs7_data) != 1) throw signer::OpenSslError("PKCS7_content_new");
+  // PKCS7_content_new leaves an empty OCTET STRING as eContent; a certs-only
+  // message has none (RFC 5652 5.2), which is what "detached" makes of it.
+  if (PKCS7_set_detached(p7.get(), 1) != 1) throw signer::OpenSslError("PKCS7_set_detached");
+  for (X509* cert : certs) {
+    if (cert == nullptr) throw std::invalid_argument("certs_only_der: a null certificate");
+    // Takes its own reference.
+    if (PKCS7_add_certificate(p7.get(), cert) != 1) throw signer::OpenSslError("PKCS7_add_certificate");
+  }
+  const int length = i2d_PKCS7(p7.get(), nullptr);
+  if (length <= 0) throw signer::OpenSslError("i2d_PKCS7");
+  token::Bytes der(static_cast<std::size_t>(length));
+  unsigned char* out = der.data();
+  if (i2d_PKCS7(p7.get(), &out) != length) throw signer::OpenSslError("i2d_PKCS7");
+  return der;
+}
+
+std::string base64_encode(const token::Bytes& data) {
+  std::string out;
+  out.reserve((data.size() + 2) / 3 * 4 + data.size() / kLineBytes + 1);
+  unsigned char line[65];
+  for (std::size_t at = 0; at < data.size(); at += kLineBytes) {
+    const std::size_t n = std::min(kLineBytes, data.size() - at);
+    const int written = EVP_EncodeBlock(line, data.data() + at, static_cast<int>(n));
+    out.append(reinterpret_cast<const char*>(line), static_cast<std::size_t>(written));
+    out += '\n';
+  }
+  return out;
+}
+
+std::optional<token::Bytes> base64_decode(std::string_view text) {
+  std::string compact;
+  compact.reserve(text.size());
+  for (char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
+    if (!is_base64_char(c) && c != '=') return std::nullopt;
+    compact += ch;
+  }
+  if (compact.empty()) return token::Bytes{};
+  if (compact.size() % 4 != 0 || compact.size() > static_cast<std::size_t>(INT_MAX)) return std::nullopt;
+  std::size_t padding = 0;
+  while (padding < compact.size() && compact[compact.size() - 1 - padding] == '=') ++padding;
+  if (padding > 2) return std::nullopt;
+  // '=' only at the very end: EVP_DecodeBlock would not notice one in the middle.
+  if (compact.find('=') < compact.size() - padding) return std::nullopt;
+
+  token::Bytes out(compact.size() / 4 * 3);
+  const int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(compact.data()),
+                                static_cast<int>(compact.size()));
+  // EVP_DecodeBlock counts the padding as if it were data (3 bytes per quartet).
+  if (n < 0 || static_cast<std::size_t>(n) != out.size()) return std::nullopt;
+  out.resize(out.size() - padding);
+  return out;
+}
+
+}  // namespace hsmca::appliance

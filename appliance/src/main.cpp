@@ -1,0 +1,57 @@
+// hsmca-appliance: the always-on signing service. EST and a JSON API on HTTPS,
+// health, metrics and the CA chain on plain HTTP, every signature made by the
+// issuing key in its token.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "hsmca/appliance/auth.hpp"
+#include "hsmca/appliance/config.hpp"
+#include "hsmca/appliance/metrics.hpp"
+#include "hsmca/token/error.hpp"
+#include "server.hpp"
+#include "service.hpp"
+#include "work_pool.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"hsmca-appliance: HTTPS certificate signing service (EST, RFC 7030, and a JSON API) whose issuing\n"
+               "key stays in a PKCS#11 token. Reads the CA file's `appliance` block. The token PIN comes from\n"
+               "HSMCA_PIN or the CA file's pkcs11.pin_source. SIGTERM/SIGINT stop it gracefully.",
+               "hsmca-appliance"};
+  std::string config_file;
+  app.add_option("--config", config_file, "CA file (YAML) with an appliance block")->required()->check(CLI::ExistingFile);
+  app.set_version_flag("--version", HSMCA_VERSION);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  using namespace hsmca;
+  try {
+    const auto ca_config = signer::CaConfig::load(config_file);
+    const auto config = appliance::ApplianceConfig::from(ca_config);
+    const auto authorizer = appliance::Authorizer::from(config);
+    appliance::Metrics metrics;
+
+    token::PoolOptions observers;
+    observers.on_fault = [&metrics](const token::Error& e) { metrics.count_token_error(token::rv_name(e.rv())); };
+    observers.on_sign = [&metrics](std::chrono::nanoseconds d) { metrics.observe_token_sign(d); };
+    auto issuing = signer::IssuingCa::open(ca_config, std::move(observers));
+
+    appliance::WorkPool pool(config.workers, config.queue_limit);
+    appliance::Service service(ca_config, config, *issuing, authorizer, metrics, pool);
+    {
+      appliance::Server server(config, service);
+      server.run();
+    }
+    // Stopped accepting and drained what it could; now the workers, then the
+    // ledger (closed with the CA).
+    const std::size_t dropped = pool.stop(config.shutdown_grace);
+    std::cout << "{\"event\":\"stopped\",\"dropped_requests\":" << dropped << "}" << std::endl;
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "hsmca-appliance: error: " << e.what() << "\n";
+    return 1;
+  }
+}

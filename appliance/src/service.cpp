@@ -1,0 +1,426 @@
+#include "service.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+
+#include "hsmca/appliance/est.hpp"
+#include "hsmca/signer/ledger.hpp"
+#include "hsmca/token/error.hpp"
+
+namespace hsmca::appliance {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::string_view kEstPrefix = "/.well-known/est/";
+constexpr std::string_view kCertificates = "/api/v1/certificates";
+
+std::string media_type(const Request& req) {
+  std::string v(req[http::field::content_type]);
+  v = v.substr(0, v.find(';'));
+  while (!v.empty() && v.back() == ' ') v.pop_back();
+  for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return v;
+}
+
+std::string now_rfc3339() {
+  auto now = std::chrono::system_clock::now();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  return buf;
+}
+
+// The status a refused request gets: what is wrong with the bytes is 400 (or
+// 413), what the CA will not grant is 422, an unknown profile is 404.
+unsigned status_for(const signer::Rejection& r) {
+  if (r.code == "request_too_large") return 413;
+  if (r.code == "malformed_request") return 400;
+  if (r.code == "unknown_profile") return 404;
+  return 422;
+}
+
+std::string common_name(X509* cert) {
+  X509_NAME* name = X509_get_subject_name(cert);
+  int idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+  if (idx < 0) return {};
+  ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx));
+  unsigned char* utf8 = nullptr;
+  int len = ASN1_STRING_to_UTF8(&utf8, data);
+  if (len < 0) return {};
+  std::string out(reinterpret_cast<char*>(utf8), static_cast<std::size_t>(len));
+  OPENSSL_free(utf8);
+  return out;
+}
+
+std::string serial_of(X509* cert) {
+  const ASN1_INTEGER* s = X509_get0_serialNumber(cert);
+  return signer::to_hex({s->data, static_cast<std::size_t>(s->length)});
+}
+
+// One line per request on stdout: machine-readable, never a PIN, token or key.
+std::mutex log_mutex;
+
+}  // namespace
+
+struct Service::Reply {
+  Response response;
+};
+
+// One request on its way through the service: the context, who asked, and
+// the single way out (finish), which logs and counts it.
+class Service::Exchange {
+ public:
+  Exchange(Service& service, RequestContext context, std::function<void(Response)> done)
+      : service_(service), ctx(std::move(context)), done_(std::move(done)) {}
+
+  Service& service_;
+  RequestContext ctx;
+  Identity identity;
+  std::string route = "unmatched";
+  std::string serial;
+
+  void finish(unsigned status, std::string body, std::string_view content_type) {
+    Response res{static_cast<http::status>(status), ctx.request.version()};
+    res.set(http::field::server, "hsmca-appliance");
+    res.set(http::field::content_type, std::string(content_type));
+    res.body() = std::move(body);
+    finish(std::move(res));
+  }
+
+  void finish(Response res) {
+    res.set(http::field::server, "hsmca-appliance");
+    const unsigned status = res.result_int();
+    const auto latency = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - ctx.started);
+    service_.metrics_.count_http(route, status);
+    service_.metrics_.request_finished();
+    --service_.in_flight_;
+    json line = {{"time", now_rfc3339()},
+                 {"method", std::string(ctx.request.method_string())},
+                 {"route", route},
+                 {"status", status},
+                 {"latency_ms", std::round(latency.count() * 1000) / 1000},
+                 {"client", identity.describe()},
+                 {"remote", ctx.remote}};
+    if (!serial.empty()) line["serial"] = serial;
+    {
+      std::lock_guard lock(log_mutex);
+      std::cout << line.dump() << '\n' << std::flush;
+    }
+    done_(std::move(res));
+  }
+
+  void error(unsigned status, const std::string& code, const std::string& message) {
+    Response res{static_cast<http::status>(status), ctx.request.version()};
+    res.set(http::field::content_type, "application/json");
+    if (status == 401) res.set(http::field::www_authenticate, "Bearer realm=\"hsmca\"");
+    if (status == 503) res.set(http::field::retry_after, "1");
+    res.body() = json{{"error", code}, {"message", message}}.dump();
+    finish(std::move(res));
+  }
+
+  // false (after answering 401/403) unless the caller holds `role`.
+  bool authorize(std::string_view role) {
+    if (identity.kind == Identity::Kind::none) {
+      error(401, "unauthenticated",
+            ctx.request.count(http::field::authorization) ? "the bearer token is not valid"
+                                                           : "present a client certificate or a bearer token");
+      return false;
+    }
+    if (!identity.has_role(role)) {
+      error(403, "forbidden", identity.describe() + " lacks the " + std::string(role) + " role");
+      return false;
+    }
+    return true;
+  }
+
+ private:
+  std::function<void(Response)> done_;
+};
+
+Service::Service(const signer::CaConfig& ca_config, const ApplianceConfig& config, signer::IssuingCa& issuing,
+                 const Authorizer& authorizer, Metrics& metrics, WorkPool& pool)
+    : ca_config_(ca_config), config_(config), issuing_(issuing), authorizer_(authorizer), metrics_(metrics), pool_(pool) {
+  auto& ca = issuing_.ca();
+  std::vector<X509*> chain{ca.issuer_certificate()};
+  for (const auto& c : ca.chain()) chain.push_back(c.get());
+  cacerts_body_ = base64_encode(certs_only_der(chain));
+  chain_pem_ = ca.chain_pem();
+}
+
+Identity Service::identify(const RequestContext& ctx) const {
+  auto auth = ctx.request.find(http::field::authorization);
+  if (auth != ctx.request.end()) {
+    std::string_view value(auth->value().data(), auth->value().size());
+    constexpr std::string_view kBearer = "Bearer ";
+    if (value.size() > kBearer.size() && strncasecmp(value.data(), kBearer.data(), kBearer.size()) == 0) {
+      return authorizer_.for_bearer_token(value.substr(kBearer.size()));
+    }
+    return {};
+  }
+  if (ctx.peer && ctx.peer_trusted) return authorizer_.for_client_certificate(common_name(ctx.peer.get()));
+  return {};
+}
+
+void Service::handle(RequestContext ctx, std::function<void(Response)> done) {
+  ++in_flight_;
+  metrics_.request_started();
+  auto ex = std::make_shared<Exchange>(*this, std::move(ctx), std::move(done));
+  try {
+    ex->identity = identify(ex->ctx);
+    route(ex);
+  } catch (const std::exception& e) {
+    ex->error(500, "internal", e.what());
+  }
+}
+
+void Service::route(const std::shared_ptr<Exchange>& ex) {
+  const auto& req = ex->ctx.request;
+  std::string target(req.target());
+  std::string path = target.substr(0, target.find('?'));
+  const bool get = req.method() == http::verb::get;
+  const bool post = req.method() == http::verb::post;
+  auto wrong_method = [&](const char* allow) {
+    Response res{http::status::method_not_allowed, req.version()};
+    res.set(http::field::allow, allow);
+    res.set(http::field::content_type, "application/json");
+    res.body() = json{{"error", "method_not_allowed"}, {"message", std::string("use ") + allow}}.dump();
+    ex->finish(std::move(res));
+  };
+
+  // Public routes, on both listeners.
+  if (path == "/healthz") {
+    ex->route = "/healthz";
+    return get ? health(ex) : wrong_method("GET");
+  }
+  if (path == "/ca/chain.pem") {
+    ex->route = "/ca/chain.pem";
+    return get ? ex->finish(200, chain_pem_, "application/pem-certificate-chain") : wrong_method("GET");
+  }
+  if (path == "/metrics" && !ex->ctx.secure) {
+    ex->route = "/metrics";
+    if (!get) return wrong_method("GET");
+    return ex->finish(200, metrics_.render(issuing_.pool().stats()), "text/plain; version=0.0.4");
+  }
+  if (!ex->ctx.secure) {
+    return ex->error(404, "not_found", path + " is not served on the plain listener; enrollment is on HTTPS");
+  }
+
+  if (path.rfind(kEstPrefix, 0) == 0) {
+    // /.well-known/est/[label/]operation: the optional CA label names the profile (RFC 7030 3.2.2).
+    std::string rest = path.substr(kEstPrefix.size());
+    std::string label, op = rest;
+    if (auto slash = rest.find('/'); slash != std::string::npos) {
+      label = rest.substr(0, slash);
+      op = rest.substr(slash + 1);
+    }
+    ex->route = "/.well-known/est/" + std::string(label.empty() ? "" : "{label}/") + op;
+    const std::string profile = label.empty() ? config_.default_profile : label;
+    if (op == "cacerts") {
+      if (!get) return wrong_method("GET");
+      Response res{http::status::ok, req.version()};
+      res.set(http::field::content_type, "application/pkcs7-mime");
+      res.set("Content-Transfer-Encoding", "base64");
+      res.body() = cacerts_body_;
+      return ex->finish(std::move(res));
+    }
+    if (op == "simpleenroll" || op == "simplereenroll") {
+      if (!post) return wrong_method("POST");
+      return enroll(ex, profile, true, op == "simplereenroll");
+    }
+    ex->route = "/.well-known/est/unknown";
+    return ex->error(404, "not_found", "EST operation '" + op + "' is not supported");
+  }
+
+  if (path == kCertificates) {
+    ex->route = std::string(kCertificates);
+    if (!post) return wrong_method("POST");
+    return enroll(ex, config_.default_profile, false, false);
+  }
+  if (path.rfind(std::string(kCertificates) + "/", 0) == 0) {
+    ex->route = std::string(kCertificates) + "/{serial}";
+    if (!get) return wrong_method("GET");
+    return show_certificate(ex, path.substr(kCertificates.size() + 1));
+  }
+  ex->error(404, "not_found", "no route for " + path);
+}
+
+bool Service::submit(const std::shared_ptr<Exchange>& ex, std::function<void()> job) {
+  if (pool_.try_submit(std::move(job))) return true;
+  ex->error(503, "busy", "the signing queue is full; retry shortly");
+  return false;
+}
+
+void Service::enroll(const std::shared_ptr<Exchange>& ex, const std::string& default_profile, bool est, bool reenroll) {
+  const auto& req = ex->ctx.request;
+  if (!reenroll && !ex->authorize("enroll")) return;
+  if (reenroll && !ex->ctx.peer) {
+    return ex->error(401, "unauthenticated", "re-enrollment needs the client certificate being renewed");
+  }
+
+  std::string profile = default_profile;
+  auto csr = std::make_shared<token::Bytes>();
+  if (est) {
+    if (media_type(req) != "application/pkcs10") {
+      return ex->error(415, "unsupported_media_type", "send the request as application/pkcs10 (base64 DER)");
+    }
+    auto der = base64_decode(req.body());
+    if (!der || der->empty()) return ex->error(400, "malformed_request", "the body is not base64 DER");
+    *csr = std::move(*der);
+  } else {
+    if (media_type(req) != "application/json") {
+      return ex->error(415, "unsupported_media_type", "send application/json: {\"csr\": PEM, \"profile\": NAME}");
+    }
+    json body = json::parse(req.body(), nullptr, false);
+    if (body.is_discarded() || !body.is_object() || !body.contains("csr") || !body["csr"].is_string()) {
+      return ex->error(400, "malformed_request", "expected a JSON object with \"csr\" (PEM) and optional \"profile\"");
+    }
+    for (const auto& [key, value] : body.items()) {
+      if (key != "csr" && key != "profile") return ex->error(400, "malformed_request", "unknown field \"" + key + "\"");
+    }
+    if (body.contains("profile")) {
+      if (!body["profile"].is_string()) return ex->error(400, "malformed_request", "\"profile\" must be a string");
+      profile = body["profile"].get<std::string>();
+    }
+    const auto& pem = body["csr"].get_ref<const std::string&>();
+    csr->assign(pem.begin(), pem.end());
+  }
+
+  submit(ex, [this, ex, csr, profile, est, reenroll]() mutable {
+    auto& ca = issuing_.ca();
+    try {
+      if (reenroll) {
+        X509* peer = ex->ctx.peer.get();
+        // Renewal is for certificates this CA issued and still stands behind.
+        EVP_PKEY* issuer_key = X509_get0_pubkey(ca.issuer_certificate());
+        auto entry = issuing_.ledger().find(ca.issuer_id(), serial_of(peer));
+        if (X509_verify(peer, issuer_key) != 1 || !entry) {
+          signer::drain_openssl_errors();
+          return ex->error(403, "forbidden", "the client certificate was not issued by this CA");
+        }
+        if (entry->status != signer::CertificateStatus::issued) {
+          return ex->error(403, "forbidden", "the client certificate is " + std::string(signer::status_name(entry->status)));
+        }
+        if (X509_cmp_current_time(X509_get0_notAfter(peer)) <= 0) {
+          return ex->error(403, "forbidden", "the client certificate has expired");
+        }
+        auto parsed = signer::parse_certificate_request(*csr);
+        if (!parsed.ok()) return ex->error(status_for(parsed.rejection()), parsed.rejection().code, parsed.rejection().message);
+        if (X509_NAME_cmp(parsed.value().subject(), X509_get_subject_name(peer)) != 0) {
+          return ex->error(422, "subject_mismatch", "the request's subject differs from the certificate being renewed");
+        }
+        ex->identity.kind = Identity::Kind::client_certificate;
+        ex->identity.name = common_name(peer);
+        if (profile == config_.default_profile) profile = entry->record.profile;
+      }
+      auto outcome = ca.issue({*csr, profile, std::nullopt, ex->identity.describe()});
+      if (!outcome.ok()) {
+        metrics_.count_issuance(profile, "rejected");
+        const auto& r = outcome.rejection();
+        return ex->error(status_for(r), r.code, r.message);
+      }
+      const auto& cert = outcome.value();
+      metrics_.count_issuance(profile, "issued");
+      ex->serial = cert.serial_hex();
+      if (est) {
+        Response res{http::status::ok, ex->ctx.request.version()};
+        res.set(http::field::content_type, "application/pkcs7-mime; smime-type=certs-only");
+        res.set("Content-Transfer-Encoding", "base64");
+        res.body() = base64_encode(certs_only_der({cert.x509()}));
+        return ex->finish(std::move(res));
+      }
+      json chain = json::array();
+      chain.push_back(signer::to_pem(ca.issuer_certificate()));
+      for (const auto& c : ca.chain()) chain.push_back(signer::to_pem(c.get()));
+      Response res{http::status::created, ex->ctx.request.version()};
+      res.set(http::field::content_type, "application/json");
+      res.set(http::field::location, std::string(kCertificates) + "/" + cert.serial_hex());
+      res.body() = json{{"serial", cert.serial_hex()}, {"certificate", cert.pem()}, {"chain", chain}}.dump();
+      return ex->finish(std::move(res));
+    } catch (const token::Error& e) {
+      metrics_.count_issuance(profile, "error");
+      return ex->error(503, "token_unavailable", e.what());
+    } catch (const signer::LedgerError& e) {
+      metrics_.count_issuance(profile, "error");
+      return ex->error(503, "ledger_unavailable", e.what());
+    } catch (const std::exception& e) {
+      metrics_.count_issuance(profile, "error");
+      return ex->error(500, "internal", e.what());
+    }
+  });
+}
+
+void Service::show_certificate(const std::shared_ptr<Exchange>& ex, const std::string& serial_text) {
+  if (ex->identity.kind == Identity::Kind::none) return (void)ex->authorize("enroll");
+  if (!ex->identity.has_role("enroll") && !ex->identity.has_role("admin")) return (void)ex->authorize("enroll");
+  std::string serial;
+  for (char c : serial_text) {
+    if (c == ':') continue;
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return ex->error(400, "malformed_request", "the serial must be hex");
+    serial += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  submit(ex, [this, ex, serial] {
+    try {
+      auto entry = issuing_.ledger().find(issuing_.ca().issuer_id(), serial);
+      if (!entry) return ex->error(404, "not_found", "no certificate with serial " + serial);
+      ex->serial = serial;
+      json out = {{"serial", entry->record.serial},
+                  {"status", signer::status_name(entry->status)},
+                  {"subject", entry->record.subject},
+                  {"sans", entry->record.sans},
+                  {"profile", entry->record.profile},
+                  {"not_before", entry->record.not_before},
+                  {"not_after", entry->record.not_after}};
+      if (!entry->der.empty()) out["certificate"] = signer::IssuedCertificate::from_der(entry->der).pem();
+      ex->finish(200, out.dump(), "application/json");
+    } catch (const std::exception& e) {
+      ex->error(503, "ledger_unavailable", e.what());
+    }
+  });
+}
+
+void Service::health(const std::shared_ptr<Exchange>& ex) {
+  {
+    std::lock_guard lock(health_mutex_);
+    if (std::chrono::steady_clock::now() - health_checked_ < std::chrono::seconds(1)) {
+      return ex->finish(health_ok_ ? 200 : 503, health_body_, "application/json");
+    }
+  }
+  submit(ex, [this, ex] {
+    json body;
+    bool ok = true;
+    try {
+      static const unsigned char kProbe[] = "hsmca health probe";
+      issuing_.key().sign(kProbe);
+      body["token"] = "ok";
+    } catch (const std::exception& e) {
+      ok = false;
+      body["token"] = e.what();
+    }
+    try {
+      body["ledger"] = issuing_.ledger().probe() ? "ok" : "not writable";
+      ok = ok && body["ledger"] == "ok";
+    } catch (const std::exception& e) {
+      ok = false;
+      body["ledger"] = e.what();
+    }
+    body["status"] = ok ? "ok" : "unavailable";
+    std::string text = body.dump();
+    {
+      std::lock_guard lock(health_mutex_);
+      health_checked_ = std::chrono::steady_clock::now();
+      health_ok_ = ok;
+      health_body_ = text;
+    }
+    ex->finish(ok ? 200 : 503, text, "application/json");
+  });
+}
+
+}  // namespace hsmca::appliance

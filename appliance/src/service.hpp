@@ -1,0 +1,77 @@
+#pragma once
+// What the appliance answers, independent of sockets: routing, authentication
+// and authorization, EST and the JSON API, health and metrics. Sessions hand
+// it a parsed request and get exactly one response back, possibly from a
+// worker thread.
+#include <openssl/x509.h>
+
+#include <boost/beast/http.hpp>
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "hsmca/appliance/auth.hpp"
+#include "hsmca/appliance/config.hpp"
+#include "hsmca/appliance/metrics.hpp"
+#include "hsmca/signer/certificate_authority.hpp"
+#include "work_pool.hpp"
+
+namespace hsmca::appliance {
+
+namespace http = boost::beast::http;
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+struct RequestContext {
+  Request request;
+  bool secure = false;                 // arrived on the HTTPS listener
+  std::shared_ptr<X509> peer;          // client certificate, when one was presented
+  bool peer_trusted = false;           // it chained to auth.client_ca in the handshake
+  std::string remote;                  // "127.0.0.1:51234"
+  std::chrono::steady_clock::time_point started;
+};
+
+class Service {
+ public:
+  Service(const signer::CaConfig& ca_config, const ApplianceConfig& config, signer::IssuingCa& issuing,
+          const Authorizer& authorizer, Metrics& metrics, WorkPool& pool);
+
+  // Calls `done` exactly once: on this thread for cheap routes, on a worker
+  // thread for those that need the token or the ledger.
+  void handle(RequestContext ctx, std::function<void(Response)> done);
+
+  std::size_t in_flight() const noexcept { return in_flight_.load(); }
+
+ private:
+  struct Reply;
+  class Exchange;
+
+  void route(const std::shared_ptr<Exchange>& ex);
+  void enroll(const std::shared_ptr<Exchange>& ex, const std::string& profile, bool est, bool reenroll);
+  void show_certificate(const std::shared_ptr<Exchange>& ex, const std::string& serial);
+  void health(const std::shared_ptr<Exchange>& ex);
+  bool submit(const std::shared_ptr<Exchange>& ex, std::function<void()> job);
+  Identity identify(const RequestContext& ctx) const;
+
+  const signer::CaConfig& ca_config_;
+  const ApplianceConfig& config_;
+  signer::IssuingCa& issuing_;
+  const Authorizer& authorizer_;
+  Metrics& metrics_;
+  WorkPool& pool_;
+  std::string cacerts_body_;  // base64 certs-only PKCS#7 of the issuer chain, made once
+  std::string chain_pem_;
+  std::atomic<std::size_t> in_flight_{0};
+
+  // /healthz costs a token signature and a durable write: answer floods from
+  // a result at most a second old.
+  std::mutex health_mutex_;
+  std::chrono::steady_clock::time_point health_checked_{};
+  bool health_ok_ = false;
+  std::string health_body_;
+};
+
+}  // namespace hsmca::appliance

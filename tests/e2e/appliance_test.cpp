@@ -1,0 +1,394 @@
+// hsmca-appliance as its clients see it: started on port 0 against SoftHSM,
+// spoken to with curl, hey and openssl.
+#include <gtest/gtest.h>
+
+#include <openssl/sha.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "cli_runner.hpp"
+
+namespace hsmca::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kEnrollToken = "enroll-token-5f2b9c";
+constexpr const char* kAdminToken = "admin-token-77d1e0";
+
+std::string sha256_hex(const std::string& s) {
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), md);
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : md) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
+}
+
+struct Http {
+  int status = 0;
+  std::string body;
+};
+
+class ApplianceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    make_test_ca(dir_.path(),
+                 "appliance:\n"
+                 "  listen: 127.0.0.1:0\n"
+                 "  public_listen: 127.0.0.1:0\n"
+                 "  tls: {certificate: server-chain.pem, key: server.key}\n"
+                 "  auth:\n"
+                 "    client_ca: clients-ca.pem\n"
+                 "    roles: {enroll: [\"*\"], admin: [\"ops-admin\"]}\n"
+                 "    tokens_file: api-tokens\n"
+                 "  default_profile: server\n"
+                 "  limits: {read_timeout_ms: 1500, idle_timeout_ms: 5000, shutdown_grace_ms: 5000}\n");
+    // The appliance's own TLS certificate, issued by the CA it serves.
+    openssl_csr(dir_.path(), "server", "/CN=ca.example.test", "DNS:ca.example.test,IP:127.0.0.1");
+    sign_with_cli("server", "server", "server-chain.pem");
+    // Client certificates for mTLS.
+    openssl_csr(dir_.path(), "ops", "/CN=ops-admin");
+    sign_with_cli("ops", "client", "ops.crt");
+    write_file(dir_ / "clients-ca.pem", read_file(dir_ / "issuing.crt") + read_file(dir_ / "root.crt"));
+    write_file(dir_ / "api-tokens", "# role sha256(token)\n"
+                                    "enroll " + sha256_hex(kEnrollToken) + "\n"
+                                    "admin " + sha256_hex(kAdminToken) + "  # ops automation\n");
+    start();
+  }
+
+  void TearDown() override { appliance_.reset(); }
+
+  void sign_with_cli(const std::string& name, const std::string& profile, const std::string& out) {
+    auto r = hsmca({"sign", "--config", (dir_ / "ca.yaml").string(), "--csr", (dir_ / (name + ".csr")).string(),
+                    "--profile", profile, "--out", (dir_ / out).string(), "--chain"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+
+  void start() {
+    log_ = dir_ / ("appliance-" + std::to_string(++starts_) + ".log");
+    SoftHsmEnv::get();
+    appliance_ = std::make_unique<BackgroundProcess>(
+        std::vector<std::string>{built_program("hsmca-appliance"), "--config", (dir_ / "ca.yaml").string()},
+        std::map<std::string, std::string>{{"HSMCA_PIN", kUserPin}}, log_.string());
+    std::regex https("listening https 127\\.0\\.0\\.1:(\\d+)"), http("listening http 127\\.0\\.0\\.1:(\\d+)");
+    for (int i = 0; i < 500; ++i) {
+      std::string log = fs::exists(log_) ? read_file(log_) : "";
+      std::smatch a, b;
+      if (std::regex_search(log, a, https) && std::regex_search(log, b, http)) {
+        https_port_ = std::stoi(a[1]);
+        http_port_ = std::stoi(b[1]);
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    FAIL() << "the appliance did not start:\n" << (fs::exists(log_) ? read_file(log_) : "(no log)");
+  }
+
+  std::string url(const std::string& path) const {
+    return "https://ca.example.test:" + std::to_string(https_port_) + path;
+  }
+  std::string plain_url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(http_port_) + path;
+  }
+
+  // curl, trusting only the root, checking the hostname.
+  Http curl(std::vector<std::string> args) {
+    fs::path body = dir_ / ("body-" + std::to_string(++requests_));
+    std::vector<std::string> argv{"curl", "-sS", "--max-time", "30", "--cacert", (dir_ / "root.crt").string(), "--resolve",
+                                  "ca.example.test:" + std::to_string(https_port_) + ":127.0.0.1", "-o", body.string(),
+                                  "-w", "%{http_code}"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = run_process(argv);
+    Http out;
+    out.status = r.out.empty() ? 0 : std::stoi(r.out);
+    out.body = fs::exists(body) ? read_file(body) : "";
+    return out;
+  }
+
+  // base64 DER PKCS#10 of DIR/NAME.csr, as EST sends it.
+  fs::path est_body(const std::string& name) {
+    auto der = openssl({"req", "-in", (dir_ / (name + ".csr")).string(), "-outform", "DER", "-out",
+                        (dir_ / (name + ".der")).string()});
+    EXPECT_EQ(der.exit_code, 0) << der.err;
+    auto b64 = openssl({"base64", "-in", (dir_ / (name + ".der")).string(), "-out", (dir_ / (name + ".b64")).string()});
+    EXPECT_EQ(b64.exit_code, 0) << b64.err;
+    return dir_ / (name + ".b64");
+  }
+
+  Http enroll(const fs::path& body, std::vector<std::string> auth, const std::string& path = "/.well-known/est/simpleenroll") {
+    std::vector<std::string> args{"-X", "POST", "-H", "Content-Type: application/pkcs10", "--data-binary", "@" + body.string()};
+    args.insert(args.end(), auth.begin(), auth.end());
+    args.push_back(url(path));
+    return curl(args);
+  }
+
+  std::vector<std::string> bearer(const char* token) { return {"-H", std::string("Authorization: Bearer ") + token}; }
+
+  // The certificates in an EST certs-only answer, as PEM.
+  std::string certs_of(const Http& answer) {
+    fs::path b64 = dir_ / ("p7-" + std::to_string(++requests_) + ".b64");
+    write_file(b64, answer.body);
+    auto der = openssl({"base64", "-d", "-in", b64.string(), "-out", b64.string() + ".der"});
+    EXPECT_EQ(der.exit_code, 0);
+    auto certs = openssl({"pkcs7", "-inform", "DER", "-in", b64.string() + ".der", "-print_certs"});
+    EXPECT_EQ(certs.exit_code, 0) << certs.err;
+    return certs.out;
+  }
+
+  bool verifies(const std::string& pem) {
+    fs::path f = dir_ / ("leaf-" + std::to_string(++requests_) + ".pem");
+    write_file(f, pem);
+    return openssl({"verify", "-x509_strict", "-CAfile", (dir_ / "root.crt").string(), "-untrusted",
+                    (dir_ / "issuing.crt").string(), f.string()})
+               .exit_code == 0;
+  }
+
+  nlohmann::json ledger() {
+    auto r = hsmca({"certs", "list", "--config", (dir_ / "ca.yaml").string(), "--json"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return nlohmann::json::parse(r.out);
+  }
+
+  bool healthy() { return run_process({"curl", "-sf", plain_url("/healthz")}).exit_code == 0; }
+
+  TempDir dir_;
+  fs::path log_;
+  std::unique_ptr<BackgroundProcess> appliance_;
+  int https_port_ = 0;
+  int http_port_ = 0;
+  int requests_ = 0;
+  int starts_ = 0;
+};
+
+TEST_F(ApplianceTest, EstCacertsGivesTheChainWithoutAuthentication) {
+  auto r = curl({url("/.well-known/est/cacerts")});
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto certs = certs_of(r);
+  EXPECT_NE(certs.find("CN = Test Issuing CA"), std::string::npos) << certs;
+  EXPECT_NE(certs.find("CN = Test Root CA"), std::string::npos) << certs;
+}
+
+TEST_F(ApplianceTest, SimpleEnrollWithABearerTokenReturnsAVerifyingCertificateInTheLedger) {
+  openssl_csr(dir_.path(), "web", "/CN=web.example.test", "DNS:web.example.test");
+  auto r = enroll(est_body("web"), bearer(kEnrollToken));
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto pem = certs_of(r);
+  EXPECT_TRUE(verifies(pem)) << pem;
+  auto entries = ledger();
+  // The TLS and client certificates made in SetUp, and this one.
+  ASSERT_EQ(entries.size(), 3u);
+  EXPECT_EQ(entries.back()["subject"], "CN=web.example.test");
+  EXPECT_EQ(entries.back()["status"], "issued");
+  EXPECT_NE(entries.back()["requester"].get<std::string>().find("bearer:enroll"), std::string::npos);
+  // The token never reaches the log.
+  EXPECT_EQ(read_file(log_).find(kEnrollToken), std::string::npos);
+}
+
+TEST_F(ApplianceTest, SimpleEnrollWithAClientCertificateWorksAndTheLabelNamesTheProfile) {
+  openssl_csr(dir_.path(), "laptop", "/CN=laptop-7");
+  auto r = enroll(est_body("laptop"), {"--cert", (dir_ / "ops.crt").string(), "--key", (dir_ / "ops.key").string()},
+                  "/.well-known/est/client/simpleenroll");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto pem = certs_of(r);
+  EXPECT_TRUE(verifies(pem));
+  fs::path f = dir_ / "laptop.pem";
+  write_file(f, pem);
+  EXPECT_NE(openssl({"x509", "-in", f.string(), "-noout", "-text"}).out.find("TLS Web Client Authentication"),
+            std::string::npos);
+  EXPECT_NE(ledger().back()["requester"].get<std::string>().find("ops-admin"), std::string::npos);
+}
+
+TEST_F(ApplianceTest, MissingOrWrongCredentialsGet401AndAWrongRoleGets403) {
+  openssl_csr(dir_.path(), "web", "/CN=web.example.test");
+  auto body = est_body("web");
+  auto none = enroll(body, {});
+  EXPECT_EQ(none.status, 401) << none.body;
+  EXPECT_EQ(nlohmann::json::parse(none.body)["error"], "unauthenticated");
+  EXPECT_EQ(enroll(body, bearer("not-a-token")).status, 401);
+  auto admin_only = enroll(body, bearer(kAdminToken));
+  EXPECT_EQ(admin_only.status, 403) << admin_only.body;
+  EXPECT_EQ(nlohmann::json::parse(admin_only.body)["error"], "forbidden");
+  // A client certificate from another CA is not a credential.
+  auto other = openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+                        (dir_ / "other.key").string(), "-subj", "/CN=ops-admin", "-days", "1", "-out",
+                        (dir_ / "other.crt").string()});
+  ASSERT_EQ(other.exit_code, 0);
+  EXPECT_EQ(enroll(body, {"--cert", (dir_ / "other.crt").string(), "--key", (dir_ / "other.key").string()}).status, 401);
+  EXPECT_TRUE(ledger().size() == 2u) << "refused requests record nothing";
+}
+
+TEST_F(ApplianceTest, JsonApiIssuesAndShowsCertificates) {
+  openssl_csr(dir_.path(), "api", "/CN=api.example.test", "DNS:api.example.test");
+  nlohmann::json request = {{"csr", read_file(dir_ / "api.csr")}, {"profile", "server"}};
+  write_file(dir_ / "api.json", request.dump());
+  auto made = curl({"-X", "POST", "-H", "Content-Type: application/json", "-H",
+                    std::string("Authorization: Bearer ") + kEnrollToken, "--data-binary", "@" + (dir_ / "api.json").string(),
+                    url("/api/v1/certificates")});
+  ASSERT_EQ(made.status, 201) << made.body;
+  auto j = nlohmann::json::parse(made.body);
+  EXPECT_TRUE(verifies(j["certificate"].get<std::string>()));
+  ASSERT_EQ(j["chain"].size(), 2u);
+  EXPECT_EQ(j["chain"][0], read_file(dir_ / "issuing.crt"));
+
+  auto shown = curl({"-H", std::string("Authorization: Bearer ") + kEnrollToken,
+                     url("/api/v1/certificates/" + j["serial"].get<std::string>())});
+  ASSERT_EQ(shown.status, 200) << shown.body;
+  auto s = nlohmann::json::parse(shown.body);
+  EXPECT_EQ(s["status"], "issued");
+  EXPECT_EQ(s["certificate"], j["certificate"]);
+  EXPECT_EQ(curl({"-H", std::string("Authorization: Bearer ") + kEnrollToken, url("/api/v1/certificates/abcdef")}).status, 404);
+}
+
+TEST_F(ApplianceTest, BadRequestsGetTheRightStatusWhileTheServiceKeepsServing) {
+  auto auth = bearer(kEnrollToken);
+  write_file(dir_ / "garbage", "this is not base64 at all!!!");
+  auto garbage = enroll(dir_ / "garbage", auth);
+  EXPECT_EQ(garbage.status, 400) << garbage.body;
+  EXPECT_EQ(nlohmann::json::parse(garbage.body)["error"], "malformed_request");
+
+  openssl_csr(dir_.path(), "web", "/CN=web.example.test");
+  auto wrong_type = curl({"-X", "POST", "-H", "Content-Type: text/plain", "-H", auth[1], "--data-binary",
+                          "@" + est_body("web").string(), url("/.well-known/est/simpleenroll")});
+  EXPECT_EQ(wrong_type.status, 415) << wrong_type.body;
+
+  openssl_csr(dir_.path(), "evil", "/CN=evil.example.org", "DNS:evil.example.org");
+  auto refused = enroll(est_body("evil"), auth);
+  EXPECT_EQ(refused.status, 422) << refused.body;
+  EXPECT_EQ(nlohmann::json::parse(refused.body)["error"], "san_policy");
+
+  write_file(dir_ / "huge", std::string(70 * 1024, 'A'));
+  auto huge = enroll(dir_ / "huge", auth);
+  EXPECT_EQ(huge.status, 413) << huge.body;
+
+  EXPECT_EQ(curl({url("/no/such/route")}).status, 404);
+  EXPECT_EQ(curl({"-X", "DELETE", url("/.well-known/est/cacerts")}).status, 405);
+
+  // A slow client that never finishes its headers is cut off; others are served meanwhile.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<std::uint16_t>(http_port_));
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const char partial[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+  ASSERT_GT(write(fd, partial, sizeof partial - 1), 0);
+  EXPECT_TRUE(healthy());
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char buf[64];
+  auto started = std::chrono::steady_clock::now();
+  ssize_t n = read(fd, buf, sizeof buf);
+  auto waited = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(n, 0) << "the server closes the slow connection";
+  EXPECT_LT(waited, std::chrono::seconds(4));
+  close(fd);
+
+  EXPECT_TRUE(healthy());
+  EXPECT_EQ(ledger().size(), 2u) << "no refused request left a row";
+  auto good = enroll(est_body("web"), auth);
+  EXPECT_EQ(good.status, 200) << good.body;
+}
+
+TEST_F(ApplianceTest, ManyConcurrentClientsAllGetVerifyingCertificatesThatAreAllInTheLedger) {
+  constexpr int kThreads = 8, kEach = 6;
+  openssl_csr(dir_.path(), "many", "/CN=many.example.test");
+  auto body = est_body("many");
+  std::vector<std::string> pems(kThreads * kEach);
+  std::vector<int> statuses(kThreads * kEach);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        auto r = enroll(body, bearer(kEnrollToken));
+        statuses[t * kEach + i] = r.status;
+        if (r.status == 200) pems[t * kEach + i] = r.body;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int i = 0; i < kThreads * kEach; ++i) {
+    ASSERT_EQ(statuses[i], 200);
+    EXPECT_TRUE(verifies(certs_of({200, pems[i]})));
+  }
+  // And a burst over keep-alive connections from hey (which gives each of its
+  // c workers n/c requests: keep n a multiple of c).
+  auto hey = run_process({"hey", "-n", "384", "-c", "32", "-m", "POST", "-T", "application/pkcs10", "-H",
+                          std::string("Authorization: Bearer ") + kEnrollToken, "-D", body.string(),
+                          url("/.well-known/est/simpleenroll").replace(8, 15, "127.0.0.1")});
+  ASSERT_EQ(hey.exit_code, 0) << hey.err;
+  EXPECT_NE(hey.out.find("[200]\t384 responses"), std::string::npos) << hey.out;
+  auto entries = ledger();
+  EXPECT_EQ(entries.size(), 2u + kThreads * kEach + 384);
+  std::set<std::string> serials;
+  for (const auto& e : entries) {
+    EXPECT_EQ(e["status"], "issued");
+    serials.insert(e["serial"].get<std::string>());
+  }
+  EXPECT_EQ(serials.size(), entries.size());
+}
+
+TEST_F(ApplianceTest, PublicListenerServesHealthMetricsAndTheChain) {
+  auto health = run_process({"curl", "-sS", plain_url("/healthz")});
+  EXPECT_EQ(nlohmann::json::parse(health.out)["status"], "ok") << health.out;
+  auto chain = run_process({"curl", "-sS", plain_url("/ca/chain.pem")});
+  EXPECT_EQ(chain.out, read_file(dir_ / "issuing.crt") + read_file(dir_ / "root.crt"));
+
+  openssl_csr(dir_.path(), "web", "/CN=web.example.test");
+  ASSERT_EQ(enroll(est_body("web"), bearer(kEnrollToken)).status, 200);
+  auto metrics = run_process({"curl", "-sS", plain_url("/metrics")}).out;
+  EXPECT_NE(metrics.find("hsmca_issuances_total{profile=\"server\",result=\"issued\"} 1"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("# TYPE hsmca_token_sign_seconds histogram"), std::string::npos);
+  EXPECT_NE(metrics.find("hsmca_token_sessions_total 4"), std::string::npos);
+  EXPECT_NE(metrics.find("hsmca_http_requests_total{route=\"/.well-known/est/simpleenroll\",status=\"200\"} 1"),
+            std::string::npos)
+      << metrics;
+  // Enrollment is not offered in the clear.
+  EXPECT_EQ(run_process({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
+                         plain_url("/.well-known/est/simpleenroll")}).out,
+            "404");
+}
+
+TEST_F(ApplianceTest, SigtermStopsGracefullyWithExitZeroAndAConsistentLedger) {
+  openssl_csr(dir_.path(), "web", "/CN=web.example.test");
+  auto body = est_body("web");
+  ASSERT_EQ(enroll(body, bearer(kEnrollToken)).status, 200);
+  // Requests in flight while the signal arrives finish or are refused; none is left half done.
+  std::thread load([&] {
+    for (int i = 0; i < 20; ++i) enroll(body, bearer(kEnrollToken));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(appliance_->stop(), 0);
+  load.join();
+  for (const auto& e : ledger()) EXPECT_EQ(e["status"], "issued") << e.dump();
+  EXPECT_NE(read_file(log_).find("\"event\":\"stopped\""), std::string::npos);
+}
+
+TEST_F(ApplianceTest, ReenrollRenewsACertificateThisCaIssuedToItsHolder) {
+  // The holder of ops.crt (issued by this CA) renews it with a new key and the same subject.
+  openssl_csr(dir_.path(), "renew", "/CN=ops-admin");
+  auto r = enroll(est_body("renew"), {"--cert", (dir_ / "ops.crt").string(), "--key", (dir_ / "ops.key").string()},
+                  "/.well-known/est/simplereenroll");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(verifies(certs_of(r)));
+  EXPECT_EQ(ledger().back()["profile"], "client") << "renewal keeps the original profile";
+  // Another subject is refused.
+  openssl_csr(dir_.path(), "other", "/CN=someone-else");
+  auto mismatch = enroll(est_body("other"), {"--cert", (dir_ / "ops.crt").string(), "--key", (dir_ / "ops.key").string()},
+                         "/.well-known/est/simplereenroll");
+  EXPECT_EQ(mismatch.status, 422) << mismatch.body;
+}
+
+}  // namespace
+}  // namespace hsmca::test

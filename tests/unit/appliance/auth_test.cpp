@@ -1,0 +1,164 @@
+#include "hsmca/appliance/auth.hpp"
+
+#include <gtest/gtest.h>
+
+#include "hsmca/signer/openssl.hpp"
+#include "softhsm_env.hpp"
+
+namespace hsmca::appliance {
+namespace {
+
+using signer::ConfigError;
+
+const std::string kEnrollToken = "enroll-token-8f2d0c";
+const std::string kAdminToken = "admin-token-91ab7e";
+const std::string kBothToken = "both-token-55aa10";
+
+std::string hash_of(const std::string& token) {
+  return signer::sha256_hex(std::span(reinterpret_cast<const unsigned char*>(token.data()), token.size()));
+}
+
+std::string upper(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+class AuthorizerTest : public ::testing::Test {
+ protected:
+  Authorizer with_tokens(const std::string& content) {
+    test::write_file(dir_ / "api-tokens", content);
+    ApplianceConfig c;
+    c.roles = {{"enroll", {"*"}}, {"admin", {"ops-admin"}}};
+    c.tokens_file = dir_ / "api-tokens";
+    return Authorizer::from(c);
+  }
+
+  std::string error_of(const std::string& content) {
+    try {
+      with_tokens(content);
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    return "(no ConfigError)";
+  }
+
+  std::string tokens_file() const { return (dir_ / "api-tokens").string(); }
+
+  Authorizer standard() {
+    return with_tokens("# API tokens: ROLE SHA256-HEX\n\n"
+                       "enroll " + hash_of(kEnrollToken) + "   # the build farm\n"
+                       "   \t\n"
+                       "admin\t" + upper(hash_of(kAdminToken)) + "\r\n"
+                       "enroll " + hash_of(kBothToken) + "\n"
+                       "admin " + hash_of(kBothToken) + "\n"
+                       "admin " + hash_of(kBothToken) + "\n");
+  }
+
+  test::TempDir dir_;
+};
+
+TEST_F(AuthorizerTest, RightTokenGetsItsRoles) {
+  const auto a = standard();
+  auto id = a.for_bearer_token(kEnrollToken);
+  EXPECT_EQ(id.kind, Identity::Kind::bearer_token);
+  EXPECT_EQ(id.roles, std::vector<std::string>{"enroll"});
+  EXPECT_TRUE(id.has_role("enroll"));
+  EXPECT_FALSE(id.has_role("admin"));
+  EXPECT_EQ(id.name, "token:enroll:" + hash_of(kEnrollToken).substr(0, 8));
+  EXPECT_EQ(id.describe(), "bearer:enroll:" + hash_of(kEnrollToken).substr(0, 8));
+
+  id = a.for_bearer_token(kAdminToken);  // the file had it in uppercase hex
+  EXPECT_EQ(id.roles, std::vector<std::string>{"admin"});
+}
+
+TEST_F(AuthorizerTest, ATokenOnSeveralLinesGetsEveryRole) {
+  const auto id = standard().for_bearer_token(kBothToken);
+  EXPECT_EQ(id.roles, (std::vector<std::string>{"admin", "enroll"}));
+  EXPECT_EQ(id.describe(), "bearer:admin+enroll:" + hash_of(kBothToken).substr(0, 8));
+}
+
+TEST_F(AuthorizerTest, WrongTokenGetsNothing) {
+  const auto a = standard();
+  for (const std::string& token : {std::string("enroll-token-8f2d0d"), std::string(""), kEnrollToken + " ",
+                                  hash_of(kEnrollToken)}) {
+    const auto id = a.for_bearer_token(token);
+    EXPECT_EQ(id.kind, Identity::Kind::none) << token;
+    EXPECT_TRUE(id.roles.empty());
+    EXPECT_EQ(id.describe(), "anonymous");
+  }
+}
+
+TEST_F(AuthorizerTest, NoTokensFileMeansNoToken) {
+  ApplianceConfig c;
+  const auto a = Authorizer::from(c);
+  EXPECT_EQ(a.for_bearer_token(kEnrollToken).kind, Identity::Kind::none);
+}
+
+TEST_F(AuthorizerTest, DescribeNeverContainsTheToken) {
+  const auto a = standard();
+  for (const auto& token : {kEnrollToken, kAdminToken, kBothToken}) {
+    const auto id = a.for_bearer_token(token);
+    EXPECT_EQ(id.describe().find(token), std::string::npos);
+    EXPECT_EQ(id.name.find(token), std::string::npos);
+  }
+}
+
+TEST_F(AuthorizerTest, RefusesABadLineNamingFileAndLine) {
+  const std::string good = "enroll " + hash_of(kEnrollToken) + "\n";
+  std::string message = error_of("# comment\n" + good + "operator " + hash_of(kAdminToken) + "\n");
+  EXPECT_EQ(message.rfind(tokens_file() + ":3: unknown role 'operator'", 0), 0u) << message;
+
+  message = error_of(good + "admin " + hash_of(kAdminToken).substr(1) + "\n");
+  EXPECT_EQ(message.rfind(tokens_file() + ":2: the token hash must be 64 hex digits", 0), 0u) << message;
+
+  message = error_of("\n\nadmin " + hash_of(kAdminToken).substr(1) + "g\n");
+  EXPECT_EQ(message.rfind(tokens_file() + ":3:", 0), 0u) << message;
+
+  message = error_of("admin " + hash_of(kAdminToken) + " extra\n");
+  EXPECT_EQ(message.rfind(tokens_file() + ":1: expected ROLE SHA256-HEX", 0), 0u) << message;
+
+  message = error_of(good + "admin\n");
+  EXPECT_EQ(message.rfind(tokens_file() + ":2: expected ROLE SHA256-HEX", 0), 0u) << message;
+}
+
+TEST_F(AuthorizerTest, NeverEchoesWhatStandsInPlaceOfAHash) {
+  // Someone pasted the token itself instead of its hash.
+  const auto message = error_of("admin " + kAdminToken + "\n");
+  EXPECT_EQ(message.find(kAdminToken), std::string::npos) << message;
+}
+
+TEST_F(AuthorizerTest, AnyValidClientCertificateHoldsAStarRoleOnlyNamedOnesTheOthers) {
+  const auto a = standard();
+  auto id = a.for_client_certificate("build-agent-7");
+  EXPECT_EQ(id.kind, Identity::Kind::client_certificate);
+  EXPECT_EQ(id.roles, std::vector<std::string>{"enroll"});
+  EXPECT_EQ(id.describe(), "mtls:CN=build-agent-7");
+
+  id = a.for_client_certificate("ops-admin");
+  EXPECT_EQ(id.roles, (std::vector<std::string>{"admin", "enroll"}));
+  EXPECT_TRUE(id.has_role("admin"));
+
+  id = a.for_client_certificate("OPS-ADMIN");  // CNs are compared exactly
+  EXPECT_FALSE(id.has_role("admin"));
+}
+
+TEST_F(AuthorizerTest, ClientCertificateOutsideEveryListHasNoRole) {
+  ApplianceConfig c;
+  c.roles = {{"admin", {"ops-admin"}}};
+  const auto a = Authorizer::from(c);
+  const auto id = a.for_client_certificate("someone-else");
+  EXPECT_EQ(id.kind, Identity::Kind::client_certificate);
+  EXPECT_TRUE(id.roles.empty());
+  EXPECT_TRUE(a.for_client_certificate("").roles.empty());
+}
+
+TEST(IdentityTest, DescribeEscapesControlCharactersInACommonName) {
+  Identity id;
+  id.kind = Identity::Kind::client_certificate;
+  id.name = "evil\nGET /admin \\ok";
+  EXPECT_EQ(id.describe(), "mtls:CN=evil\\x0aGET /admin \\x5cok");
+  EXPECT_EQ(Identity{}.describe(), "anonymous");
+}
+
+}  // namespace
+}  // namespace hsmca::appliance
