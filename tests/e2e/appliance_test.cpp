@@ -390,5 +390,39 @@ TEST_F(ApplianceTest, ReenrollRenewsACertificateThisCaIssuedToItsHolder) {
   EXPECT_EQ(mismatch.status, 422) << mismatch.body;
 }
 
+TEST_F(ApplianceTest, AnswersUnavailableWhileTheTokenIsGoneAndRecoversOnItsOwnWhenItIsBack) {
+  openssl_csr(dir_.path(), "web", "/CN=web.example.test");
+  auto body = est_body("web");
+  ASSERT_EQ(enroll(body, bearer(kEnrollToken)).status, 200);
+
+  // SoftHSM loses its objects when its directory goes: the token is away.
+  const fs::path tokens = SoftHsmEnv::get().dir() / "tokens";
+  const fs::path away = SoftHsmEnv::get().dir() / "tokens.away";
+  fs::rename(tokens, away);
+  auto down = enroll(body, bearer(kEnrollToken));
+  EXPECT_EQ(down.status, 503) << down.body;
+  EXPECT_EQ(nlohmann::json::parse(down.body)["error"], "token_unavailable") << down.body;
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // past the health cache
+  EXPECT_FALSE(healthy());
+
+  fs::rename(away, tokens);
+  auto up = enroll(body, bearer(kEnrollToken));
+  EXPECT_EQ(up.status, 200) << up.body;
+  EXPECT_TRUE(verifies(certs_of(up)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  EXPECT_TRUE(healthy());
+  EXPECT_EQ(appliance_->pid() > 0, true) << "the same process served throughout";
+  auto metrics = run_process({"curl", "-sS", plain_url("/metrics")}).out;
+  EXPECT_NE(metrics.find("hsmca_token_errors_total{rv="), std::string::npos) << metrics;
+  // The attempt made while the token was away is on record as failed — its
+  // row was written before the token was asked — and nothing is left pending.
+  int failed = 0;
+  for (const auto& e : ledger()) {
+    EXPECT_NE(e["status"], "pending") << e.dump();
+    if (e["status"] == "failed") ++failed;
+  }
+  EXPECT_EQ(failed, 1);
+}
+
 }  // namespace
 }  // namespace hsmca::test

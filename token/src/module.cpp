@@ -98,4 +98,12 @@ void Module::reinitialize() {
   if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) throw Error("C_Initialize", rv, path_);
 }
 
+void Module::restart() {
+  std::lock_guard lock(init_mutex_);
+  fn_->C_Finalize(nullptr);  // CKR_CRYPTOKI_NOT_INITIALIZED after a failed restart is fine
+  ERR_clear_error();
+  CK_RV rv = initialize(fn_);
+  if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) throw Error("C_Initialize", rv, path_);
+}
+
 }  // namespace hsmca::token

@@ -112,33 +112,67 @@ void SessionPool::run(const std::function<void(Session&, Entry&)>& op) {
     ~Lease() { pool.release(entry); }
   } lease{*this, entry};
 
-  // One retry: a fault that survives a fresh session is the caller's to see.
-  for (int attempt = 0;; ++attempt) {
+  // A fault gets a repair of the session (recover) and a retry; if the repair
+  // or the retry fails, the library is restarted for a last try. A fault that
+  // survives that is the caller's to see; the next call starts over.
+  for (int repairs = 0;; ++repairs) {
     CK_RV cause = CKR_SESSION_HANDLE_INVALID;  // an entry left closed by a failed recovery
     std::uint64_t seen_epoch = 0;
+    std::uint64_t seen_generation = 0;
     {
       std::shared_lock gate(gate_);
       seen_epoch = entry.epoch;
+      seen_generation = generation_;
       if (entry.session) {
         try {
           op(*entry.session, entry);
           return;
         } catch (const Error& e) {
           report(e);
-          if (!is_session_fault(e.rv()) || attempt > 0) throw;
+          if (!is_session_fault(e.rv()) || repairs == 2) throw;
           cause = e.rv();
         }
-      } else if (attempt > 0) {
+      } else if (repairs == 2) {
         throw Error("C_OpenSession", CKR_TOKEN_NOT_PRESENT, selector_.describe() + " is unavailable");
       }
     }
     try {
-      recover(entry, cause, seen_epoch);
+      if (repairs == 0) {
+        try {
+          recover(entry, cause, seen_epoch);
+        } catch (const Error& e) {
+          report(e);
+          ++repairs;
+          restart_module(entry, seen_generation);
+        }
+      } else {
+        restart_module(entry, seen_generation);
+      }
     } catch (const Error& e) {
       report(e);
       throw;
     }
   }
+}
+
+void SessionPool::restart_module(Entry& entry, std::uint64_t seen_generation) {
+  std::unique_lock gate(gate_);
+  if (generation_ == seen_generation) {
+    // Nothing is inside the module: every session can go with the library.
+    for (auto& e : entries_) forget_session(e);
+    module_->restart();
+    ++generation_;
+    ++recoveries_;
+    for (auto& e : entries_) {
+      if (&e == &entry) continue;
+      try {
+        open_session(e);
+      } catch (const Error&) {
+        // Its next caller tries again.
+      }
+    }
+  }
+  if (!entry.session) open_session(entry);
 }
 
 namespace {
@@ -216,7 +250,23 @@ Bytes SessionPool::sign(const std::string& key_label, SignatureScheme scheme, st
   run([&](Session& session, Entry& entry) {
     auto it = entry.private_keys.find(key_label);
     if (it == entry.private_keys.end()) {
-      it = entry.private_keys.emplace(key_label, find_key_pair(session, key_label).private_key).first;
+      CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
+      try {
+        handle = find_key_pair(session, key_label).private_key;
+      } catch (const LookupError&) {
+        // A key this pool has signed with does not vanish from a healthy
+        // token: the token lost its objects (SoftHSM does when its directory
+        // goes away). A fault, so the pool repairs and retries.
+        std::lock_guard lock(labels_mutex_);
+        if (signed_with_.count(key_label) != 0) {
+          throw Error("C_FindObjects", CKR_KEY_HANDLE_INVALID,
+                      "key '" + key_label + "' is missing from " + selector_.describe());
+        }
+        throw;
+      }
+      it = entry.private_keys.emplace(key_label, handle).first;
+      std::lock_guard lock(labels_mutex_);
+      signed_with_.insert(key_label);
     }
     const auto started = std::chrono::steady_clock::now();
     signature = token::sign(session, it->second, scheme, message);

@@ -30,6 +30,10 @@ class Module {
   // C_Initialize again after the library was finalized underneath us
   // (CKR_CRYPTOKI_NOT_INITIALIZED). Safe to call from several threads at once.
   void reinitialize();
+  // C_Finalize then C_Initialize: the last resort after faults a new session
+  // does not cure (SoftHSM reloads a token it lost only this way). Every
+  // session of every user of this module is gone afterwards.
+  void restart();
 
  private:
   Module(std::string path, void* handle, CK_FUNCTION_LIST* fn);

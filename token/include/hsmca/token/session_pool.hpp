@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 #include <span>
 #include <type_traits>
@@ -47,6 +48,8 @@ struct PoolStats {
 // and serial if need be — logs in again, forgets the cached handles and retries
 // the operation once. If the token is still unavailable the error reaches the
 // caller and the next call tries again: the process never needs a restart.
+// When the retry fails too, the pool restarts the library (C_Finalize +
+// C_Initialize), reopens every session and tries a last time.
 class SessionPool {
  public:
   // Opens `options.sessions` sessions and logs in with `pin`, which the pool
@@ -102,6 +105,10 @@ class SessionPool {
   // open_session, re-initializing the library first if it was finalized.
   void reopen(Entry& entry);
   void restart_library();
+  // Under the exclusive gate: C_Finalize + C_Initialize and every session
+  // reopened, unless another thread did so since `seen_generation`. Then
+  // `entry` is reopened if it has no session (throws when the token is still away).
+  void restart_module(Entry& entry, std::uint64_t seen_generation);
   void forget_session(Entry& entry) noexcept;
 
   std::shared_ptr<Module> module_;
@@ -119,6 +126,9 @@ class SessionPool {
   std::condition_variable available_;
   std::vector<Entry*> free_;
   std::atomic<std::uint64_t> recoveries_{0};
+  std::uint64_t generation_ = 0;  // library restarts; guarded by gate_
+  std::mutex labels_mutex_;
+  std::set<std::string> signed_with_;  // labels of keys sign() has found before: their loss is a fault
   std::atomic<std::size_t> open_sessions_{0};
 };
 
