@@ -82,4 +82,48 @@ std::optional<token::Bytes> base64_decode(std::string_view text) {
   return out;
 }
 
+namespace {
+
+void append_tlv(token::Bytes& out, unsigned char tag, std::span<const unsigned char> content) {
+  out.push_back(tag);
+  const std::size_t n = content.size();
+  if (n < 0x80) {
+    out.push_back(static_cast<unsigned char>(n));
+  } else {
+    unsigned char len[sizeof(std::size_t)];
+    int count = 0;
+    for (std::size_t v = n; v != 0; v >>= 8) len[count++] = static_cast<unsigned char>(v & 0xff);
+    out.push_back(static_cast<unsigned char>(0x80 | count));
+    while (count > 0) out.push_back(len[--count]);
+  }
+  out.insert(out.end(), content.begin(), content.end());
+}
+
+}  // namespace
+
+token::Bytes certs_only_from_der(const std::vector<std::span<const unsigned char>>& certs) {
+  // ContentInfo { signedData, [0] SignedData { version 1, digestAlgorithms {},
+  //   encapContentInfo { data }, certificates [0] IMPLICIT, signerInfos {} } }
+  static constexpr unsigned char kSignedData[] = {0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02};
+  static constexpr unsigned char kDataContentInfo[] = {0x30, 0x0b, 0x06, 0x09, 0x2a, 0x86, 0x48,
+                                                       0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01};
+  static constexpr unsigned char kVersionAndNoDigests[] = {0x02, 0x01, 0x01, 0x31, 0x00};
+  static constexpr unsigned char kNoSignerInfos[] = {0x31, 0x00};
+  token::Bytes all;
+  for (const auto& c : certs) all.insert(all.end(), c.begin(), c.end());
+  token::Bytes signed_data(std::begin(kVersionAndNoDigests), std::end(kVersionAndNoDigests));
+  signed_data.insert(signed_data.end(), std::begin(kDataContentInfo), std::end(kDataContentInfo));
+  append_tlv(signed_data, 0xa0, all);
+  signed_data.insert(signed_data.end(), std::begin(kNoSignerInfos), std::end(kNoSignerInfos));
+  token::Bytes sequence;
+  append_tlv(sequence, 0x30, signed_data);
+  token::Bytes explicit_content;
+  append_tlv(explicit_content, 0xa0, sequence);
+  token::Bytes info(std::begin(kSignedData), std::end(kSignedData));
+  info.insert(info.end(), explicit_content.begin(), explicit_content.end());
+  token::Bytes out;
+  append_tlv(out, 0x30, info);
+  return out;
+}
+
 }  // namespace hsmca::appliance

@@ -333,7 +333,7 @@ void Service::enroll(const std::shared_ptr<Exchange>& ex, const std::string& def
         Response res{http::status::ok, ex->ctx.request.version()};
         res.set(http::field::content_type, "application/pkcs7-mime; smime-type=certs-only");
         res.set("Content-Transfer-Encoding", "base64");
-        res.body() = base64_encode(certs_only_der({cert.x509()}));
+        res.body() = base64_encode(certs_only_from_der(std::vector<std::span<const unsigned char>>{cert.der()}));
         return ex->finish(std::move(res));
       }
       json chain = json::array();

@@ -31,7 +31,27 @@ void add_ca_extensions(X509* cert) {
 
 }  // namespace
 
-IssuedCertificate::IssuedCertificate(X509Ptr cert, Bytes der) : cert_(std::move(cert)), der_(std::move(der)) {}
+IssuedCertificate::IssuedCertificate(X509Ptr cert, Bytes der)
+    : parsed_(std::make_shared<Parsed>()), der_(std::move(der)) {
+  parsed_->cert = std::move(cert);
+}
+
+IssuedCertificate IssuedCertificate::assembled(Bytes der, std::string serial_hex) {
+  IssuedCertificate c(nullptr, std::move(der));
+  c.serial_hex_ = std::move(serial_hex);
+  return c;
+}
+
+X509* IssuedCertificate::x509() const {
+  std::call_once(parsed_->once, [this] {
+    if (parsed_->cert) return;
+    const unsigned char* p = der_.data();
+    X509Ptr cert(d2i_X509(nullptr, &p, static_cast<long>(der_.size())));
+    if (!cert || p != der_.data() + der_.size()) throw OpenSslError("d2i_X509 of an assembled certificate");
+    parsed_->cert = std::move(cert);
+  });
+  return parsed_->cert.get();
+}
 
 IssuedCertificate IssuedCertificate::from_der(std::span<const unsigned char> der) {
   const unsigned char* p = der.data();
@@ -50,14 +70,16 @@ std::string IssuedCertificate::pem() const {
   return detail::bio_contents(bio.get());
 }
 
-std::string IssuedCertificate::serial_hex() const { return detail::serial_hex(X509_get0_serialNumber(cert_.get())); }
+std::string IssuedCertificate::serial_hex() const {
+  return serial_hex_.empty() ? detail::serial_hex(X509_get0_serialNumber(x509())) : serial_hex_;
+}
 
 std::string IssuedCertificate::sha256_fingerprint() const { return sha256_hex(der_); }
 
-std::string IssuedCertificate::subject() const { return detail::rfc2253(X509_get_subject_name(cert_.get())); }
+std::string IssuedCertificate::subject() const { return detail::rfc2253(X509_get_subject_name(x509())); }
 
-std::string IssuedCertificate::not_before() const { return rfc3339(X509_get0_notBefore(cert_.get())); }
-std::string IssuedCertificate::not_after() const { return rfc3339(X509_get0_notAfter(cert_.get())); }
+std::string IssuedCertificate::not_before() const { return rfc3339(X509_get0_notBefore(x509())); }
+std::string IssuedCertificate::not_after() const { return rfc3339(X509_get0_notAfter(x509())); }
 
 IssuedCertificate issue_self_signed_ca(const SigningKey& key, const RootCertificateSpec& spec) {
   X509NamePtr name = to_x509_name(spec.subject);

@@ -321,9 +321,7 @@ std::optional<std::string> first_problem(X509* cert, const IssuerContext& issuer
   auto usage = decoded<ASN1_BIT_STRING>(cert, NID_key_usage, ASN1_BIT_STRING_free);
   if (!usage.value || usage.critical != 1) return "keyUsage missing or not critical";
   auto has_usage = [&usage](int bit) { return ASN1_BIT_STRING_get_bit(usage.value.get(), bit) == 1; };
-  const EVP_PKEY* key = X509_get0_pubkey(cert);
-  if (key == nullptr) throw OpenSslError("X509_get0_pubkey");
-  if (has_usage(detail::kKeyEncipherment) && EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA) {
+  if (has_usage(detail::kKeyEncipherment) && detail::public_key_nid(cert) != NID_rsaEncryption) {
     return "keyEncipherment for a key that cannot encipher (only RSA keys can)";
   }
   if (ca != has_usage(detail::kKeyCertSign)) {
@@ -394,14 +392,13 @@ Outcome<LeafPlan> plan_leaf(const CertificateRequest& request, const Profile& pr
 
   X509Ptr cert = new_certificate(issuer, not_before, not_after);
   check(X509_set_subject_name(cert.get(), subject), "X509_set_subject_name");
-  // The key the request proved possession of, in OpenSSL's canonical encoding:
-  // unlike a CA key, nothing records a leaf key's exact bytes beforehand.
-  detail::set_public_key(cert.get(), request.spki_der);
+  // The key the request proved possession of, exactly as the request carries it.
+  detail::copy_public_key(cert.get(), X509_REQ_get_X509_PUBKEY(request.request.get()));
 
   detail::add_basic_constraints(cert.get(), false, std::nullopt);
   // keyEncipherment only where RSA key transport can happen: a TLS server's RSA
   // key in TLS 1.2's RSA key exchange.
-  if (profile.server() && EVP_PKEY_get_base_id(X509_get0_pubkey(cert.get())) == EVP_PKEY_RSA) {
+  if (profile.server() && detail::public_key_nid(cert.get()) == NID_rsaEncryption) {
     detail::add_key_usage(cert.get(), {detail::kDigitalSignature, detail::kKeyEncipherment});
   } else {
     detail::add_key_usage(cert.get(), {detail::kDigitalSignature});
@@ -462,6 +459,13 @@ IssuedCertificate sign_planned(const LeafPlan& plan, const IssuerContext& issuer
   const Bytes tbs = detail::encode_tbs(plan.tbs.get());
   if (sha256_hex(tbs) != plan.tbs_sha256) {
     throw VerificationError("the certificate changed after it was planned and checked");
+  }
+  // The hot path. sign_tbs verifies the signature over exactly these bytes
+  // under the key's public key; when the issuer certificate carries that very
+  // key, that is the check relying parties will make, and the certificate is
+  // the checked TBS plus that signature by construction: no parse needed.
+  if (detail::spki_der_of(issuer.certificate) == issuer.key->spki_der()) {
+    return IssuedCertificate::assembled(sign_tbs(*issuer.key, tbs), plan.serial_hex);
   }
   return detail::sign_certificate(tbs, *issuer.key, issuer.certificate);
 }

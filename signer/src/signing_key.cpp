@@ -11,8 +11,9 @@ SigningKey::~SigningKey() = default;
 
 TokenSigningKey::TokenSigningKey(token::SessionPool& pool, std::string key_label,
                                  token::SignatureScheme scheme, Bytes spki)
-    : pool_(pool), label_(std::move(key_label)), scheme_(scheme), spki_(std::move(spki)) {
-  detail::require_scheme_fits(public_key_from_spki(spki_).get(), scheme_);
+    : pool_(pool), label_(std::move(key_label)), scheme_(scheme), spki_(std::move(spki)),
+      public_key_(public_key_from_spki(spki_)) {
+  detail::require_scheme_fits(public_key_.get(), scheme_);
 }
 
 Bytes TokenSigningKey::sign(std::span<const unsigned char> message) const {

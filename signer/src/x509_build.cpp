@@ -78,6 +78,43 @@ Bytes spki_der_of(X509* cert) {
   return der;
 }
 
+void copy_public_key(X509* cert, const X509_PUBKEY* from) {
+  ASN1_OBJECT* algorithm = nullptr;
+  const unsigned char* bits = nullptr;
+  int bits_len = 0;
+  X509_ALGOR* alg = nullptr;
+  if (X509_PUBKEY_get0_param(&algorithm, &bits, &bits_len, &alg, from) != 1) {
+    throw OpenSslError("X509_PUBKEY_get0_param");
+  }
+  const ASN1_OBJECT* oid = nullptr;
+  int param_type = V_ASN1_UNDEF;
+  const void* param = nullptr;
+  X509_ALGOR_get0(&oid, &param_type, &param, alg);
+  // X509_PUBKEY_set0_param takes ownership of everything it is given: copies.
+  void* param_copy = nullptr;
+  if (param_type == V_ASN1_OBJECT) {
+    param_copy = OBJ_dup(static_cast<const ASN1_OBJECT*>(param));
+  } else if (param_type == V_ASN1_SEQUENCE || param_type == V_ASN1_OCTET_STRING) {
+    param_copy = ASN1_STRING_dup(static_cast<const ASN1_STRING*>(param));
+  }
+  ASN1_OBJECT* oid_copy = OBJ_dup(oid);
+  auto* bits_copy = static_cast<unsigned char*>(OPENSSL_memdup(bits, static_cast<std::size_t>(bits_len)));
+  if (oid_copy == nullptr || bits_copy == nullptr || (param != nullptr && param_type != V_ASN1_NULL && param_copy == nullptr) ||
+      X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(cert), oid_copy, param_type, param_copy, bits_copy, bits_len) != 1) {
+    ASN1_OBJECT_free(oid_copy);
+    OPENSSL_free(bits_copy);
+    throw OpenSslError("X509_PUBKEY_set0_param");
+  }
+}
+
+int public_key_nid(const X509* cert) {
+  ASN1_OBJECT* algorithm = nullptr;
+  if (X509_PUBKEY_get0_param(&algorithm, nullptr, nullptr, nullptr, X509_get_X509_PUBKEY(cert)) != 1) {
+    throw OpenSslError("X509_PUBKEY_get0_param");
+  }
+  return OBJ_obj2nid(algorithm);
+}
+
 bool set_public_key(X509* cert, const Bytes& spki_der) {
   EvpPkeyPtr key = public_key_from_spki(spki_der);
   check(X509_set_pubkey(cert, key.get()), "X509_set_pubkey");

@@ -43,6 +43,14 @@ Bytes spki_der_of(X509* cert);
 // Puts the key `spki_der` describes into `cert`. X509_set_pubkey re-encodes the
 // key; returns whether the certificate now carries exactly the given bytes.
 bool set_public_key(X509* cert, const Bytes& spki_der);
+// Copies a SubjectPublicKeyInfo (a request's) into the certificate as it
+// stands — algorithm and key bits — without turning it into a key object and
+// back: in OpenSSL 3.0 each of those is a provider decoder or encoder lookup,
+// which cost more than the token's signature.
+void copy_public_key(X509* cert, const X509_PUBKEY* from);
+// The NID of the certificate's public-key algorithm (NID_rsaEncryption,
+// NID_X9_62_id_ecPublicKey, NID_ED25519), read without decoding the key.
+int public_key_nid(const X509* cert);
 
 // The TBSCertificate encoded afresh from the fields, not from a cached encoding.
 Bytes encode_tbs(X509* cert);

@@ -38,6 +38,14 @@ class CertsOnlyTest : public ::testing::Test {
   X509Ptr second_ = make_certificate("est-second.example.test", 2);
 };
 
+TEST_F(CertsOnlyTest, WrittenFromDerItIsByteForByteWhatOpensslWrites) {
+  const auto first = signer::to_der(first_.get());
+  const auto second = signer::to_der(second_.get());
+  EXPECT_EQ(certs_only_from_der(std::vector<std::span<const unsigned char>>{first, second}),
+            certs_only_der({first_.get(), second_.get()}));
+  EXPECT_EQ(certs_only_from_der(std::vector<std::span<const unsigned char>>{first}), certs_only_der({first_.get()}));
+}
+
 TEST_F(CertsOnlyTest, HoldsBothCertificatesInOrderAndNoSigner) {
   const auto der = certs_only_der({first_.get(), second_.get()});
   const unsigned char* p = der.data();

@@ -3,6 +3,7 @@
 #include <openssl/x509.h>
 
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +17,9 @@ namespace hsmca::appliance {
 // std::invalid_argument for a null certificate; signer::OpenSslError when
 // OpenSSL fails.
 token::Bytes certs_only_der(const std::vector<X509*>& certs);
+// The same, byte for byte, from certificates already in DER: written directly,
+// so a certificate that was just assembled need not be parsed to be sent.
+token::Bytes certs_only_from_der(const std::vector<std::span<const unsigned char>>& certs);
 
 // Base64 with a line break ("\n") after every 64 characters and after the last
 // line; empty data gives "" (RFC 7030 uses the Content-Transfer-Encoding:

@@ -1,5 +1,7 @@
 #pragma once
 #include <chrono>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -39,8 +41,13 @@ class IssuedCertificate {
  public:
   // Throws OpenSslError when `der` is not exactly one certificate.
   static IssuedCertificate from_der(std::span<const unsigned char> der);
+  // A certificate this process assembled from a TBSCertificate it checked and
+  // a signature it verified over exactly those bytes: parsed only when x509()
+  // is first asked for (in OpenSSL 3.0 a parse costs a provider key decode,
+  // which the issuance hot path does not need).
+  static IssuedCertificate assembled(Bytes der, std::string serial_hex);
 
-  X509* x509() const noexcept { return cert_.get(); }
+  X509* x509() const;  // parses on first use
   const Bytes& der() const noexcept { return der_; }
   std::string pem() const;
   std::string serial_hex() const;          // lowercase, no colons
@@ -50,9 +57,14 @@ class IssuedCertificate {
   std::string not_after() const;
 
  private:
+  struct Parsed {
+    std::once_flag once;
+    X509Ptr cert;
+  };
   IssuedCertificate(X509Ptr cert, Bytes der);
-  X509Ptr cert_;
-  Bytes der_;  // as signed; never re-encoded
+  std::shared_ptr<Parsed> parsed_;  // shared: copies and moves keep one parse
+  Bytes der_;                       // as signed; never re-encoded
+  std::string serial_hex_;          // known without parsing when assembled here
 };
 
 // A self-signed root: v3, random positive serial, basicConstraints

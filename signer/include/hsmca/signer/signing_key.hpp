@@ -23,6 +23,10 @@ class SigningKey {
   // The signature as X.509's BIT STRING carries it: DER ECDSA-Sig-Value for
   // ECDSA, the raw octets for RSA and Ed25519.
   virtual Bytes sign(std::span<const unsigned char> message) const = 0;
+  // The public key as an OpenSSL key object, decoded once, so that checking
+  // each signature does not decode spki_der() again (an OpenSSL 3.0 provider
+  // lookup per call). nullptr: the checker decodes spki_der() itself.
+  virtual EVP_PKEY* verification_key() const { return nullptr; }
 
  protected:
   SigningKey() = default;
@@ -41,6 +45,7 @@ class TokenSigningKey final : public SigningKey {
   const Bytes& spki_der() const override { return spki_; }
   token::SignatureScheme scheme() const override { return scheme_; }
   Bytes sign(std::span<const unsigned char> message) const override;  // SessionPool::sign
+  EVP_PKEY* verification_key() const override { return public_key_.get(); }
   const std::string& label() const noexcept { return label_; }
 
  private:
@@ -48,6 +53,7 @@ class TokenSigningKey final : public SigningKey {
   std::string label_;
   token::SignatureScheme scheme_;
   Bytes spki_;
+  EvpPkeyPtr public_key_;
 };
 
 // A private key in process memory: for unit tests, which run without a token.
@@ -62,6 +68,7 @@ class SoftwareSigningKey final : public SigningKey {
   const Bytes& spki_der() const override { return spki_; }
   token::SignatureScheme scheme() const override { return scheme_; }
   Bytes sign(std::span<const unsigned char> message) const override;
+  EVP_PKEY* verification_key() const override { return key_.get(); }
   EVP_PKEY* pkey() const noexcept { return key_.get(); }
 
  private:
