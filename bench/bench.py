@@ -70,6 +70,7 @@ def cmd_hey(args):
         "p50_ms": h["percentiles_ms"].get("50"), "p99_ms": h["percentiles_ms"].get("99"),
         "ok": ok, "non_2xx": bad, "errors": errors, "status_codes": h["status_codes"], "error_messages": h["errors"],
         "rss_kib": args.rss_kib, "background_cpu": args.background_cpu, "seconds": h["total_seconds"],
+        "foreign_cpu": foreign_from(args.measure_report),
     }
     if rate is None:
         result["failure"] = "could not parse hey's output"
@@ -96,6 +97,7 @@ def cmd_raw(args):
                 "rate": r["per_second"], "p50_ms": r["p50_us"] / 1000, "p99_ms": r["p99_us"] / 1000,
                 "ok": r["signatures"], "non_2xx": 0, "errors": r["errors"] + (0 if r["verified"] else 1),
                 "rss_kib": r.get("peak_rss_kib"), "background_cpu": args.background_cpu, "seconds": r["seconds"],
+                "foreign_cpu": foreign_from(args.measure_report),
             }
             if not r["verified"]:
                 result["failure"] = "a signature did not verify"
@@ -115,6 +117,9 @@ def cmd_openssl_loop(args):
     latencies = []
     failures = 0
     first_failure = None
+    busy0 = busy_ticks()
+    self0 = resource.getrusage(resource.RUSAGE_SELF)
+    child0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     for i in range(args.count):
         out = os.path.join(args.out_dir, f"{i}.pem")
@@ -129,6 +134,12 @@ def cmd_openssl_loop(args):
             if first_failure is None:
                 first_failure = (p.stderr or p.stdout).strip().splitlines()[-1:] or ["exit %d" % p.returncode]
     elapsed = time.monotonic() - started
+    busy1 = busy_ticks()
+    self1 = resource.getrusage(resource.RUSAGE_SELF)
+    child1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    ours = sum(getattr(b, f) - getattr(a, f) for a, b in ((self0, self1), (child0, child1))
+               for f in ("ru_utime", "ru_stime"))
+    foreign = foreign_fraction(busy0, busy1, ours, elapsed)
     # The largest child's peak: every process here is one `openssl x509`.
     rss_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     latencies.sort()
@@ -150,7 +161,7 @@ def cmd_openssl_loop(args):
         "section": "openssl", "name": "openssl x509 + pkcs11 engine", "key": args.key, "clients": 1,
         "rate": ok / elapsed if elapsed > 0 else None, "p50_ms": pct(0.50), "p99_ms": pct(0.99), "ok": ok,
         "non_2xx": 0, "errors": failures + (1 if verified is False else 0), "rss_kib": rss_kib, "background_cpu": args.background_cpu,
-        "seconds": elapsed,
+        "seconds": elapsed, "foreign_cpu": foreign,
     }
     if first_failure:
         result["failure"] = " ".join(first_failure)
@@ -186,6 +197,70 @@ def cmd_quiet(args):
     while busy > args.threshold and time.monotonic() < deadline:
         busy = busy_fraction(args.interval)
     print(f"{busy:.2f}")
+
+
+# ---------------------------------------------------------------- CPU used by others during a run
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def busy_ticks():
+    """Non-idle CPU time of the whole machine, in clock ticks."""
+    total, idle = cpu_times()
+    return total - idle
+
+
+def process_ticks(pid):
+    """utime + stime of a live process (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5), counted after the comm
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def foreign_fraction(busy0, busy1, ours_seconds, wall_seconds):
+    """Share of the machine's CPU capacity that something other than the bench used."""
+    capacity = wall_seconds * (os.cpu_count() or 1)
+    if capacity <= 0:
+        return None
+    foreign = (busy1 - busy0) / CLK_TCK - ours_seconds
+    return max(0.0, foreign / capacity)
+
+
+def cmd_measure(args):
+    """Runs a command (hey, hsmca-bench-token) and writes how much CPU others used meanwhile.
+
+    Ours is the command's own CPU time plus that of --pid (the server under test); the
+    rest of the machine's busy time in the window is someone else's."""
+    if args.command and args.command[0] == "--":
+        args.command = args.command[1:]
+    server0 = sum(process_ticks(p) for p in args.pid)
+    child0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    busy0 = busy_ticks()
+    t0 = time.monotonic()
+    with open(args.stdout, "w") as out:
+        rc = subprocess.run(args.command, stdout=out).returncode
+    wall = time.monotonic() - t0
+    busy1 = busy_ticks()
+    child1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server1 = sum(process_ticks(p) for p in args.pid)
+    ours = (child1.ru_utime - child0.ru_utime) + (child1.ru_stime - child0.ru_stime) + (server1 - server0) / CLK_TCK
+    with open(args.report, "w") as f:
+        json.dump({"wall_seconds": wall, "our_cpu_seconds": ours,
+                   "foreign_cpu": foreign_fraction(busy0, busy1, ours, wall)}, f)
+    sys.exit(rc)
+
+
+def foreign_from(report):
+    if not report:
+        return None
+    try:
+        with open(report) as f:
+            return json.load(f).get("foreign_cpu")
+    except (OSError, ValueError):
+        return None
 
 
 # ---------------------------------------------------------------- table
@@ -224,9 +299,9 @@ def cmd_table(args):
     lines = []
     lines.append("| run | key | clients / threads | certs/s | p50 ms | p99 ms | non-2xx / errors | peak RSS MiB "
                  "| ×cfssl (same clients) | ×raw token 2 thr | P-256 ≥ %.2g× cfssl | RSA-2048 ≥ %.2g× raw "
-                 "| p99 < %g ms @ %d | RSS < %g MiB |"
+                 "| p99 < %g ms @ %d | RSS < %g MiB | others' CPU |"
                  % (t.target_cfssl, t.target_raw, t.target_p99_ms, t.target_p99_clients, t.target_rss_mib))
-    lines.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|:-:|:-:|:-:|:-:|")
+    lines.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|:-:|:-:|:-:|:-:|--:|")
     targets = {"cfssl": [], "raw": [], "p99": [], "rss": []}
     notes = []
     for r in rows:
@@ -260,15 +335,20 @@ def cmd_table(args):
                 "cfssl": "cfssl serve (P-256 key in a file)", "openssl": "openssl x509 + pkcs11 engine"}[section]
         if r.get("skipped"):
             lines.append(f"| {name} | {r.get('key', '—')} | {r.get('clients', '—')} | {r['skipped']} "
-                         "| — | — | — | — | — | — | — | — | — | — |")
+                         "| — | — | — | — | — | — | — | — | — | — | — |")
             continue
         errs = (r.get("non_2xx") or 0) + (r.get("errors") or 0)
         err_cell = "0" if errs == 0 else f"**{errs}**"
         flag = ""
-        if r.get("background_cpu") is not None and r["background_cpu"] > args.busy_threshold:
+        foreign = r.get("foreign_cpu")
+        if foreign is not None and foreign > args.busy_threshold:
             flag = " ⚠"
-            notes.append(f"{name} {r['key']} c={r['clients']}: the machine was {r['background_cpu']:.0%} busy "
-                         "with other work just before this run (numbers are low)")
+            notes.append(f"⚠ {name} {r['key']} c={r['clients']}: other processes used {foreign:.0%} of the "
+                         "machine's CPU during this run (its numbers are low)")
+        elif foreign is None and r.get("background_cpu") is not None and r["background_cpu"] > args.busy_threshold:
+            flag = " ⚠"
+            notes.append(f"⚠ {name} {r['key']} c={r['clients']}: the machine was {r['background_cpu']:.0%} busy "
+                         "with other work just before this run (its numbers are low)")
         if bad(r):
             detail = r.get("failure") or ""
             codes = {c: n for c, n in (r.get("status_codes") or {}).items() if not c.startswith("2")}
@@ -281,7 +361,7 @@ def cmd_table(args):
             f"| {name}{flag} | {r['key']} | {r['clients']} | {fmt(rate, 0)} | {fmt(r.get('p50_ms'), 2)} "
             f"| {fmt(r.get('p99_ms'), 2)} | {err_cell} | {fmt(kib_to_mib(r.get('rss_kib')), 1)} "
             f"| {fmt(x_cfssl, 2)} | {fmt(x_raw, 2)} | {verdict(t_cfssl)} | {verdict(t_raw)} | {verdict(t_p99)} "
-            f"| {verdict(t_rss)} |")
+            f"| {verdict(t_rss)} | {'—' if foreign is None else f'{foreign:.0%}'} |")
 
     def overall(name, oks):
         if not oks:
@@ -324,6 +404,7 @@ def main():
     h.add_argument("--clients", type=int, required=True)
     h.add_argument("--rss-kib", type=int)
     h.add_argument("--background-cpu", type=float)
+    h.add_argument("--measure-report")
     h.set_defaults(func=cmd_hey)
 
     r = sub.add_parser("raw")
@@ -331,6 +412,7 @@ def main():
     r.add_argument("--out-dir", required=True)
     r.add_argument("--prefix", required=True)
     r.add_argument("--background-cpu", type=float)
+    r.add_argument("--measure-report")
     r.set_defaults(func=cmd_raw)
 
     o = sub.add_parser("openssl-loop")
@@ -346,6 +428,13 @@ def main():
     o.add_argument("--background-cpu", type=float)
     o.set_defaults(func=cmd_openssl_loop)
 
+    m = sub.add_parser("measure")
+    m.add_argument("--stdout", required=True)
+    m.add_argument("--report", required=True)
+    m.add_argument("--pid", type=int, action="append", default=[])
+    m.add_argument("command", nargs=argparse.REMAINDER)
+    m.set_defaults(func=cmd_measure)
+
     q = sub.add_parser("quiet")
     q.add_argument("--wait", type=float, default=10)
     q.add_argument("--interval", type=float, default=1.0)
@@ -359,7 +448,7 @@ def main():
     t.add_argument("--target-p99-ms", type=float, default=20)
     t.add_argument("--target-p99-clients", type=int, default=32)
     t.add_argument("--target-rss-mib", type=float, default=64)
-    t.add_argument("--busy-threshold", type=float, default=0.15)
+    t.add_argument("--busy-threshold", type=float, default=0.10)
     t.add_argument("--summary-json")
     t.set_defaults(func=cmd_table)
 

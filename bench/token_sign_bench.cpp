@@ -18,17 +18,17 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cstdio>
+#include <cstdint>
 #include <cstdlib>
 #include <iostream>
 #include <latch>
 #include <memory>
-#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "hsmca/signer/openssl.hpp"
 #include "hsmca/signer/pin.hpp"
 #include "hsmca/token/error.hpp"
 #include "hsmca/token/key.hpp"
@@ -84,10 +84,9 @@ double percentile_us(const std::vector<std::uint32_t>& sorted_ns, double q) {
 bool openssl_verifies(const token::Bytes& spki_der, token::SignatureScheme scheme,
                       const std::vector<unsigned char>& message, const token::Bytes& signature) {
   const unsigned char* p = spki_der.data();
-  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(d2i_PUBKEY(nullptr, &p, static_cast<long>(spki_der.size())),
-                                                         &EVP_PKEY_free);
+  signer::EvpPkeyPtr key(d2i_PUBKEY(nullptr, &p, static_cast<long>(spki_der.size())));
   if (!key) return false;
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  signer::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   EVP_PKEY_CTX* pctx = nullptr;
   const EVP_MD* md = scheme == token::SignatureScheme::ed25519 ? nullptr : EVP_sha256();
   if (EVP_DigestVerifyInit(ctx.get(), &pctx, md, nullptr, key.get()) != 1) return false;
