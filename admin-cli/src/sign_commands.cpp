@@ -12,6 +12,7 @@
 
 #include "commands.hpp"
 #include "hsmca/signer/certificate_authority.hpp"
+#include "hsmca/signer/clock.hpp"
 #include "hsmca/signer/strict_yaml.hpp"
 #include "transcript.hpp"
 
@@ -53,15 +54,6 @@ std::string issuer_id_of(const signer::CaConfig& config) {
   return signer::to_hex({ASN1_STRING_get0_data(ski), static_cast<std::size_t>(ASN1_STRING_length(ski))});
 }
 
-std::string rfc3339(std::int64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 std::string normalize_serial(std::string s) {
   std::string out;
   for (char c : s) {
@@ -76,8 +68,8 @@ nlohmann::ordered_json entry_json(const signer::LedgerEntry& e) {
   return {{"serial", e.record.serial},
           {"subject", e.record.subject},
           {"sans", e.record.sans},
-          {"not_before", rfc3339(e.record.not_before)},
-          {"not_after", rfc3339(e.record.not_after)},
+          {"not_before", signer::rfc3339(e.record.not_before)},
+          {"not_after", signer::rfc3339(e.record.not_after)},
           {"profile", e.record.profile},
           {"status", signer::status_name(e.status)},
           {"requester", e.record.requester}};
@@ -175,7 +167,7 @@ int certs_list(const std::string& config_file, bool json) {
   for (const auto& e : entries) {
     std::string sans;
     for (const auto& s : e.record.sans) sans += (sans.empty() ? "" : ",") + s;
-    std::cout << e.record.serial << "  " << signer::status_name(e.status) << "  " << rfc3339(e.record.not_after)
+    std::cout << e.record.serial << "  " << signer::status_name(e.status) << "  " << signer::rfc3339(e.record.not_after)
               << "  " << e.record.profile << "  " << e.record.subject << (sans.empty() ? "" : "  " + sans) << "\n";
   }
   return 0;

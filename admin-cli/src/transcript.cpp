@@ -11,6 +11,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "hsmca/signer/clock.hpp"
 #include "hsmca/signer/openssl.hpp"
 #include "hsmca/signer/strict_yaml.hpp"
 
@@ -20,17 +21,11 @@ using signer::ConfigError;
 using signer::StrictMap;
 namespace fs = std::filesystem;
 
-std::string now_rfc3339() {
-  auto now = std::chrono::system_clock::now();
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::time_t t = std::chrono::system_clock::to_time_t(now);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  return buf;
-}
+namespace {
+
+std::string now_rfc3339() { return signer::rfc3339(std::chrono::system_clock::now(), true); }
+
+}  // namespace
 
 void write_new_file(const fs::path& path, const std::string& content) {
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);

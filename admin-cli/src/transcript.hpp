@@ -34,9 +34,6 @@ class CeremonyTranscript {
   int done_ = 0;
 };
 
-// RFC 3339 UTC with milliseconds: "2026-11-22T07:51:44.123Z".
-std::string now_rfc3339();
-
 // Creates `path` exclusively (O_EXCL), writes, fsyncs it and its directory.
 // On any failure the partial file is removed and the error thrown.
 void write_new_file(const std::filesystem::path& path, const std::string& content);

@@ -2,11 +2,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include <cstdio>
-#include <ctime>
 #include <iostream>
 
 #include "hsmca/appliance/est.hpp"
+#include "hsmca/signer/clock.hpp"
 #include "hsmca/signer/ledger.hpp"
 #include "hsmca/token/error.hpp"
 
@@ -24,18 +23,6 @@ std::string media_type(const Request& req) {
   while (!v.empty() && v.back() == ' ') v.pop_back();
   for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return v;
-}
-
-std::string now_rfc3339() {
-  auto now = std::chrono::system_clock::now();
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::time_t t = std::chrono::system_clock::to_time_t(now);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  return buf;
 }
 
 // The status a refused request gets: what is wrong with the bytes is 400 (or
@@ -102,7 +89,7 @@ class Service::Exchange {
     service_.metrics_.count_http(route, status);
     service_.metrics_.request_finished();
     --service_.in_flight_;
-    json line = {{"time", now_rfc3339()},
+    json line = {{"time", signer::rfc3339(std::chrono::system_clock::now(), true)},
                  {"method", std::string(ctx.request.method_string())},
                  {"route", route},
                  {"status", status},

@@ -2,23 +2,15 @@
 
 #include <openssl/pem.h>
 
-#include <array>
 #include <ctime>
 
+#include "hsmca/signer/clock.hpp"
 #include "x509_build.hpp"
 
 namespace hsmca::signer {
 namespace {
 
 using detail::check;
-
-std::string rfc3339(const ASN1_TIME* time) {
-  std::tm tm{};
-  check(ASN1_TIME_to_tm(time, &tm), "ASN1_TIME_to_tm");
-  std::array<char, 32> buf{};
-  const std::size_t n = std::strftime(buf.data(), buf.size(), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return {buf.data(), n};
-}
 
 void add_ca_extensions(X509* cert) {
   // No pathLenConstraint on a root.
@@ -78,8 +70,8 @@ std::string IssuedCertificate::sha256_fingerprint() const { return sha256_hex(de
 
 std::string IssuedCertificate::subject() const { return detail::rfc2253(X509_get_subject_name(x509())); }
 
-std::string IssuedCertificate::not_before() const { return rfc3339(X509_get0_notBefore(x509())); }
-std::string IssuedCertificate::not_after() const { return rfc3339(X509_get0_notAfter(x509())); }
+std::string IssuedCertificate::not_before() const { return rfc3339(detail::unix_seconds(X509_get0_notBefore(x509()))); }
+std::string IssuedCertificate::not_after() const { return rfc3339(detail::unix_seconds(X509_get0_notAfter(x509()))); }
 
 IssuedCertificate issue_self_signed_ca(const SigningKey& key, const RootCertificateSpec& spec) {
   X509NamePtr name = to_x509_name(spec.subject);

@@ -1,9 +1,12 @@
 #pragma once
-// Just enough DER writing to wrap already-encoded parts (X.690 8.1.3, 8.6, 8.9).
+// Just enough DER writing to wrap already-encoded parts (X.690 8.1.3, 8.6, 8.9),
+// and the bytes of an OpenSSL object through its i2d function.
 #include <cstddef>
 #include <initializer_list>
 #include <span>
 #include <vector>
+
+#include "hsmca/signer/openssl.hpp"
 
 namespace hsmca::signer::der {
 
@@ -41,6 +44,18 @@ inline Bytes bit_string(std::span<const unsigned char> octets) {
   out.push_back(0x00);
   out.insert(out.end(), octets.begin(), octets.end());
   return out;
+}
+
+// `object` encoded by OpenSSL's `i2d` (i2d_X509, i2d_re_X509_tbs, ...): once
+// for the length, once into a buffer of that size. Throws OpenSslError(what).
+template <typename I2d, typename T>
+Bytes encode(I2d i2d, T* object, const char* what) {
+  const int len = i2d(object, nullptr);
+  if (len <= 0) throw OpenSslError(what);
+  Bytes der(static_cast<std::size_t>(len));
+  unsigned char* p = der.data();
+  if (i2d(object, &p) != len) throw OpenSslError(what);
+  return der;
 }
 
 }  // namespace hsmca::signer::der

@@ -6,6 +6,8 @@
 #include <array>
 #include <climits>
 
+#include "der.hpp"
+
 namespace hsmca::signer {
 
 std::string drain_openssl_errors() {
@@ -59,14 +61,7 @@ std::string to_pem(X509* cert) {
   return {data, static_cast<std::size_t>(len)};
 }
 
-Bytes to_der(X509* cert) {
-  int len = i2d_X509(cert, nullptr);
-  if (len <= 0) throw OpenSslError("i2d_X509");
-  Bytes der(static_cast<std::size_t>(len));
-  unsigned char* p = der.data();
-  if (i2d_X509(cert, &p) != len) throw OpenSslError("i2d_X509");
-  return der;
-}
+Bytes to_der(X509* cert) { return der::encode(i2d_X509, cert, "i2d_X509"); }
 
 EvpPkeyPtr public_key_from_spki(const Bytes& spki_der) {
   if (spki_der.size() > INT_MAX) throw std::invalid_argument("SubjectPublicKeyInfo too large");

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string_view>
 
+#include "der.hpp"
 #include "hsmca/signer/algorithm.hpp"
 #include "hsmca/signer/signed_object.hpp"
 
@@ -337,23 +338,10 @@ std::optional<Rejection> read_requested_extensions(X509_REQ* req, CertificateReq
 }
 
 Bytes spki_of(X509_REQ* req) {
-  const X509_PUBKEY* pub = X509_REQ_get_X509_PUBKEY(req);
-  const int len = i2d_X509_PUBKEY(pub, nullptr);
-  if (len <= 0) throw OpenSslError("i2d_X509_PUBKEY");
-  Bytes der(static_cast<std::size_t>(len));
-  unsigned char* p = der.data();
-  if (i2d_X509_PUBKEY(pub, &p) != len) throw OpenSslError("i2d_X509_PUBKEY");
-  return der;
+  return der::encode(i2d_X509_PUBKEY, X509_REQ_get_X509_PUBKEY(req), "i2d_X509_PUBKEY");
 }
 
-Bytes encode_request_info(X509_REQ* req) {
-  const int len = i2d_re_X509_REQ_tbs(req, nullptr);
-  if (len <= 0) throw OpenSslError("i2d_re_X509_REQ_tbs");
-  Bytes der(static_cast<std::size_t>(len));
-  unsigned char* p = der.data();
-  if (i2d_re_X509_REQ_tbs(req, &p) != len) throw OpenSslError("i2d_re_X509_REQ_tbs");
-  return der;
-}
+Bytes encode_request_info(X509_REQ* req) { return der::encode(i2d_re_X509_REQ_tbs, req, "i2d_re_X509_REQ_tbs"); }
 
 std::string bio_contents(BIO* bio) {
   char* data = nullptr;

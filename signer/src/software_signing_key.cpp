@@ -3,6 +3,7 @@
 #include <string>
 #include <utility>
 
+#include "der.hpp"
 #include "scheme.hpp"
 
 namespace hsmca::signer {
@@ -23,14 +24,7 @@ EvpPkeyPtr generate_key(token::KeyType type) {
   return EvpPkeyPtr(key);
 }
 
-Bytes spki_of(EVP_PKEY* key) {
-  int len = i2d_PUBKEY(key, nullptr);
-  if (len <= 0) throw OpenSslError("i2d_PUBKEY");
-  Bytes der(static_cast<std::size_t>(len));
-  unsigned char* p = der.data();
-  if (i2d_PUBKEY(key, &p) != len) throw OpenSslError("i2d_PUBKEY");
-  return der;
-}
+Bytes spki_of(EVP_PKEY* key) { return der::encode(i2d_PUBKEY, key, "i2d_PUBKEY"); }
 
 }  // namespace
 

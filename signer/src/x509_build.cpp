@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 
+#include "der.hpp"
 #include "hsmca/signer/algorithm.hpp"
 #include "hsmca/signer/signed_object.hpp"
 
@@ -69,13 +70,7 @@ std::string rfc2253(const X509_NAME* name) {
 }
 
 Bytes spki_der_of(X509* cert) {
-  X509_PUBKEY* pub = X509_get_X509_PUBKEY(cert);
-  const int len = i2d_X509_PUBKEY(pub, nullptr);
-  if (len <= 0) throw OpenSslError("i2d_X509_PUBKEY");
-  Bytes der(static_cast<std::size_t>(len));
-  unsigned char* p = der.data();
-  if (i2d_X509_PUBKEY(pub, &p) != len) throw OpenSslError("i2d_X509_PUBKEY");
-  return der;
+  return der::encode(i2d_X509_PUBKEY, X509_get_X509_PUBKEY(cert), "i2d_X509_PUBKEY");
 }
 
 void copy_public_key(X509* cert, const X509_PUBKEY* from) {
@@ -121,14 +116,7 @@ bool set_public_key(X509* cert, const Bytes& spki_der) {
   return spki_der_of(cert) == spki_der;
 }
 
-Bytes encode_tbs(X509* cert) {
-  const int len = i2d_re_X509_tbs(cert, nullptr);
-  if (len <= 0) throw OpenSslError("i2d_re_X509_tbs");
-  Bytes der(static_cast<std::size_t>(len));
-  unsigned char* p = der.data();
-  if (i2d_re_X509_tbs(cert, &p) != len) throw OpenSslError("i2d_re_X509_tbs");
-  return der;
-}
+Bytes encode_tbs(X509* cert) { return der::encode(i2d_re_X509_tbs, cert, "i2d_re_X509_tbs"); }
 
 void add_extension(X509* cert, int nid, void* value, bool critical) {
   X509ExtensionPtr ext(X509V3_EXT_i2d(nid, critical ? 1 : 0, value));

@@ -2,7 +2,6 @@
 // spoken to with curl, hey and openssl.
 #include <gtest/gtest.h>
 
-#include <openssl/sha.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
@@ -23,18 +22,6 @@ namespace fs = std::filesystem;
 
 constexpr const char* kEnrollToken = "enroll-token-5f2b9c";
 constexpr const char* kAdminToken = "admin-token-77d1e0";
-
-std::string sha256_hex(const std::string& s) {
-  unsigned char md[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), md);
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : md) {
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
-  }
-  return out;
-}
 
 struct Http {
   int status = 0;

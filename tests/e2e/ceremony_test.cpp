@@ -2,8 +2,6 @@
 // a SoftHSM token, and openssl checking what comes out.
 #include <gtest/gtest.h>
 
-#include <openssl/sha.h>
-
 #include <algorithm>
 #include <cctype>
 
@@ -13,19 +11,6 @@ namespace hsmca::test {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string sha256_of_file(const fs::path& path) {
-  std::string data = read_file(path);
-  unsigned char md[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : md) {
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
-  }
-  return out;
-}
 
 class CeremonyTest : public ::testing::Test {
  protected:
@@ -70,7 +55,7 @@ TEST_P(RootCeremonyPerKeyType, WritesRootThatOpensslVerifiesAndRecordsEvidence) 
   auto t = read_json(dir_ / "root-ceremony.json");
   EXPECT_EQ(t["ceremony"], "root");
   EXPECT_EQ(t["result"], "success");
-  EXPECT_EQ(t["ceremony_file"]["sha256"], sha256_of_file(file));
+  EXPECT_EQ(t["ceremony_file"]["sha256"], sha256_hex(read_file(file)));
   EXPECT_EQ(t["token"]["label"], "Root Token");
   EXPECT_EQ(t["token"]["serial"], token_.serial);
   EXPECT_FALSE(t["token"]["model"].get<std::string>().empty());
@@ -105,7 +90,7 @@ TEST_P(RootCeremonyPerKeyType, WritesRootThatOpensslVerifiesAndRecordsEvidence) 
   auto der = openssl({"pkey", "-pubin", "-in", (dir_ / "pub.pem").string(), "-outform", "DER", "-out",
                       (dir_ / "pub.der").string()});
   ASSERT_EQ(der.exit_code, 0) << der.err;
-  EXPECT_EQ(t["key"]["spki_sha256"], sha256_of_file(dir_ / "pub.der"));
+  EXPECT_EQ(t["key"]["spki_sha256"], sha256_hex(read_file(dir_ / "pub.der")));
 
   // Progress is printed as the ceremony runs.
   EXPECT_NE(r.out.find("[1/9]"), std::string::npos) << r.out;
@@ -205,7 +190,7 @@ TEST_F(CeremonyTest, KeyCeremonyGeneratesKeyAndWritesPublicKeyAndTranscript) {
   auto pub = openssl({"pkey", "-pubin", "-in", (dir_ / "spare.pub.pem").string(), "-outform", "DER", "-out",
                       (dir_ / "spare.der").string()});
   ASSERT_EQ(pub.exit_code, 0) << pub.err;
-  EXPECT_EQ(t["key"]["spki_sha256"], sha256_of_file(dir_ / "spare.der"));
+  EXPECT_EQ(t["key"]["spki_sha256"], sha256_hex(read_file(dir_ / "spare.der")));
 }
 
 struct BadFile {

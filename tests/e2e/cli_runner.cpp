@@ -1,5 +1,7 @@
 #include "cli_runner.hpp"
 
+#include <openssl/sha.h>
+
 #include <algorithm>
 #include <cctype>
 
@@ -47,6 +49,18 @@ std::string openssl_fingerprint(const std::filesystem::path& pem) {
   std::string out;
   for (char c : fp) {
     if (std::isxdigit(static_cast<unsigned char>(c))) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+std::string sha256_hex(const std::string& data) {
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : md) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
   }
   return out;
 }

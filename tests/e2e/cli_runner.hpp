@@ -25,6 +25,10 @@ std::string root_ceremony_yaml(const std::string& token, const std::string& labe
 // The SHA-256 fingerprint openssl reports for a PEM certificate: lowercase, no colons.
 std::string openssl_fingerprint(const std::filesystem::path& pem);
 
+// Lowercase hex SHA-256 of `data`, worked out here rather than by the program
+// under test.
+std::string sha256_hex(const std::string& data);
+
 nlohmann::json read_json(const std::filesystem::path& path);
 
 // A two-level CA made with hsmca alone in `dir`: tokens "Root Token" and

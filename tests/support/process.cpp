@@ -16,6 +16,23 @@
 #include <stdexcept>
 
 namespace hsmca::test {
+namespace {
+
+// In the forked child: sets `env` (an empty value unsets) and execs argv[0]
+// from PATH; exit code 127 when that fails, as a shell reports "not found".
+[[noreturn]] void exec_child(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env) {
+  for (const auto& [k, v] : env) {
+    if (v.empty()) unsetenv(k.c_str());
+    else setenv(k.c_str(), v.c_str(), 1);
+  }
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  execvp(args[0], args.data());
+  _exit(127);
+}
+
+}  // namespace
 
 std::string built_program(const std::string& name) { return std::string(HSMCA_BIN_DIR) + "/" + name; }
 
@@ -31,15 +48,7 @@ ProcessResult run_process(const std::vector<std::string>& argv,
     dup2(in[0], 0);
     dup2(out[1], 1);
     dup2(err[1], 2);
-    for (const auto& [k, v] : env) {
-      if (v.empty()) unsetenv(k.c_str());
-      else setenv(k.c_str(), v.c_str(), 1);
-    }
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    _exit(127);
+    exec_child(argv, env);
   }
   close(in[0]);
   close(out[1]);
@@ -100,15 +109,7 @@ BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv,
       dup2(log, 2);
     }
     if (null >= 0) dup2(null, 0);
-    for (const auto& [k, v] : env) {
-      if (v.empty()) unsetenv(k.c_str());
-      else setenv(k.c_str(), v.c_str(), 1);
-    }
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    _exit(127);
+    exec_child(argv, env);
   }
 }
 

@@ -12,6 +12,7 @@
 #include "hsmca/signer/algorithm.hpp"
 #include "hsmca/signer/signed_object.hpp"
 #include "process.hpp"
+#include "signing_key_doubles.hpp"
 #include "softhsm_env.hpp"
 #include "test_keys.hpp"
 
@@ -19,6 +20,7 @@ namespace hsmca::signer {
 namespace {
 
 using namespace std::chrono;
+using test::MismatchedKey;
 using token::KeyType;
 using token::SignatureScheme;
 
@@ -44,19 +46,6 @@ std::string lowercase_without_colons(std::string s) {
   std::ranges::transform(s, s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
 }
-
-// Claims one key's public key and scheme but signs with another key object.
-class MismatchedKey : public SigningKey {
- public:
-  MismatchedKey(const SigningKey& claimed, const SigningKey& actual) : claimed_(claimed), actual_(actual) {}
-  const Bytes& spki_der() const override { return claimed_.spki_der(); }
-  SignatureScheme scheme() const override { return claimed_.scheme(); }
-  Bytes sign(std::span<const unsigned char> message) const override { return actual_.sign(message); }
-
- private:
-  const SigningKey& claimed_;
-  const SigningKey& actual_;
-};
 
 // Returns random bytes of a plausible length instead of a signature.
 class GarbageKey : public SigningKey {

@@ -12,13 +12,18 @@
 
 #include "hsmca/signer/signed_object.hpp"
 #include "process.hpp"
+#include "signing_key_doubles.hpp"
 #include "softhsm_env.hpp"
+#include "test_certificates.hpp"
 #include "test_keys.hpp"
 
 namespace hsmca::signer {
 namespace {
 
 using namespace std::chrono;
+using test::make_root;
+using test::MismatchedKey;
+using test::octets;
 using token::KeyType;
 using token::SignatureScheme;
 using Kind = SubjectAltName::Kind;
@@ -35,13 +40,6 @@ std::int64_t unix_time(const ASN1_TIME* t) {
   int secs = 0;
   if (ASN1_TIME_diff(&days, &secs, epoch.get(), t) != 1) throw OpenSslError("ASN1_TIME_diff");
   return std::int64_t{days} * kDay + secs;
-}
-
-IssuedCertificate make_root(const SigningKey& key, system_clock::time_point not_after = system_clock::now() +
-                                                                                     days{3650}) {
-  return issue_self_signed_ca(
-      key, {DistinguishedName{.country = "DE", .organization = "Example", .common_name = "Example Root"},
-            system_clock::now() - days{1}, not_after});
 }
 
 IssuedCertificate make_subordinate(const IssuerContext& root, const SigningKey& key) {
@@ -197,11 +195,6 @@ std::vector<int> eku_nids(X509* cert) {
   return nids;
 }
 
-std::string octets(const ASN1_OCTET_STRING* s) {
-  return s == nullptr ? "(none)"
-                      : to_hex(std::span(ASN1_STRING_get0_data(s), static_cast<std::size_t>(ASN1_STRING_length(s))));
-}
-
 Bytes tbs_of(X509* cert) {
   unsigned char* der = nullptr;
   const int len = i2d_re_X509_tbs(cert, &der);
@@ -209,19 +202,6 @@ Bytes tbs_of(X509* cert) {
   OPENSSL_free(der);
   return out;
 }
-
-// Claims one key's public key and scheme but signs with another key object.
-class MismatchedKey : public SigningKey {
- public:
-  MismatchedKey(const SigningKey& claimed, const SigningKey& actual) : claimed_(claimed), actual_(actual) {}
-  const Bytes& spki_der() const override { return claimed_.spki_der(); }
-  SignatureScheme scheme() const override { return claimed_.scheme(); }
-  Bytes sign(std::span<const unsigned char> message) const override { return actual_.sign(message); }
-
- private:
-  const SigningKey& claimed_;
-  const SigningKey& actual_;
-};
 
 struct Chain {
   std::string name;

@@ -11,6 +11,7 @@
 #include "hsmca/signer/algorithm.hpp"
 #include "hsmca/signer/signed_object.hpp"
 #include "process.hpp"
+#include "signing_key_doubles.hpp"
 #include "softhsm_env.hpp"
 #include "test_keys.hpp"
 
@@ -18,6 +19,7 @@ namespace hsmca::signer {
 namespace {
 
 using Kind = SubjectAltName::Kind;
+using test::MismatchedKey;
 using token::SignatureScheme;
 
 std::filesystem::path data_dir() { return std::filesystem::path(HSMCA_SOURCE_DIR) / "tests" / "data"; }
@@ -490,20 +492,6 @@ TEST(MakeCertificateRequestTest, IsVerifiedByGnutlsForEveryKeyType) {
     EXPECT_NE(r.out.find("Self signature: verified"), std::string::npos) << r.out << r.err;
   }
 }
-
-// Claims one key's public key but signs with another, as a token might that
-// picked the wrong object.
-class MismatchedKey : public SigningKey {
- public:
-  MismatchedKey(const SigningKey& claimed, const SigningKey& actual) : claimed_(claimed), actual_(actual) {}
-  const Bytes& spki_der() const override { return claimed_.spki_der(); }
-  SignatureScheme scheme() const override { return claimed_.scheme(); }
-  Bytes sign(std::span<const unsigned char> message) const override { return actual_.sign(message); }
-
- private:
-  const SigningKey& claimed_;
-  const SigningKey& actual_;
-};
 
 TEST(MakeCertificateRequestTest, RefusesToHandOutARequestSignedByAnotherKey) {
   const auto& claimed = test::key_for(SignatureScheme::ecdsa_sha256);

@@ -3,11 +3,13 @@
 #include <gtest/gtest.h>
 
 #include "hsmca/signer/algorithm.hpp"
+#include "signing_key_doubles.hpp"
 #include "test_keys.hpp"
 
 namespace hsmca::signer {
 namespace {
 
+using test::MismatchedKey;
 using token::SignatureScheme;
 
 struct FreeSequence {
@@ -40,18 +42,6 @@ Bytes fake_tbs(std::size_t n) {
   return out;
 }
 
-class BrokenKey : public SigningKey {
- public:
-  BrokenKey(const SigningKey& claimed, const SigningKey& actual) : claimed_(claimed), actual_(actual) {}
-  const Bytes& spki_der() const override { return claimed_.spki_der(); }
-  SignatureScheme scheme() const override { return claimed_.scheme(); }
-  Bytes sign(std::span<const unsigned char> message) const override { return actual_.sign(message); }
-
- private:
-  const SigningKey& claimed_;
-  const SigningKey& actual_;
-};
-
 TEST(SignTbsTest, WrapsTbsAlgorithmAndSignatureInOneSequenceForEveryKeyType) {
   for (std::size_t n : {10u, 300u, 70000u}) {
     const Bytes tbs = fake_tbs(n);
@@ -80,7 +70,7 @@ TEST(SignTbsTest, WrapsTbsAlgorithmAndSignatureInOneSequenceForEveryKeyType) {
 
 TEST(SignTbsTest, RefusesASignatureMadeWithAnotherKey) {
   const auto other = SoftwareSigningKey::generate(token::KeyType::ec_p256, SignatureScheme::ecdsa_sha256);
-  const BrokenKey key(test::key_for(SignatureScheme::ecdsa_sha256), other);
+  const MismatchedKey key(test::key_for(SignatureScheme::ecdsa_sha256), other);
   EXPECT_THROW(sign_tbs(key, fake_tbs(10)), VerificationError);
 }
 

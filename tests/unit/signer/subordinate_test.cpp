@@ -6,22 +6,20 @@
 #include "hsmca/signer/leaf.hpp"
 #include "hsmca/signer/signed_object.hpp"
 #include "process.hpp"
+#include "signing_key_doubles.hpp"
 #include "softhsm_env.hpp"
+#include "test_certificates.hpp"
 #include "test_keys.hpp"
 
 namespace hsmca::signer {
 namespace {
 
 using namespace std::chrono;
+using test::make_root;
+using test::MismatchedKey;
+using test::octets;
 using token::KeyType;
 using token::SignatureScheme;
-
-IssuedCertificate make_root(const SigningKey& key, system_clock::time_point not_after = system_clock::now() +
-                                                                                     days{3650}) {
-  return issue_self_signed_ca(
-      key, {DistinguishedName{.country = "DE", .organization = "Example", .common_name = "Example Root"},
-            system_clock::now() - days{1}, not_after});
-}
 
 SubordinateSpec sub_spec(int path_length = 0) {
   return {DistinguishedName{.country = "DE", .organization = "Example", .common_name = "Example Issuing CA"},
@@ -33,29 +31,11 @@ IssuerContext context(const IssuedCertificate& cert, const SigningKey& key) { re
 const SoftwareSigningKey& ec_key() { return test::key_for(SignatureScheme::ecdsa_sha256); }
 const SoftwareSigningKey& sub_key() { return test::key_for(SignatureScheme::ecdsa_sha384); }
 
-std::string octets(const ASN1_OCTET_STRING* s) {
-  return s == nullptr ? "(none)"
-                      : to_hex(std::span(ASN1_STRING_get0_data(s), static_cast<std::size_t>(ASN1_STRING_length(s))));
-}
-
 std::time_t time_of(const ASN1_TIME* t) {
   std::tm tm{};
   if (ASN1_TIME_to_tm(t, &tm) != 1) throw OpenSslError("ASN1_TIME_to_tm");
   return timegm(&tm);
 }
-
-// Claims one key's public key and scheme but signs with another key object.
-class MismatchedKey : public SigningKey {
- public:
-  MismatchedKey(const SigningKey& claimed, const SigningKey& actual) : claimed_(claimed), actual_(actual) {}
-  const Bytes& spki_der() const override { return claimed_.spki_der(); }
-  SignatureScheme scheme() const override { return claimed_.scheme(); }
-  Bytes sign(std::span<const unsigned char> message) const override { return actual_.sign(message); }
-
- private:
-  const SigningKey& claimed_;
-  const SigningKey& actual_;
-};
 
 TEST(SubordinateTest, IsVerifiedByOpensslStrictUnderTheRootForEveryKeyType) {
   const test::TempDir dir;

@@ -1,0 +1,25 @@
+#pragma once
+// Signing keys that misbehave, for the tests that check the signer refuses
+// what they sign. They wrap a real key (test_keys.hpp) behind the same
+// SigningKey interface the token's keys use.
+#include <span>
+
+#include "hsmca/signer/signing_key.hpp"
+
+namespace hsmca::test {
+
+// Claims one key's public key and scheme but signs with another key object, as
+// a token might that picked the wrong object.
+class MismatchedKey : public signer::SigningKey {
+ public:
+  MismatchedKey(const SigningKey& claimed, const SigningKey& actual) : claimed_(claimed), actual_(actual) {}
+  const signer::Bytes& spki_der() const override { return claimed_.spki_der(); }
+  token::SignatureScheme scheme() const override { return claimed_.scheme(); }
+  signer::Bytes sign(std::span<const unsigned char> message) const override { return actual_.sign(message); }
+
+ private:
+  const SigningKey& claimed_;
+  const SigningKey& actual_;
+};
+
+}  // namespace hsmca::test
