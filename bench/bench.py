@@ -72,6 +72,12 @@ def cmd_hey(args):
         "rss_kib": args.rss_kib, "background_cpu": args.background_cpu, "seconds": h["total_seconds"],
         "foreign_cpu": foreign_from(args.measure_report),
     }
+    server_cpu = from_report(args.measure_report, "server_cpu_seconds")
+    if server_cpu is not None and ok:
+        result["cpu_us_per_cert"] = server_cpu / ok * 1e6
+    client_cpu = from_report(args.measure_report, "command_cpu_seconds")
+    if client_cpu is not None and ok:
+        result["client_cpu_us_per_cert"] = client_cpu / ok * 1e6
     if rate is None:
         result["failure"] = "could not parse hey's output"
     write_result(args.out, result)
@@ -99,6 +105,8 @@ def cmd_raw(args):
                 "rss_kib": r.get("peak_rss_kib"), "background_cpu": args.background_cpu, "seconds": r["seconds"],
                 "foreign_cpu": foreign_from(args.measure_report),
             }
+            if r.get("cpu_seconds") is not None and r["signatures"]:
+                result["cpu_us_per_cert"] = r["cpu_seconds"] / r["signatures"] * 1e6
             if not r["verified"]:
                 result["failure"] = "a signature did not verify"
             if r.get("first_error"):
@@ -162,6 +170,7 @@ def cmd_openssl_loop(args):
         "rate": ok / elapsed if elapsed > 0 else None, "p50_ms": pct(0.50), "p99_ms": pct(0.99), "ok": ok,
         "non_2xx": 0, "errors": failures + (1 if verified is False else 0), "rss_kib": rss_kib, "background_cpu": args.background_cpu,
         "seconds": elapsed, "foreign_cpu": foreign,
+        "cpu_us_per_cert": ours / ok * 1e6 if ok else None,
     }
     if first_failure:
         result["failure"] = " ".join(first_failure)
@@ -246,21 +255,27 @@ def cmd_measure(args):
     busy1 = busy_ticks()
     child1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     server1 = sum(process_ticks(p) for p in args.pid)
-    ours = (child1.ru_utime - child0.ru_utime) + (child1.ru_stime - child0.ru_stime) + (server1 - server0) / CLK_TCK
+    command = (child1.ru_utime - child0.ru_utime) + (child1.ru_stime - child0.ru_stime)
+    server = (server1 - server0) / CLK_TCK
+    ours = command + server
     with open(args.report, "w") as f:
-        json.dump({"wall_seconds": wall, "our_cpu_seconds": ours,
-                   "foreign_cpu": foreign_fraction(busy0, busy1, ours, wall)}, f)
+        json.dump({"wall_seconds": wall, "our_cpu_seconds": ours, "command_cpu_seconds": command,
+                   "server_cpu_seconds": server, "foreign_cpu": foreign_fraction(busy0, busy1, ours, wall)}, f)
     sys.exit(rc)
 
 
-def foreign_from(report):
+def from_report(report, key):
     if not report:
         return None
     try:
         with open(report) as f:
-            return json.load(f).get("foreign_cpu")
+            return json.load(f).get(key)
     except (OSError, ValueError):
         return None
+
+
+def foreign_from(report):
+    return from_report(report, "foreign_cpu")
 
 
 # ---------------------------------------------------------------- table
@@ -295,14 +310,25 @@ def cmd_table(args):
     raw2 = {r["key"]: r["rate"] for r in rows if r["section"] == "raw" and r["clients"] == 2 and r.get("rate")}
     cfssl = {r["clients"]: r["rate"] for r in rows if r["section"] == "cfssl" and r.get("rate") and not bad(r)}
 
+    def disturbed(r):
+        foreign = r.get("foreign_cpu")
+        if foreign is None:
+            foreign = r.get("background_cpu")
+        return foreign is not None and foreign > args.busy_threshold
+
+    raw2_busy = {r["key"]: disturbed(r) for r in rows if r["section"] == "raw" and r["clients"] == 2}
+    cfssl_busy = {r["clients"]: disturbed(r) for r in rows if r["section"] == "cfssl"}
+
     t = args
     lines = []
     lines.append("| run | key | clients / threads | certs/s | p50 ms | p99 ms | non-2xx / errors | peak RSS MiB "
+                 "| CPU ms/cert "
                  "| ×cfssl (same clients) | ×raw token 2 thr | P-256 ≥ %.2g× cfssl | RSA-2048 ≥ %.2g× raw "
                  "| p99 < %g ms @ %d | RSS < %g MiB | others' CPU |"
                  % (t.target_cfssl, t.target_raw, t.target_p99_ms, t.target_p99_clients, t.target_rss_mib))
-    lines.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|:-:|:-:|:-:|:-:|--:|")
+    lines.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|:-:|:-:|:-:|:-:|--:|")
     targets = {"cfssl": [], "raw": [], "p99": [], "rss": []}
+    busy = {"cfssl": 0, "raw": 0, "p99": 0, "rss": 0}  # verdicts drawn from a ⚠ run (or a ⚠ baseline)
     notes = []
     for r in rows:
         section = r["section"]
@@ -320,12 +346,15 @@ def cmd_table(args):
             if r["key"] == "ec-p256" and (failed or x_cfssl is not None):
                 t_cfssl = (not failed) and x_cfssl >= t.target_cfssl
                 targets["cfssl"].append(t_cfssl)
+                busy["cfssl"] += disturbed(r) or cfssl_busy.get(r["clients"], False)
             if r["key"] == "rsa-2048" and (failed or x_raw is not None):
                 t_raw = (not failed) and x_raw >= t.target_raw
                 targets["raw"].append(t_raw)
+                busy["raw"] += disturbed(r) or raw2_busy.get(r["key"], False)
             if r["clients"] == t.target_p99_clients:
                 t_p99 = (not failed) and r.get("p99_ms") is not None and r["p99_ms"] < t.target_p99_ms
                 targets["p99"].append(t_p99)
+                busy["p99"] += disturbed(r)
             if r.get("rss_kib") is not None:
                 t_rss = r["rss_kib"] / 1024 < t.target_rss_mib
                 targets["rss"].append(t_rss)
@@ -335,7 +364,7 @@ def cmd_table(args):
                 "cfssl": "cfssl serve (P-256 key in a file)", "openssl": "openssl x509 + pkcs11 engine"}[section]
         if r.get("skipped"):
             lines.append(f"| {name} | {r.get('key', '—')} | {r.get('clients', '—')} | {r['skipped']} "
-                         "| — | — | — | — | — | — | — | — | — | — | — |")
+                         "| — | — | — | — | — | — | — | — | — | — | — | — |")
             continue
         errs = (r.get("non_2xx") or 0) + (r.get("errors") or 0)
         err_cell = "0" if errs == 0 else f"**{errs}**"
@@ -360,22 +389,25 @@ def cmd_table(args):
         lines.append(
             f"| {name}{flag} | {r['key']} | {r['clients']} | {fmt(rate, 0)} | {fmt(r.get('p50_ms'), 2)} "
             f"| {fmt(r.get('p99_ms'), 2)} | {err_cell} | {fmt(kib_to_mib(r.get('rss_kib')), 1)} "
+            f"| {fmt(None if r.get('cpu_us_per_cert') is None else r['cpu_us_per_cert'] / 1000, 3)} "
             f"| {fmt(x_cfssl, 2)} | {fmt(x_raw, 2)} | {verdict(t_cfssl)} | {verdict(t_raw)} | {verdict(t_p99)} "
             f"| {verdict(t_rss)} | {'—' if foreign is None else f'{foreign:.0%}'} |")
 
-    def overall(name, oks):
+    def overall(name, key):
+        oks = targets[key]
         if not oks:
             return f"- {name}: not measured"
-        return f"- {name}: {'pass' if all(oks) else '**FAIL**'} ({sum(1 for x in oks if x)}/{len(oks)} runs)"
+        line = f"- {name}: {'pass' if all(oks) else '**FAIL**'} ({sum(1 for x in oks if x)}/{len(oks)} runs)"
+        if busy[key]:
+            line += f" — {busy[key]} of them from a ⚠ run or against a ⚠ baseline: run again on an idle machine"
+        return line
 
     lines.append("")
     lines.append("Targets (every applicable run must pass):")
-    lines.append(overall(f"P-256 issuing key ≥ {t.target_cfssl:g}× cfssl certs/s at the same concurrency",
-                         targets["cfssl"]))
-    lines.append(overall(f"RSA-2048 issuing key ≥ {t.target_raw:g}× the raw 2-thread RSA-2048 token rate",
-                         targets["raw"]))
-    lines.append(overall(f"p99 < {t.target_p99_ms:g} ms at {t.target_p99_clients} clients", targets["p99"]))
-    lines.append(overall(f"appliance peak RSS < {t.target_rss_mib:g} MiB", targets["rss"]))
+    lines.append(overall(f"P-256 issuing key ≥ {t.target_cfssl:g}× cfssl certs/s at the same concurrency", "cfssl"))
+    lines.append(overall(f"RSA-2048 issuing key ≥ {t.target_raw:g}× the raw 2-thread RSA-2048 token rate", "raw"))
+    lines.append(overall(f"p99 < {t.target_p99_ms:g} ms at {t.target_p99_clients} clients", "p99"))
+    lines.append(overall(f"appliance peak RSS < {t.target_rss_mib:g} MiB", "rss"))
     if notes:
         lines.append("")
         lines.append("Notes:")

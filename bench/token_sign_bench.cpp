@@ -53,6 +53,7 @@ struct Options {
 };
 
 struct RunResult {
+  double cpu_seconds = 0;  // the process's CPU time over the measured window
   std::uint64_t signatures = 0;
   std::uint64_t errors = 0;
   double seconds = 0;
@@ -77,6 +78,22 @@ double percentile_us(const std::vector<std::uint32_t>& sorted_ns, double q) {
   if (sorted_ns.empty()) return 0;
   auto index = static_cast<std::size_t>(q * static_cast<double>(sorted_ns.size() - 1));
   return static_cast<double>(sorted_ns[index]) / 1000.0;
+}
+
+long peak_rss_kib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
+
+// User + system CPU time of the whole process (every thread), in seconds.
+double process_cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& tv) {
+    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
+  };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
 // The token layer's output as X.509 carries it, checked with OpenSSL against
@@ -136,12 +153,18 @@ RunResult run(token::SessionPool& pool, const std::string& key_label, token::Sig
     });
   }
   ready.arrive_and_wait();
+  double cpu_at_start = 0;
   start = Clock::now();
   end = start + warmup + duration;
   go.store(true, std::memory_order_release);
+  // The warm-up's CPU is left out: read the clock when it ends.
+  std::this_thread::sleep_until(start + warmup);
+  cpu_at_start = process_cpu_seconds();
   for (auto& w : workers) w.join();
+  const double cpu_at_end = process_cpu_seconds();
 
   RunResult out;
+  out.cpu_seconds = cpu_at_end - cpu_at_start;
   std::vector<std::uint32_t> all;
   Clock::time_point last = start + warmup;
   out.verified = true;
@@ -172,12 +195,6 @@ std::string json_escape(const std::string& s) {
     out += c;
   }
   return out;
-}
-
-long peak_rss_kib() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return usage.ru_maxrss;
 }
 
 void ensure_token(const std::shared_ptr<token::Module>& module, const std::string& label) {
@@ -237,7 +254,9 @@ int bench(const Options& o) {
       line << ",\"seconds\":" << r.seconds;
       line.precision(1);
       line << ",\"per_second\":" << per_second << ",\"p50_us\":" << r.p50_us << ",\"p99_us\":" << r.p99_us
-           << ",\"max_us\":" << r.max_us << ",\"verified\":" << (r.verified ? "true" : "false")
+           << ",\"max_us\":" << r.max_us;
+      line.precision(3);
+      line << ",\"cpu_seconds\":" << r.cpu_seconds << ",\"verified\":" << (r.verified ? "true" : "false")
            << ",\"peak_rss_kib\":" << peak_rss_kib();
       if (!r.first_error.empty()) line << ",\"first_error\":\"" << json_escape(r.first_error) << "\"";
       line << "}";
