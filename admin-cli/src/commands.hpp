@@ -1,9 +1,14 @@
 #pragma once
 // Front-end commands: each parses nothing itself (CLI11 did), does one job
 // through token/ and signer/, prints its result and returns the exit code.
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
+
+namespace hsmca::signer {
+struct CaConfig;
+}
 
 namespace hsmca::cli {
 
@@ -33,5 +38,15 @@ struct SignOptions {
 int sign(const SignOptions& options);
 int certs_list(const std::string& config, bool json);
 int certs_show(const std::string& config, const std::string& serial, bool json);
+
+int revoke(const std::string& config, const std::string& serial, const std::string& reason);
+int crl(const std::string& config, const std::string& out, bool der);
+
+// Shared by the ledger commands (sign_commands.cpp).
+// The issuer id (its SKI) from the issuer certificate alone: reading and
+// revoking in the ledger needs no token.
+std::string issuer_id_of(const signer::CaConfig& config);
+// "7F:01", "0x7f01" -> "7f01".
+std::string normalize_serial(std::string serial);
 
 }  // namespace hsmca::cli

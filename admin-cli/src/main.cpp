@@ -87,6 +87,24 @@ int main(int argc, char** argv) {
   certs_show->add_option("SERIAL", serial, "serial number in hex (colons allowed)")->required();
   certs_show->add_flag("--json", json, "print JSON");
 
+  // revoke / crl
+  std::string reason;
+  auto* revoke = app.add_subcommand("revoke", "revoke an issued certificate in the ledger (no token needed): "
+                                              "openssl ca -revoke -crl_reason");
+  revoke->add_option("--config", config_file, "CA file (YAML)")->required()->check(CLI::ExistingFile);
+  revoke->add_option("--serial", serial, "serial number in hex (colons allowed)")->required();
+  revoke->add_option("--reason", reason,
+                     "RFC 5280 reason: unspecified, keyCompromise, cACompromise, affiliationChanged, superseded, "
+                     "cessationOfOperation, privilegeWithdrawn")
+      ->required();
+  std::string crl_out;
+  bool crl_der = false;
+  auto* crl = app.add_subcommand("crl", "sign a full CRL of the revoked certificates with the CA file's key in its "
+                                        "token: openssl ca -gencrl; replaces --out atomically");
+  crl->add_option("--config", config_file, "CA file (YAML)")->required()->check(CLI::ExistingFile);
+  crl->add_option("--out", crl_out, "output file, replaced when it exists")->required();
+  crl->add_flag("--der", crl_der, "write DER instead of PEM");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -105,6 +123,8 @@ int main(int argc, char** argv) {
     }
     if (certs_list->parsed()) return hsmca::cli::certs_list(config_file, json);
     if (certs_show->parsed()) return hsmca::cli::certs_show(config_file, serial, json);
+    if (revoke->parsed()) return hsmca::cli::revoke(config_file, serial, reason);
+    if (crl->parsed()) return hsmca::cli::crl(config_file, crl_out, crl_der);
   } catch (const std::exception& e) {
     std::cerr << "hsmca: error: " << e.what() << "\n";
     return 1;

@@ -46,7 +46,29 @@ std::string output_bytes(const signer::IssuedCertificate& cert, const SignOption
   return o.chain ? cert.pem() + ca.chain_pem() : cert.pem();
 }
 
-// The issuer id (its SKI) from the certificate alone: listing needs no token.
+nlohmann::ordered_json entry_json(const signer::LedgerEntry& e) {
+  return {{"serial", e.record.serial},
+          {"subject", e.record.subject},
+          {"sans", e.record.sans},
+          {"not_before", signer::rfc3339(e.record.not_before)},
+          {"not_after", signer::rfc3339(e.record.not_after)},
+          {"profile", e.record.profile},
+          {"status", signer::status_name(e.status)},
+          {"requester", e.record.requester}};
+}
+
+// Revoked entries say when and why; the others have no such keys.
+nlohmann::ordered_json entry_json_with_revocation(const signer::LedgerEntry& e) {
+  auto j = entry_json(e);
+  if (e.status == signer::CertificateStatus::revoked && e.revoked_at) {
+    j["revoked_at"] = signer::rfc3339(*e.revoked_at);
+    j["revocation_reason"] = e.revocation_reason;
+  }
+  return j;
+}
+
+}  // namespace
+
 std::string issuer_id_of(const signer::CaConfig& config) {
   auto certs = signer::read_certificates(config.issuer_certificate);
   const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(certs.front().get());
@@ -63,19 +85,6 @@ std::string normalize_serial(std::string s) {
   if (out.rfind("0x", 0) == 0) out = out.substr(2);
   return out;
 }
-
-nlohmann::ordered_json entry_json(const signer::LedgerEntry& e) {
-  return {{"serial", e.record.serial},
-          {"subject", e.record.subject},
-          {"sans", e.record.sans},
-          {"not_before", signer::rfc3339(e.record.not_before)},
-          {"not_after", signer::rfc3339(e.record.not_after)},
-          {"profile", e.record.profile},
-          {"status", signer::status_name(e.status)},
-          {"requester", e.record.requester}};
-}
-
-}  // namespace
 
 int sign(const SignOptions& o) {
   if (o.csrs.empty()) throw ConfigError("give at least one --csr FILE");
@@ -160,7 +169,7 @@ int certs_list(const std::string& config_file, bool json) {
   auto entries = ledger->list(issuer_id_of(config));
   if (json) {
     auto out = nlohmann::ordered_json::array();
-    for (const auto& e : entries) out.push_back(entry_json(e));
+    for (const auto& e : entries) out.push_back(entry_json_with_revocation(e));
     std::cout << out.dump(2) << "\n";
     return 0;
   }
@@ -181,12 +190,12 @@ int certs_show(const std::string& config_file, const std::string& serial, bool j
   std::string pem;
   if (!entry->der.empty()) pem = signer::IssuedCertificate::from_der(entry->der).pem();
   if (json) {
-    auto j = entry_json(*entry);
+    auto j = entry_json_with_revocation(*entry);
     j["pem"] = pem;
     std::cout << j.dump(2) << "\n";
     return 0;
   }
-  auto j = entry_json(*entry);
+  auto j = entry_json_with_revocation(*entry);
   for (const auto& [k, v] : j.items()) {
     if (k == "sans") {
       std::string sans;

@@ -1,5 +1,7 @@
 #include "hsmca/signer/ledger.hpp"
 
+#include "hsmca/signer/revocation.hpp"
+
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -50,8 +52,8 @@ constexpr sqlite3_destructor_type kBindInPlace = nullptr;
 
 // The schema, one step per version, applied in order inside one transaction.
 // Append, never edit: a released step is what existing files have already run.
-// Revocation needs no new columns (revoked_at and revocation_reason are here,
-// NULL until then); a later step adds e.g. a crl_number table per issuer.
+// Revocation needs no new columns (revoked_at and revocation_reason are in
+// version 1, NULL until then); version 2 adds each issuer's last CRL number.
 struct Migration {
   int version;
   const char* sql;
@@ -89,6 +91,16 @@ CREATE TABLE probe (
   probed_at INTEGER NOT NULL
 ) STRICT;
 INSERT INTO probe (id, probed_at) VALUES (1, 0);
+)sql"},
+    {2, R"sql(
+-- RFC 5280 5.2.3: crlNumber increases with every CRL an issuer signs.
+CREATE TABLE crl_numbers (
+  issuer_id   TEXT PRIMARY KEY CHECK (issuer_id <> '' AND issuer_id NOT GLOB '*[^0-9a-f]*'),
+  last_number INTEGER NOT NULL CHECK (last_number >= 1)
+) STRICT;
+
+-- What a CRL lists, without reading every issued certificate.
+CREATE INDEX certificates_revoked ON certificates (issuer_id, id) WHERE status = 'revoked';
 )sql"},
 };
 static_assert(std::size(kMigrations) == Ledger::kSchemaVersion,
@@ -434,6 +446,7 @@ struct Ledger::State {
   DatabasePtr write_db;
   StatementPtr begin, commit, rollback, savepoint, release, rollback_to;
   StatementPtr insert_pending, mark_issued, mark_failed, status_of, touch_probe;
+  StatementPtr mark_revoked, revocation_of, bump_crl_number;
 
   std::mutex queue_mutex;
   std::condition_variable queue_cv;
@@ -472,6 +485,19 @@ struct Ledger::State {
                           persistent);
     status_of = prepare(db, where, "SELECT status FROM certificates WHERE id = ?", persistent);
     touch_probe = prepare(db, where, "UPDATE probe SET probed_at = ? WHERE id = 1", persistent);
+    mark_revoked = prepare(db, where,
+                           "UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ? "
+                           "WHERE issuer_id = ? AND serial = ? AND status = 'issued'",
+                           persistent);
+    revocation_of = prepare(db, where,
+                            "SELECT status, revoked_at, revocation_reason FROM certificates "
+                            "WHERE issuer_id = ? AND serial = ?",
+                            persistent);
+    bump_crl_number = prepare(db, where,
+                              "INSERT INTO crl_numbers (issuer_id, last_number) VALUES (?, 1) "
+                              "ON CONFLICT (issuer_id) DO UPDATE SET last_number = last_number + 1 "
+                              "RETURNING last_number",
+                              persistent);
   }
 
   // --- writer thread ---
@@ -732,6 +758,77 @@ void Ledger::record_failed(std::int64_t id, const std::string& reason) {
     }
     if (sqlite3_changes(db) == 0) s.refuse_transition(id, "record_failed");
     return id;
+  });
+}
+
+RevokeOutcome Ledger::revoke(const std::string& issuer_id, const std::string& serial, const std::string& reason,
+                             std::int64_t revoked_at) {
+  if (!is_lower_hex(issuer_id)) {
+    throw std::invalid_argument("ledger: issuer_id must be lowercase hex, got \"" + issuer_id + "\"");
+  }
+  if (!is_lower_hex(serial)) throw std::invalid_argument("ledger: serial must be lowercase hex, got \"" + serial + "\"");
+  if (!parse_revocation_reason(reason)) {
+    throw std::invalid_argument("ledger: unknown revocation reason \"" + reason + "\" (reasons: " +
+                                revocation_reason_names() + ")");
+  }
+  State& s = *state_;
+  // Written on the writer thread while this one waits in submit; read only
+  // once the transaction has committed.
+  RevokeOutcome outcome;
+  s.submit([&]() -> std::int64_t {
+    sqlite3* db = s.write_db.get();
+    {
+      Query q(db, s.mark_revoked.get());
+      q.bind(revoked_at).bind(reason).bind(issuer_id).bind(serial);
+      q.step(s.where, "revoke");
+    }
+    if (sqlite3_changes(db) == 1) {
+      outcome = {RevokeOutcome::Result::revoked, revoked_at, reason, CertificateStatus::revoked};
+      return 0;
+    }
+    Query q(db, s.revocation_of.get());
+    q.bind(issuer_id).bind(serial);
+    if (!q.step(s.where, "revoke")) {
+      outcome = {RevokeOutcome::Result::not_found, 0, {}, CertificateStatus::pending};
+      return 0;
+    }
+    const CertificateStatus status = parse_status(q.text(0));
+    if (status == CertificateStatus::revoked) {
+      outcome = {RevokeOutcome::Result::already_revoked, q.integer(1), q.text(2), status};
+    } else {
+      outcome = {RevokeOutcome::Result::not_issued, 0, {}, status};
+    }
+    return 0;
+  });
+  return outcome;
+}
+
+std::vector<LedgerEntry> Ledger::revoked(const std::string& issuer_id) const {
+  State::ReaderLease db(*state_);
+  const std::string sql = std::string("SELECT ") + kEntryColumns +
+                          " FROM certificates WHERE issuer_id = ? AND status = 'revoked' ORDER BY id";
+  StatementPtr stmt = prepare(db.get(), state_->where, sql);
+  Query q(db.get(), stmt.get());
+  q.bind(issuer_id);
+  std::vector<LedgerEntry> entries;
+  while (q.step(state_->where, "revoked")) entries.push_back(read_entry(q));
+  return entries;
+}
+
+std::int64_t Ledger::next_crl_number(const std::string& issuer_id) {
+  if (!is_lower_hex(issuer_id)) {
+    throw std::invalid_argument("ledger: issuer_id must be lowercase hex, got \"" + issuer_id + "\"");
+  }
+  State& s = *state_;
+  return s.submit([&]() -> std::int64_t {
+    Query q(s.write_db.get(), s.bump_crl_number.get());
+    q.bind(issuer_id);
+    if (!q.step(s.where, "next_crl_number")) throw LedgerError(s.where + ": next_crl_number: no number returned");
+    const std::int64_t number = q.integer(0);
+    // RETURNING hands the row out before the statement finishes; step to the end.
+    while (q.step(s.where, "next_crl_number")) {
+    }
+    return number;
   });
 }
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -261,35 +262,182 @@ TEST_F(LedgerTest, KeepsEverythingAcrossCloseAndReopen) {
   EXPECT_EQ(all[2].record.sans, record_for(kIssuerB, "03").sans);
   // Uniqueness holds across the reopen as well.
   EXPECT_THROW(ledger->record_pending(record_for(kIssuerA, "01")), DuplicateSerial);
-  EXPECT_EQ(ledger->schema_version(), 1);
+  EXPECT_EQ(ledger->schema_version(), 2);
 }
 
-TEST_F(LedgerTest, CreatesTheFileAtSchemaVersionOne) {
+TEST_F(LedgerTest, CreatesTheFileAtSchemaVersionTwo) {
   ASSERT_FALSE(std::filesystem::exists(db_path()));
   auto ledger = Ledger::open(db_path());
   EXPECT_TRUE(std::filesystem::exists(db_path()));
-  EXPECT_EQ(ledger->schema_version(), 1);
-  EXPECT_EQ(Ledger::kSchemaVersion, 1);
+  EXPECT_EQ(ledger->schema_version(), 2);
+  EXPECT_EQ(Ledger::kSchemaVersion, 2);
   RawConnection raw(db_path());
-  EXPECT_EQ(raw.text("PRAGMA user_version"), "1");
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "2");
+  EXPECT_EQ(raw.text("SELECT count(*) FROM crl_numbers"), "0");
+}
+
+TEST_F(LedgerTest, MigratesAVersionOneDatabaseKeepingItsEntries) {
+  // A version-1 file: what the current code creates, minus migration 2.
+  {
+    auto ledger = Ledger::open(db_path());
+    const auto id = ledger->record_pending(record_for(kIssuerA, "01"));
+    ledger->record_issued(id, fake_der("01"));
+  }
+  {
+    RawConnection raw(db_path());
+    raw.exec("DROP INDEX certificates_revoked; DROP TABLE crl_numbers; PRAGMA user_version = 1");
+    ASSERT_EQ(raw.text("SELECT count(*) FROM sqlite_schema WHERE name = 'crl_numbers'"), "0");
+  }
+  auto ledger = Ledger::open(db_path());
+  EXPECT_EQ(ledger->schema_version(), 2);
+  auto entry = ledger->find(kIssuerA, "01");
+  ASSERT_TRUE(entry);
+  EXPECT_EQ(entry->status, CertificateStatus::issued);
+  EXPECT_EQ(entry->der, fake_der("01"));
+  EXPECT_EQ(ledger->revoke(kIssuerA, "01", "superseded", 1767225600).result, RevokeOutcome::Result::revoked);
+  EXPECT_EQ(ledger->next_crl_number(kIssuerA), 1);
+  RawConnection raw(db_path());
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "2");
+}
+
+TEST_F(LedgerTest, RevokesAnIssuedCertificateDurablyWithTimeAndReason) {
+  {
+    auto ledger = Ledger::open(db_path());
+    const auto id = ledger->record_pending(record_for(kIssuerA, "7f01"));
+    ledger->record_issued(id, fake_der("7f01"));
+    const auto outcome = ledger->revoke(kIssuerA, "7f01", "keyCompromise", 1750000000);
+    EXPECT_EQ(outcome.result, RevokeOutcome::Result::revoked);
+    EXPECT_EQ(outcome.revoked_at, 1750000000);
+    EXPECT_EQ(outcome.reason, "keyCompromise");
+  }
+  auto ledger = Ledger::open(db_path());
+  auto entry = ledger->find(kIssuerA, "7f01");
+  ASSERT_TRUE(entry);
+  EXPECT_EQ(entry->status, CertificateStatus::revoked);
+  EXPECT_EQ(entry->revoked_at, 1750000000);
+  EXPECT_EQ(entry->revocation_reason, "keyCompromise");
+  EXPECT_EQ(entry->der, fake_der("7f01"));  // the certificate stays
+  EXPECT_TRUE(entry->issued_at);
+}
+
+TEST_F(LedgerTest, RevokingAgainChangesNothingAndReportsTheFirstRevocation) {
+  auto ledger = Ledger::open(db_path());
+  const auto id = ledger->record_pending(record_for(kIssuerA, "01"));
+  ledger->record_issued(id, fake_der("01"));
+  ASSERT_EQ(ledger->revoke(kIssuerA, "01", "superseded", 1750000000).result, RevokeOutcome::Result::revoked);
+  const auto again = ledger->revoke(kIssuerA, "01", "keyCompromise", 1760000000);
+  EXPECT_EQ(again.result, RevokeOutcome::Result::already_revoked);
+  EXPECT_EQ(again.revoked_at, 1750000000);
+  EXPECT_EQ(again.reason, "superseded");
+  auto entry = ledger->find(kIssuerA, "01");
+  EXPECT_EQ(entry->revoked_at, 1750000000);
+  EXPECT_EQ(entry->revocation_reason, "superseded");
+}
+
+TEST_F(LedgerTest, RefusesToRevokeAnUnknownSerialOrOneThatWasNeverIssued) {
+  auto ledger = Ledger::open(db_path());
+  ledger->record_pending(record_for(kIssuerA, "01"));
+  const auto failed = ledger->record_pending(record_for(kIssuerA, "02"));
+  ledger->record_failed(failed, "token said no");
+  const auto issued = ledger->record_pending(record_for(kIssuerB, "03"));
+  ledger->record_issued(issued, fake_der("03"));
+
+  EXPECT_EQ(ledger->revoke(kIssuerA, "99", "unspecified", 1).result, RevokeOutcome::Result::not_found);
+  // Another issuer's serial is not this issuer's.
+  EXPECT_EQ(ledger->revoke(kIssuerA, "03", "unspecified", 1).result, RevokeOutcome::Result::not_found);
+  const auto pending = ledger->revoke(kIssuerA, "01", "unspecified", 1);
+  EXPECT_EQ(pending.result, RevokeOutcome::Result::not_issued);
+  EXPECT_EQ(pending.status, CertificateStatus::pending);
+  const auto failed_outcome = ledger->revoke(kIssuerA, "02", "unspecified", 1);
+  EXPECT_EQ(failed_outcome.result, RevokeOutcome::Result::not_issued);
+  EXPECT_EQ(failed_outcome.status, CertificateStatus::failed);
+  EXPECT_EQ(ledger->find(kIssuerA, "01")->status, CertificateStatus::pending);
+  EXPECT_EQ(ledger->find(kIssuerA, "02")->status, CertificateStatus::failed);
+  EXPECT_EQ(ledger->find(kIssuerB, "03")->status, CertificateStatus::issued);
+}
+
+TEST_F(LedgerTest, RefusesAnUnknownRevocationReasonOrMalformedSerial) {
+  auto ledger = Ledger::open(db_path());
+  const auto id = ledger->record_pending(record_for(kIssuerA, "01"));
+  ledger->record_issued(id, fake_der("01"));
+  EXPECT_THROW(ledger->revoke(kIssuerA, "01", "lostIt", 1), std::invalid_argument);
+  EXPECT_THROW(ledger->revoke(kIssuerA, "01", "KeyCompromise", 1), std::invalid_argument);
+  EXPECT_THROW(ledger->revoke(kIssuerA, "0X1", "keyCompromise", 1), std::invalid_argument);
+  EXPECT_EQ(ledger->find(kIssuerA, "01")->status, CertificateStatus::issued);
+}
+
+TEST_F(LedgerTest, ListsTheRevokedCertificatesOfOneIssuer) {
+  auto ledger = Ledger::open(db_path());
+  for (const auto& [issuer, serial] : std::vector<std::pair<std::string, std::string>>{
+           {kIssuerA, "01"}, {kIssuerA, "02"}, {kIssuerA, "03"}, {kIssuerB, "04"}}) {
+    ledger->record_issued(ledger->record_pending(record_for(issuer, serial)), fake_der(serial));
+  }
+  ledger->revoke(kIssuerA, "03", "superseded", 30);
+  ledger->revoke(kIssuerA, "01", "keyCompromise", 10);
+  ledger->revoke(kIssuerB, "04", "keyCompromise", 40);
+  const auto revoked = ledger->revoked(kIssuerA);
+  ASSERT_EQ(revoked.size(), 2u);
+  EXPECT_EQ(revoked[0].record.serial, "01");
+  EXPECT_EQ(revoked[0].revocation_reason, "keyCompromise");
+  EXPECT_EQ(revoked[0].revoked_at, 10);
+  EXPECT_EQ(revoked[1].record.serial, "03");
+  EXPECT_TRUE(ledger->revoked("00ff").empty());
+}
+
+TEST_F(LedgerTest, CrlNumbersStartAtOneAndIncreaseAcrossReopenPerIssuer) {
+  {
+    auto ledger = Ledger::open(db_path());
+    EXPECT_EQ(ledger->next_crl_number(kIssuerA), 1);
+    EXPECT_EQ(ledger->next_crl_number(kIssuerA), 2);
+    EXPECT_EQ(ledger->next_crl_number(kIssuerB), 1);
+  }
+  auto ledger = Ledger::open(db_path());
+  EXPECT_EQ(ledger->next_crl_number(kIssuerA), 3);
+  // Another process on the same file draws from the same sequence.
+  auto other = Ledger::open(db_path());
+  EXPECT_EQ(other->next_crl_number(kIssuerA), 4);
+  EXPECT_EQ(ledger->next_crl_number(kIssuerB), 2);
+  EXPECT_THROW(ledger->next_crl_number("not hex"), std::invalid_argument);
+}
+
+TEST_F(LedgerTest, ConcurrentCrlNumbersAreAllDistinct) {
+  auto ledger = Ledger::open(db_path());
+  constexpr int kThreads = 8;
+  constexpr int kEach = 20;
+  std::vector<std::vector<std::int64_t>> drawn(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) drawn[t].push_back(ledger->next_crl_number(kIssuerA));
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::int64_t> all;
+  for (const auto& d : drawn) {
+    EXPECT_TRUE(std::is_sorted(d.begin(), d.end()));
+    all.insert(d.begin(), d.end());
+  }
+  EXPECT_EQ(all.size(), static_cast<std::size_t>(kThreads * kEach));
+  EXPECT_EQ(*all.begin(), 1);
+  EXPECT_EQ(*all.rbegin(), kThreads * kEach);
 }
 
 TEST_F(LedgerTest, RefusesADatabaseWithANewerSchemaAndLeavesItAlone) {
   Ledger::open(db_path())->record_pending(record_for(kIssuerA, "01"));
   {
     RawConnection raw(db_path());
-    raw.exec("PRAGMA user_version = 2");
+    raw.exec("PRAGMA user_version = 3");
   }
   try {
     Ledger::open(db_path());
     FAIL() << "a newer schema was accepted";
   } catch (const LedgerError& e) {
     const std::string what = e.what();
-    EXPECT_NE(what.find("schema version 2"), std::string::npos) << what;
+    EXPECT_NE(what.find("schema version 3"), std::string::npos) << what;
     EXPECT_NE(what.find("newer"), std::string::npos) << what;
   }
   RawConnection raw(db_path());
-  EXPECT_EQ(raw.text("PRAGMA user_version"), "2");
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "3");
   EXPECT_EQ(raw.text("SELECT count(*) FROM certificates"), "1");
 }
 
@@ -377,7 +525,7 @@ TEST_F(LedgerTest, ReadsDoNotWaitForAnotherProcessesWriteTransaction) {
   const auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(ledger->list("").size(), 1u);
   EXPECT_TRUE(ledger->find(kIssuerA, "01"));
-  EXPECT_EQ(ledger->schema_version(), 1);
+  EXPECT_EQ(ledger->schema_version(), 2);
   // Well under the busy timeout (5 s) the reads would otherwise wait out.
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
   other.exec("ROLLBACK");
@@ -423,7 +571,7 @@ TEST_F(LedgerTest, OpensOneNewFileFromSeveralPlacesAtOnce) {
   for (auto& th : threads) th.join();
   for (int i = 0; i < kOpeners; ++i) {
     ASSERT_TRUE(ledgers[i]) << errors[i];
-    EXPECT_EQ(ledgers[i]->schema_version(), 1);
+    EXPECT_EQ(ledgers[i]->schema_version(), 2);
   }
   ledgers[0]->record_pending(record_for(kIssuerA, "01"));
   EXPECT_TRUE(ledgers[kOpeners - 1]->find(kIssuerA, "01"));

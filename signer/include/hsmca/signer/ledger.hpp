@@ -54,6 +54,21 @@ class DuplicateSerial : public LedgerError {
   using LedgerError::LedgerError;
 };
 
+// What Ledger::revoke came to. Revoking is idempotent: a second revocation
+// changes nothing and reports the first one's time and reason.
+struct RevokeOutcome {
+  enum class Result {
+    revoked,          // issued -> revoked now
+    already_revoked,  // nothing changed
+    not_found,        // no certificate with this serial under this issuer
+    not_issued,       // pending or failed: there is no certificate to revoke
+  };
+  Result result = Result::not_found;
+  std::int64_t revoked_at = 0;  // revoked, already_revoked: when (unix seconds)
+  std::string reason{};         // revoked, already_revoked: the reason recorded
+  CertificateStatus status = CertificateStatus::pending;  // not_issued: which
+};
+
 struct LedgerStats {
   std::uint64_t commits = 0;   // durable transactions the writer committed
   std::uint64_t requests = 0;  // write requests it ran, whether they succeeded or not
@@ -74,7 +89,7 @@ struct LedgerStats {
 // All members may be called from any thread.
 class Ledger {
  public:
-  static constexpr int kSchemaVersion = 1;  // the newest schema this code knows
+  static constexpr int kSchemaVersion = 2;  // the newest schema this code knows
 
   // Opens the database at `path`, creating the file (not its directory) when it
   // is absent, and brings its schema up to kSchemaVersion. LedgerError when the
@@ -97,6 +112,18 @@ class Ledger {
   void record_issued(std::int64_t id, std::span<const unsigned char> der);
   // pending -> failed. LedgerError when the entry does not exist or is not pending.
   void record_failed(std::int64_t id, const std::string& reason);
+
+  // issued -> revoked, with RFC 5280 reason `reason` by name ("keyCompromise",
+  // see revocation.hpp; std::invalid_argument for any other) at `revoked_at`
+  // (unix seconds). Durable on return, like every write.
+  RevokeOutcome revoke(const std::string& issuer_id, const std::string& serial, const std::string& reason,
+                       std::int64_t revoked_at);
+  // The issuer's revoked certificates, oldest entry first: what its CRL lists.
+  std::vector<LedgerEntry> revoked(const std::string& issuer_id) const;
+  // The issuer's next CRL number (RFC 5280 5.2.3): 1 first, then one more on
+  // every call, durable on return, shared by every process on the file. A
+  // number taken for a CRL that was then not signed is simply skipped.
+  std::int64_t next_crl_number(const std::string& issuer_id);
 
   std::optional<LedgerEntry> find(const std::string& issuer_id, const std::string& serial) const;
   // Oldest first; every issuer's entries when `issuer_id` is empty.

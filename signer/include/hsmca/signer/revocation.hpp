@@ -1,0 +1,69 @@
+#pragma once
+// Revocation: RFC 5280 reasons by name and the CRLs the CA signs.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "hsmca/signer/leaf.hpp"
+#include "hsmca/signer/openssl.hpp"
+
+namespace hsmca::signer {
+
+// RFC 5280 5.3.1 CRLReason, with its code. Only the reasons a CA operator
+// revokes an end-entity or subordinate CA certificate for: certificateHold
+// (6) and removeFromCRL (8) belong to suspension, which hsmca does not do;
+// aACompromise (10) is about attribute certificates.
+enum class RevocationReason {
+  unspecified = 0,
+  key_compromise = 1,
+  ca_compromise = 2,
+  affiliation_changed = 3,
+  superseded = 4,
+  cessation_of_operation = 5,
+  privilege_withdrawn = 9,
+};
+
+// The RFC's own spelling ("keyCompromise"), as the CLI takes it, the ledger
+// stores it and `openssl crl -text` shows it ("Key Compromise").
+std::string_view reason_name(RevocationReason reason) noexcept;
+// nullopt for any other spelling (case matters, as in the RFC's ASN.1).
+std::optional<RevocationReason> parse_revocation_reason(std::string_view name) noexcept;
+// "unspecified, keyCompromise, ..." for error messages.
+std::string revocation_reason_names();
+inline int reason_code(RevocationReason reason) noexcept { return static_cast<int>(reason); }
+
+struct RevokedEntry {
+  std::string serial_hex;  // lowercase, as the ledger stores it
+  std::int64_t revoked_at = 0;  // unix seconds
+  RevocationReason reason = RevocationReason::unspecified;
+};
+
+// A signed CRL and its exact DER.
+struct IssuedCrl {
+  Bytes der;
+  std::int64_t number = 0;
+  std::int64_t this_update = 0;  // unix seconds
+  std::int64_t next_update = 0;
+  std::size_t entries = 0;
+  std::string pem() const;  // "-----BEGIN X509 CRL-----"
+};
+
+// A full v2 CRL (RFC 5280 5.1) for `issuer`: issuer name = the issuer
+// certificate's subject, thisUpdate/nextUpdate (whole seconds), the entries
+// sorted by serial, each with its revocationDate and a reasonCode extension —
+// none for unspecified, as RFC 5280 5.3.1 asks ("SHOULD be absent instead of
+// using the unspecified (0) reasonCode value"). CRL extensions: AKI with the
+// issuer's key identifier (its SKI) and crlNumber (both non-critical, 5.2.1,
+// 5.2.3). Signed through issuer.key with its scheme; the result is parsed
+// back, must re-encode to exactly the signed TBSCertList and verify under the
+// issuer certificate's public key. std::invalid_argument for a bad serial,
+// crl_number < 1 or next_update not after this_update; VerificationError or
+// OpenSslError when the CRL cannot be made or does not check out.
+IssuedCrl issue_crl(const IssuerContext& issuer, std::span<const RevokedEntry> entries, std::int64_t crl_number,
+                    std::chrono::system_clock::time_point this_update,
+                    std::chrono::system_clock::time_point next_update);
+
+}  // namespace hsmca::signer

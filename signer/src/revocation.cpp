@@ -1,0 +1,181 @@
+#include "hsmca/signer/revocation.hpp"
+
+#include <openssl/pem.h>
+
+#include <algorithm>
+#include <array>
+#include <stdexcept>
+
+#include "der.hpp"
+#include "hsmca/signer/algorithm.hpp"
+#include "hsmca/signer/signed_object.hpp"
+#include "x509_build.hpp"
+
+namespace hsmca::signer {
+namespace {
+
+using X509CrlPtr = std::unique_ptr<X509_CRL, Free<X509_CRL_free>>;
+using X509RevokedPtr = std::unique_ptr<X509_REVOKED, Free<X509_REVOKED_free>>;
+using Asn1EnumeratedPtr = std::unique_ptr<ASN1_ENUMERATED, Free<ASN1_ENUMERATED_free>>;
+
+struct ReasonSpelling {
+  RevocationReason reason;
+  std::string_view name;
+};
+constexpr std::array<ReasonSpelling, 7> kReasons{{
+    {RevocationReason::unspecified, "unspecified"},
+    {RevocationReason::key_compromise, "keyCompromise"},
+    {RevocationReason::ca_compromise, "cACompromise"},
+    {RevocationReason::affiliation_changed, "affiliationChanged"},
+    {RevocationReason::superseded, "superseded"},
+    {RevocationReason::cessation_of_operation, "cessationOfOperation"},
+    {RevocationReason::privilege_withdrawn, "privilegeWithdrawn"},
+}};
+
+bool is_lower_hex(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+  });
+}
+
+Asn1IntegerPtr serial_from_hex(const std::string& hex) {
+  if (!is_lower_hex(hex)) throw std::invalid_argument("CRL entry: serial must be lowercase hex, got \"" + hex + "\"");
+  BIGNUM* raw = nullptr;
+  if (BN_hex2bn(&raw, hex.c_str()) == 0) throw OpenSslError("BN_hex2bn");
+  BignumPtr bn(raw);
+  Asn1IntegerPtr serial(BN_to_ASN1_INTEGER(bn.get(), nullptr));
+  if (!serial) throw OpenSslError("BN_to_ASN1_INTEGER");
+  return serial;
+}
+
+Asn1IntegerPtr integer(std::int64_t value) {
+  Asn1IntegerPtr i(ASN1_INTEGER_new());
+  if (!i) throw OpenSslError("ASN1_INTEGER_new");
+  detail::check(ASN1_INTEGER_set_int64(i.get(), value), "ASN1_INTEGER_set_int64");
+  return i;
+}
+
+// OpenSSL 3.0 has no setter for a CRL's inner signature algorithm (the
+// TBSCertList's `signature` field), and without one i2d_re_X509_CRL_tbs
+// refuses to encode. So the CRL starts as a DER skeleton that carries it —
+// SEQUENCE { SEQUENCE { version v2, signature, issuer, thisUpdate }, signature,
+// empty BIT STRING } — parsed with d2i_X509_CRL; every other field is then set
+// through OpenSSL's own CRL API. The skeleton's outer signature is replaced by
+// sign_tbs's result.
+X509CrlPtr crl_skeleton(X509* issuer_cert, token::SignatureScheme scheme, std::time_t this_update) {
+  static constexpr std::array<unsigned char, 3> kVersion2{0x02, 0x01, 0x01};  // INTEGER 1 (v2)
+  const auto alg = signature_algorithm_der(scheme);
+  const Bytes issuer_name = der::encode(i2d_X509_NAME, X509_get_subject_name(issuer_cert), "i2d_X509_NAME");
+  const Asn1TimePtr time = detail::asn1_time(this_update);
+  const Bytes this_update_der = der::encode(i2d_ASN1_TIME, time.get(), "i2d_ASN1_TIME");
+  const Bytes tbs = der::sequence({kVersion2, alg, issuer_name, this_update_der});
+  const Bytes skeleton = der::sequence({tbs, alg, der::bit_string({})});
+  const unsigned char* p = skeleton.data();
+  X509CrlPtr crl(d2i_X509_CRL(nullptr, &p, static_cast<long>(skeleton.size())));
+  if (!crl || p != skeleton.data() + skeleton.size()) throw OpenSslError("d2i_X509_CRL (skeleton)");
+  return crl;
+}
+
+void add_entry(X509_CRL* crl, const RevokedEntry& entry) {
+  X509RevokedPtr revoked(X509_REVOKED_new());
+  if (!revoked) throw OpenSslError("X509_REVOKED_new");
+  detail::check(X509_REVOKED_set_serialNumber(revoked.get(), serial_from_hex(entry.serial_hex).get()),
+                "X509_REVOKED_set_serialNumber");
+  detail::check(X509_REVOKED_set_revocationDate(revoked.get(), detail::asn1_time(entry.revoked_at).get()),
+                "X509_REVOKED_set_revocationDate");
+  if (entry.reason != RevocationReason::unspecified) {
+    Asn1EnumeratedPtr code(ASN1_ENUMERATED_new());
+    if (!code) throw OpenSslError("ASN1_ENUMERATED_new");
+    detail::check(ASN1_ENUMERATED_set(code.get(), reason_code(entry.reason)), "ASN1_ENUMERATED_set");
+    // RFC 5280 5.3.1: reasonCode is non-critical.
+    detail::check(X509_REVOKED_add1_ext_i2d(revoked.get(), NID_crl_reason, code.get(), 0, 0),
+                  "X509_REVOKED_add1_ext_i2d(reasonCode)");
+  }
+  detail::check(X509_CRL_add0_revoked(crl, revoked.get()), "X509_CRL_add0_revoked");
+  revoked.release();  // owned by `crl` now
+}
+
+}  // namespace
+
+std::string_view reason_name(RevocationReason reason) noexcept {
+  for (const auto& r : kReasons) {
+    if (r.reason == reason) return r.name;
+  }
+  return "unspecified";
+}
+
+std::optional<RevocationReason> parse_revocation_reason(std::string_view name) noexcept {
+  for (const auto& r : kReasons) {
+    if (r.name == name) return r.reason;
+  }
+  return std::nullopt;
+}
+
+std::string revocation_reason_names() {
+  std::string names;
+  for (const auto& r : kReasons) {
+    if (!names.empty()) names += ", ";
+    names += r.name;
+  }
+  return names;
+}
+
+std::string IssuedCrl::pem() const {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio(bio.get(), PEM_STRING_X509_CRL, "", der.data(), static_cast<long>(der.size())) <= 0) {
+    throw OpenSslError("PEM_write_bio");
+  }
+  return detail::bio_contents(bio.get());
+}
+
+IssuedCrl issue_crl(const IssuerContext& issuer, std::span<const RevokedEntry> entries, std::int64_t crl_number,
+                    std::chrono::system_clock::time_point this_update,
+                    std::chrono::system_clock::time_point next_update) {
+  if (issuer.certificate == nullptr || issuer.key == nullptr) {
+    throw std::invalid_argument("issue_crl: the issuer needs its certificate and key");
+  }
+  if (crl_number < 1) throw std::invalid_argument("issue_crl: the CRL number must be at least 1");
+  const std::time_t this_seconds = detail::whole_seconds(this_update);
+  const std::time_t next_seconds = detail::whole_seconds(next_update);
+  if (next_seconds <= this_seconds) throw std::invalid_argument("issue_crl: nextUpdate must be after thisUpdate");
+
+  const SigningKey& key = *issuer.key;
+  X509CrlPtr crl = crl_skeleton(issuer.certificate, key.scheme(), this_seconds);
+  // RFC 5280 5.1.2.5: conforming CAs include nextUpdate.
+  detail::check(X509_CRL_set1_nextUpdate(crl.get(), detail::asn1_time(next_seconds).get()), "X509_CRL_set1_nextUpdate");
+  for (const auto& entry : entries) add_entry(crl.get(), entry);
+  // Sorted by serial: a relying party's lookup does not depend on the ledger's order.
+  detail::check(X509_CRL_sort(crl.get()), "X509_CRL_sort");
+
+  // RFC 5280 5.2.1: keyIdentifier only, the same the issuer's certificates name.
+  AuthorityKeyIdPtr authority(AUTHORITY_KEYID_new());
+  if (!authority) throw OpenSslError("AUTHORITY_KEYID_new");
+  authority->keyid = detail::issuer_key_identifier(issuer.certificate).release();  // owned by `authority`
+  detail::check(X509_CRL_add1_ext_i2d(crl.get(), NID_authority_key_identifier, authority.get(), 0, 0),
+                "X509_CRL_add1_ext_i2d(authorityKeyIdentifier)");
+  detail::check(X509_CRL_add1_ext_i2d(crl.get(), NID_crl_number, integer(crl_number).get(), 0, 0),
+                "X509_CRL_add1_ext_i2d(cRLNumber)");
+
+  const Bytes tbs = der::encode(i2d_re_X509_CRL_tbs, crl.get(), "i2d_re_X509_CRL_tbs");
+  // sign_tbs has verified the signature under key.spki_der() with key.scheme().
+  IssuedCrl issued{sign_tbs(key, tbs), crl_number, this_seconds, next_seconds, entries.size()};
+
+  const unsigned char* p = issued.der.data();
+  X509CrlPtr parsed(d2i_X509_CRL(nullptr, &p, static_cast<long>(issued.der.size())));
+  if (!parsed || p != issued.der.data() + issued.der.size()) {
+    throw VerificationError("the signed CRL does not parse as exactly one CRL: " + drain_openssl_errors());
+  }
+  if (!std::ranges::equal(der::encode(i2d_re_X509_CRL_tbs, parsed.get(), "i2d_re_X509_CRL_tbs"), tbs)) {
+    throw VerificationError("the signed CRL re-encodes to a different TBSCertList");
+  }
+  // The key relying parties check a CRL with is the issuer certificate's.
+  EVP_PKEY* issuer_key = X509_get0_pubkey(issuer.certificate);
+  if (issuer_key == nullptr) throw OpenSslError("X509_get0_pubkey(issuer)");
+  if (X509_CRL_verify(parsed.get(), issuer_key) != 1) {
+    throw VerificationError("the CRL does not verify under the issuer certificate's public key: " +
+                            drain_openssl_errors());
+  }
+  return issued;
+}
+
+}  // namespace hsmca::signer
