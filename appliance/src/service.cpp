@@ -3,10 +3,12 @@
 #include <nlohmann/json.hpp>
 
 #include <iostream>
+#include <optional>
 
 #include "hsmca/appliance/est.hpp"
 #include "hsmca/signer/clock.hpp"
 #include "hsmca/signer/ledger.hpp"
+#include "hsmca/signer/revocation.hpp"
 #include "hsmca/token/error.hpp"
 
 namespace hsmca::appliance {
@@ -50,6 +52,18 @@ std::string common_name(X509* cert) {
 std::string serial_of(X509* cert) {
   const ASN1_INTEGER* s = X509_get0_serialNumber(cert);
   return signer::to_hex({s->data, static_cast<std::size_t>(s->length)});
+}
+
+// "67:CF:47" as `openssl x509 -serial` or a browser shows it -> "67cf47", the
+// ledger's spelling; nullopt when it is not hex.
+std::optional<std::string> normalized_serial(std::string_view text) {
+  std::string serial;
+  for (char c : text) {
+    if (c == ':') continue;
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return std::nullopt;
+    serial += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return serial;
 }
 
 // One line per request on stdout: machine-readable, never a PIN, token or key.
@@ -191,6 +205,10 @@ void Service::route(const std::shared_ptr<Exchange>& ex) {
     ex->route = "/ca/chain.pem";
     return get ? ex->finish(200, chain_pem_, "application/pem-certificate-chain") : wrong_method("GET");
   }
+  if (path == "/crl") {
+    ex->route = "/crl";
+    return get ? crl(ex) : wrong_method("GET");
+  }
   if (path == "/metrics" && !ex->ctx.secure) {
     ex->route = "/metrics";
     if (!get) return wrong_method("GET");
@@ -232,9 +250,16 @@ void Service::route(const std::shared_ptr<Exchange>& ex) {
     return enroll(ex, config_.default_profile, false, false);
   }
   if (path.rfind(std::string(kCertificates) + "/", 0) == 0) {
+    const std::string rest = path.substr(kCertificates.size() + 1);
+    constexpr std::string_view kRevoke = "/revoke";
+    if (rest.size() > kRevoke.size() && rest.ends_with(kRevoke)) {
+      ex->route = std::string(kCertificates) + "/{serial}/revoke";
+      if (!post) return wrong_method("POST");
+      return revoke(ex, rest.substr(0, rest.size() - kRevoke.size()));
+    }
     ex->route = std::string(kCertificates) + "/{serial}";
     if (!get) return wrong_method("GET");
-    return show_certificate(ex, path.substr(kCertificates.size() + 1));
+    return show_certificate(ex, rest);
   }
   ex->error(404, "not_found", "no route for " + path);
 }
@@ -347,13 +372,9 @@ void Service::enroll(const std::shared_ptr<Exchange>& ex, const std::string& def
 void Service::show_certificate(const std::shared_ptr<Exchange>& ex, const std::string& serial_text) {
   if (ex->identity.kind == Identity::Kind::none) return (void)ex->authorize("enroll");
   if (!ex->identity.has_role("enroll") && !ex->identity.has_role("admin")) return (void)ex->authorize("enroll");
-  std::string serial;
-  for (char c : serial_text) {
-    if (c == ':') continue;
-    if (!std::isxdigit(static_cast<unsigned char>(c))) return ex->error(400, "malformed_request", "the serial must be hex");
-    serial += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  submit(ex, [this, ex, serial] {
+  const auto serial = normalized_serial(serial_text);
+  if (!serial) return ex->error(400, "malformed_request", "the serial must be hex");
+  submit(ex, [this, ex, serial = *serial] {
     try {
       auto entry = issuing_.ledger().find(issuing_.ca().issuer_id(), serial);
       if (!entry) return ex->error(404, "not_found", "no certificate with serial " + serial);
@@ -371,6 +392,179 @@ void Service::show_certificate(const std::shared_ptr<Exchange>& ex, const std::s
       ex->error(503, "ledger_unavailable", e.what());
     }
   });
+}
+
+void Service::revoke(const std::shared_ptr<Exchange>& ex, const std::string& serial_text) {
+  if (!ex->authorize("admin")) return;
+  const auto serial = normalized_serial(serial_text);
+  if (!serial || serial->empty()) return ex->error(400, "malformed_request", "the serial must be hex");
+  const auto& req = ex->ctx.request;
+  std::string reason(signer::reason_name(signer::RevocationReason::unspecified));
+  // The body is optional: no body revokes for an unspecified reason.
+  if (!req.body().empty()) {
+    if (media_type(req) != "application/json") {
+      return ex->error(415, "unsupported_media_type", "send application/json: {\"reason\": NAME}");
+    }
+    json body = json::parse(req.body(), nullptr, false);
+    if (body.is_discarded() || !body.is_object()) {
+      return ex->error(400, "malformed_request", "expected a JSON object with an optional \"reason\"");
+    }
+    for (const auto& [key, value] : body.items()) {
+      if (key != "reason") return ex->error(400, "malformed_request", "unknown field \"" + key + "\"");
+    }
+    if (body.contains("reason")) {
+      if (!body["reason"].is_string()) return ex->error(400, "malformed_request", "\"reason\" must be a string");
+      reason = body["reason"].get<std::string>();
+    }
+    if (!signer::parse_revocation_reason(reason)) {
+      return ex->error(400, "unknown_reason",
+                       "unknown revocation reason '" + reason + "' (reasons: " + signer::revocation_reason_names() + ")");
+    }
+  }
+  submit(ex, [this, ex, serial = *serial, reason] {
+    try {
+      const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+      const auto outcome = issuing_.ledger().revoke(issuing_.ca().issuer_id(), serial, reason, now);
+      using Result = signer::RevokeOutcome::Result;
+      switch (outcome.result) {
+        case Result::not_found:
+          return ex->error(404, "not_found", "no certificate with serial " + serial);
+        case Result::not_issued:
+          return ex->error(409, "not_issued",
+                           "certificate " + serial + " is " + std::string(signer::status_name(outcome.status)) +
+                               ", not issued: there is nothing to revoke");
+        case Result::revoked: {
+          // The next GET /crl looks at the ledger at once rather than within the second.
+          std::lock_guard lock(crl_mutex_);
+          crl_checked_ = {};
+          break;
+        }
+        case Result::already_revoked:
+          break;
+      }
+      ex->serial = serial;
+      json out = {{"serial", serial},
+                  {"status", "revoked"},
+                  {"revoked_at", signer::rfc3339(outcome.revoked_at)},
+                  {"reason", outcome.reason},
+                  {"already_revoked", outcome.result == Result::already_revoked}};
+      ex->finish(200, out.dump(), "application/json");
+    } catch (const signer::LedgerError& e) {
+      ex->error(503, "ledger_unavailable", e.what());
+    } catch (const std::exception& e) {
+      ex->error(500, "internal", e.what());
+    }
+  });
+}
+
+void Service::crl(const std::shared_ptr<Exchange>& ex) {
+  std::shared_ptr<const CachedCrl> current;
+  bool start = false;
+  {
+    std::lock_guard lock(crl_mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    // A CRL past its nextUpdate is no answer: wait for the new one.
+    if (crl_ && std::chrono::system_clock::now() < crl_->next_update) current = crl_;
+    const bool due = !current || now - crl_checked_ >= std::chrono::seconds(1) || now >= current->refresh_after;
+    if (due && !crl_refreshing_) {
+      crl_refreshing_ = true;
+      start = true;
+    }
+    if (!current) crl_waiters_.push_back(ex);
+  }
+  if (start && !pool_.try_submit([this] { refresh_crl(); })) {
+    std::vector<std::shared_ptr<Exchange>> waiters;
+    {
+      std::lock_guard lock(crl_mutex_);
+      crl_refreshing_ = false;
+      if (!current) waiters.swap(crl_waiters_);
+    }
+    for (const auto& w : waiters) w->error(503, "busy", "the signing queue is full; retry shortly");
+  }
+  if (current) ex->finish(200, current->der, "application/pkix-crl");
+}
+
+void Service::refresh_crl() {
+  std::shared_ptr<const CachedCrl> fresh;
+  unsigned failure_status = 0;
+  std::string failure_code, failure_message;
+  try {
+    auto& ca = issuing_.ca();
+    auto& ledger = issuing_.ledger();
+    std::shared_ptr<const CachedCrl> current;
+    {
+      std::lock_guard lock(crl_mutex_);
+      current = crl_;
+    }
+    // Read before the entries: a revocation landing in between makes the next
+    // look re-sign once more, never miss it.
+    const auto version = ledger.revocation_version(ca.issuer_id());
+    if (current && current->version == version && std::chrono::steady_clock::now() < current->refresh_after &&
+        std::chrono::system_clock::now() < current->next_update) {
+      fresh = current;
+    } else {
+      std::vector<signer::RevokedEntry> entries;
+      for (const auto& e : ledger.revoked(ca.issuer_id())) {
+        const auto reason = signer::parse_revocation_reason(e.revocation_reason);
+        if (!reason || !e.revoked_at) {
+          throw std::runtime_error("the ledger holds revoked certificate " + e.record.serial +
+                                   " with an unknown reason '" + e.revocation_reason + "'");
+        }
+        entries.push_back({e.record.serial, *e.revoked_at, *reason});
+      }
+      // Taken before signing, as `hsmca crl` does: a failed signature leaves a gap, never a repeat.
+      const std::int64_t number = ledger.next_crl_number(ca.issuer_id());
+      const auto now = std::chrono::system_clock::now();
+      const auto validity = std::chrono::hours{ca_config_.revocation.crl_validity_hours};
+      const signer::IssuerContext issuer{ca.issuer_certificate(), &issuing_.key(), {}, {}, {}};
+      const auto signed_crl = signer::issue_crl(issuer, entries, number, now, now + validity);
+      auto made = std::make_shared<CachedCrl>();
+      made->der.assign(signed_crl.der.begin(), signed_crl.der.end());
+      made->number = signed_crl.number;
+      made->version = version;
+      made->next_update = std::chrono::system_clock::time_point{std::chrono::seconds{signed_crl.next_update}};
+      made->refresh_after = std::chrono::steady_clock::now() + validity / 2;
+      fresh = std::move(made);
+      json line = {{"time", signer::rfc3339(now, true)},
+                   {"event", "crl_signed"},
+                   {"crl_number", signed_crl.number},
+                   {"revoked", signed_crl.entries},
+                   {"next_update", signer::rfc3339(signed_crl.next_update)}};
+      std::lock_guard lock(log_mutex);
+      std::cout << line.dump() << '\n' << std::flush;
+    }
+  } catch (const token::Error& e) {
+    failure_status = 503;
+    failure_code = "token_unavailable";
+    failure_message = e.what();
+  } catch (const signer::LedgerError& e) {
+    failure_status = 503;
+    failure_code = "ledger_unavailable";
+    failure_message = e.what();
+  } catch (const std::exception& e) {
+    failure_status = 500;
+    failure_code = "internal";
+    failure_message = e.what();
+  }
+  std::vector<std::shared_ptr<Exchange>> waiters;
+  {
+    std::lock_guard lock(crl_mutex_);
+    // A failed refresh is retried by a request at least a second later; until
+    // then the last CRL, still valid, is served.
+    crl_checked_ = std::chrono::steady_clock::now();
+    crl_refreshing_ = false;
+    if (fresh) crl_ = fresh;
+    waiters.swap(crl_waiters_);
+  }
+  for (const auto& w : waiters) {
+    if (fresh) {
+      w->finish(200, fresh->der, "application/pkix-crl");
+    } else {
+      w->error(failure_status, failure_code, failure_message);
+    }
+  }
 }
 
 void Service::health(const std::shared_ptr<Exchange>& ex) {

@@ -12,11 +12,13 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "hsmca/appliance/auth.hpp"
 #include "hsmca/appliance/config.hpp"
 #include "hsmca/appliance/metrics.hpp"
 #include "hsmca/signer/certificate_authority.hpp"
+#include "hsmca/signer/ledger.hpp"
 #include "work_pool.hpp"
 
 namespace hsmca::appliance {
@@ -52,6 +54,9 @@ class Service {
   void route(const std::shared_ptr<Exchange>& ex);
   void enroll(const std::shared_ptr<Exchange>& ex, const std::string& profile, bool est, bool reenroll);
   void show_certificate(const std::shared_ptr<Exchange>& ex, const std::string& serial);
+  void revoke(const std::shared_ptr<Exchange>& ex, const std::string& serial);
+  void crl(const std::shared_ptr<Exchange>& ex);
+  void refresh_crl();  // on a worker
   void health(const std::shared_ptr<Exchange>& ex);
   bool submit(const std::shared_ptr<Exchange>& ex, std::function<void()> job);
   Identity identify(const RequestContext& ctx) const;
@@ -72,6 +77,24 @@ class Service {
   std::chrono::steady_clock::time_point health_checked_{};
   bool health_ok_ = false;
   std::string health_body_;
+
+  // GET /crl answers from the last CRL signed. A worker re-signs it when the
+  // ledger's revocations changed (any process may revoke; looked at no more
+  // than once a second) or half its validity has passed; one refresh at a
+  // time, and requests meanwhile get the cached CRL (or, before the first
+  // one, wait for it).
+  struct CachedCrl {
+    std::string der;
+    std::int64_t number = 0;
+    signer::RevocationVersion version;
+    std::chrono::system_clock::time_point next_update;
+    std::chrono::steady_clock::time_point refresh_after;  // half the validity
+  };
+  std::mutex crl_mutex_;
+  std::shared_ptr<const CachedCrl> crl_;                   // guarded by crl_mutex_
+  std::chrono::steady_clock::time_point crl_checked_{};    // guarded by crl_mutex_
+  bool crl_refreshing_ = false;                            // guarded by crl_mutex_
+  std::vector<std::shared_ptr<Exchange>> crl_waiters_;     // guarded by crl_mutex_
 };
 
 }  // namespace hsmca::appliance

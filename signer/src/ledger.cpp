@@ -815,6 +815,17 @@ std::vector<LedgerEntry> Ledger::revoked(const std::string& issuer_id) const {
   return entries;
 }
 
+RevocationVersion Ledger::revocation_version(const std::string& issuer_id) const {
+  State::ReaderLease db(*state_);
+  StatementPtr stmt = prepare(db.get(), state_->where,
+                              "SELECT count(*), coalesce(max(revoked_at), 0) FROM certificates "
+                              "WHERE issuer_id = ? AND status = 'revoked'");
+  Query q(db.get(), stmt.get());
+  q.bind(issuer_id);
+  if (!q.step(state_->where, "revocation_version")) return {};
+  return {q.integer(0), q.integer(1)};
+}
+
 std::int64_t Ledger::next_crl_number(const std::string& issuer_id) {
   if (!is_lower_hex(issuer_id)) {
     throw std::invalid_argument("ledger: issuer_id must be lowercase hex, got \"" + issuer_id + "\"");

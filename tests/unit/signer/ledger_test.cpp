@@ -384,6 +384,31 @@ TEST_F(LedgerTest, ListsTheRevokedCertificatesOfOneIssuer) {
   EXPECT_TRUE(ledger->revoked("00ff").empty());
 }
 
+TEST_F(LedgerTest, RevocationVersionChangesWithEveryRevocationOfItsIssuerOnly) {
+  auto ledger = Ledger::open(db_path());
+  for (const auto& [issuer, serial] : std::vector<std::pair<std::string, std::string>>{
+           {kIssuerA, "01"}, {kIssuerA, "02"}, {kIssuerB, "04"}}) {
+    ledger->record_issued(ledger->record_pending(record_for(issuer, serial)), fake_der(serial));
+  }
+  const RevocationVersion none = ledger->revocation_version(kIssuerA);
+  EXPECT_EQ(none, (RevocationVersion{0, 0}));
+  ledger->revoke(kIssuerA, "01", "keyCompromise", 50);
+  const RevocationVersion one = ledger->revocation_version(kIssuerA);
+  EXPECT_EQ(one, (RevocationVersion{1, 50}));
+  // Same second, another certificate: the count still tells them apart.
+  ledger->revoke(kIssuerA, "02", "superseded", 50);
+  EXPECT_EQ(ledger->revocation_version(kIssuerA), (RevocationVersion{2, 50}));
+  // Revoking again changes nothing, and another issuer's revocations are not this one's.
+  ledger->revoke(kIssuerA, "01", "superseded", 60);
+  ledger->revoke(kIssuerB, "04", "keyCompromise", 70);
+  EXPECT_EQ(ledger->revocation_version(kIssuerA), (RevocationVersion{2, 50}));
+  // Another process's revocation (a second connection to the file) shows.
+  auto other = Ledger::open(db_path());
+  other->record_issued(other->record_pending(record_for(kIssuerA, "05")), fake_der("05"));
+  other->revoke(kIssuerA, "05", "unspecified", 80);
+  EXPECT_EQ(ledger->revocation_version(kIssuerA), (RevocationVersion{3, 80}));
+}
+
 TEST_F(LedgerTest, CrlNumbersStartAtOneAndIncreaseAcrossReopenPerIssuer) {
   {
     auto ledger = Ledger::open(db_path());

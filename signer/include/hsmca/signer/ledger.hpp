@@ -69,6 +69,15 @@ struct RevokeOutcome {
   CertificateStatus status = CertificateStatus::pending;  // not_issued: which
 };
 
+// A cheap fingerprint of an issuer's revocations: revoking only ever adds a
+// row (issued -> revoked, never back), so a CRL made when the fingerprint was
+// this one lists every revocation as long as it stays this one.
+struct RevocationVersion {
+  std::int64_t revoked = 0;            // how many of the issuer's certificates are revoked
+  std::int64_t latest_revoked_at = 0;  // the newest revocation time (unix seconds), 0 when none
+  bool operator==(const RevocationVersion&) const = default;
+};
+
 struct LedgerStats {
   std::uint64_t commits = 0;   // durable transactions the writer committed
   std::uint64_t requests = 0;  // write requests it ran, whether they succeeded or not
@@ -120,6 +129,9 @@ class Ledger {
                        std::int64_t revoked_at);
   // The issuer's revoked certificates, oldest entry first: what its CRL lists.
   std::vector<LedgerEntry> revoked(const std::string& issuer_id) const;
+  // One indexed SELECT: what a CRL cache compares to tell whether any process
+  // revoked something since it signed.
+  RevocationVersion revocation_version(const std::string& issuer_id) const;
   // The issuer's next CRL number (RFC 5280 5.2.3): 1 first, then one more on
   // every call, durable on return, shared by every process on the file. A
   // number taken for a CRL that was then not signed is simply skipped.
