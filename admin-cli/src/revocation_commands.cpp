@@ -125,25 +125,7 @@ int crl(const std::string& config_file, const std::string& out, bool der) {
   if (fs::is_directory(out_path)) throw ConfigError("--out " + out + " is a directory");
 
   auto issuing = signer::IssuingCa::open(config);
-  auto& ca = issuing->ca();
-  auto& ledger = issuing->ledger();
-
-  std::vector<signer::RevokedEntry> entries;
-  for (const auto& e : ledger.revoked(ca.issuer_id())) {
-    const auto reason = signer::parse_revocation_reason(e.revocation_reason);
-    if (!reason || !e.revoked_at) {
-      throw std::runtime_error("the ledger holds revoked certificate " + e.record.serial +
-                               " with an unknown reason '" + e.revocation_reason + "'");
-    }
-    entries.push_back({e.record.serial, *e.revoked_at, *reason});
-  }
-  // Taken before signing: a CRL that then fails to sign leaves a gap in the
-  // numbers, never two CRLs with one number.
-  const std::int64_t number = ledger.next_crl_number(ca.issuer_id());
-  const auto now = std::chrono::system_clock::now();
-  const signer::IssuerContext issuer{ca.issuer_certificate(), &issuing->key(), {}, {}, {}};
-  const auto signed_crl =
-      signer::issue_crl(issuer, entries, number, now, now + std::chrono::hours{config.revocation.crl_validity_hours});
+  const auto signed_crl = issuing->ca().issue_crl(std::chrono::hours{config.revocation.crl_validity_hours});
 
   replace_file_atomically(out_path, der ? std::string(signed_crl.der.begin(), signed_crl.der.end()) : signed_crl.pem());
   std::cout << out << "  CRL number " << signed_crl.number << "  " << signed_crl.entries << " revoked  next update "

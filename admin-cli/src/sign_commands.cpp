@@ -71,9 +71,11 @@ nlohmann::ordered_json entry_json_with_revocation(const signer::LedgerEntry& e) 
 
 std::string issuer_id_of(const signer::CaConfig& config) {
   auto certs = signer::read_certificates(config.issuer_certificate);
-  const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(certs.front().get());
-  if (ski == nullptr) throw ConfigError(config.issuer_certificate.string() + " has no subject key identifier");
-  return signer::to_hex({ASN1_STRING_get0_data(ski), static_cast<std::size_t>(ASN1_STRING_length(ski))});
+  try {
+    return signer::issuer_id(certs.front().get());
+  } catch (const std::invalid_argument&) {
+    throw ConfigError(config.issuer_certificate.string() + " has no subject key identifier");
+  }
 }
 
 std::string normalize_serial(std::string s) {

@@ -505,21 +505,9 @@ void Service::refresh_crl() {
         std::chrono::system_clock::now() < current->next_update) {
       fresh = current;
     } else {
-      std::vector<signer::RevokedEntry> entries;
-      for (const auto& e : ledger.revoked(ca.issuer_id())) {
-        const auto reason = signer::parse_revocation_reason(e.revocation_reason);
-        if (!reason || !e.revoked_at) {
-          throw std::runtime_error("the ledger holds revoked certificate " + e.record.serial +
-                                   " with an unknown reason '" + e.revocation_reason + "'");
-        }
-        entries.push_back({e.record.serial, *e.revoked_at, *reason});
-      }
-      // Taken before signing, as `hsmca crl` does: a failed signature leaves a gap, never a repeat.
-      const std::int64_t number = ledger.next_crl_number(ca.issuer_id());
       const auto now = std::chrono::system_clock::now();
       const auto validity = std::chrono::hours{ca_config_.revocation.crl_validity_hours};
-      const signer::IssuerContext issuer{ca.issuer_certificate(), &issuing_.key(), {}, {}, {}};
-      const auto signed_crl = signer::issue_crl(issuer, entries, number, now, now + validity);
+      const auto signed_crl = ca.issue_crl(validity);
       auto made = std::make_shared<CachedCrl>();
       made->der.assign(signed_crl.der.begin(), signed_crl.der.end());
       made->number = signed_crl.number;

@@ -19,15 +19,11 @@ std::vector<X509Ptr> read_certificates(const std::filesystem::path& file) {
   return certs;
 }
 
-namespace {
-
-std::string key_identifier_hex(X509* cert) {
+std::string issuer_id(X509* cert) {
   const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(cert);
   if (ski == nullptr) throw std::invalid_argument("the issuer certificate has no subject key identifier");
   return to_hex({ASN1_STRING_get0_data(ski), static_cast<std::size_t>(ASN1_STRING_length(ski))});
 }
-
-}  // namespace
 
 CertificateAuthority::CertificateAuthority(X509Ptr issuer, std::vector<X509Ptr> chain, const SigningKey& key,
                                            Ledger& ledger, std::vector<Profile> profiles,
@@ -36,7 +32,7 @@ CertificateAuthority::CertificateAuthority(X509Ptr issuer, std::vector<X509Ptr> 
   if (!spki_matches(issuer_.get(), key.spki_der())) {
     throw std::invalid_argument("the issuer certificate does not carry the signing key's public key");
   }
-  issuer_id_ = key_identifier_hex(issuer_.get());
+  issuer_id_ = signer::issuer_id(issuer_.get());
   context_.certificate = issuer_.get();
   context_.key = &key;
   context_.crl_url = std::move(revocation.crl_url);
@@ -112,6 +108,21 @@ Outcome<IssuedCertificate> CertificateAuthority::issue(const IssuanceRequest& re
       if (attempt > 0) throw;
     }
   }
+}
+
+IssuedCrl CertificateAuthority::issue_crl(std::chrono::seconds validity) {
+  std::vector<RevokedEntry> entries;
+  for (const auto& e : ledger_.revoked(issuer_id_)) {
+    const auto reason = parse_revocation_reason(e.revocation_reason);
+    if (!reason || !e.revoked_at) {
+      throw std::runtime_error("the ledger holds revoked certificate " + e.record.serial + " with an unknown reason '" +
+                               e.revocation_reason + "'");
+    }
+    entries.push_back({e.record.serial, *e.revoked_at, *reason});
+  }
+  const std::int64_t number = ledger_.next_crl_number(issuer_id_);
+  const auto now = std::chrono::system_clock::now();
+  return signer::issue_crl(context_, entries, number, now, now + validity);
 }
 
 IssuingCa::~IssuingCa() = default;

@@ -9,6 +9,7 @@
 #include "hsmca/signer/ca_config.hpp"
 #include "hsmca/signer/leaf.hpp"
 #include "hsmca/signer/ledger.hpp"
+#include "hsmca/signer/revocation.hpp"
 
 namespace hsmca::signer {
 
@@ -36,6 +37,10 @@ class CertificateAuthority {
   IssuedCertificate complete(const LeafPlan& plan, const std::string& profile, const std::string& requester);
   // prepare + complete.
   Outcome<IssuedCertificate> issue(const IssuanceRequest& request);
+  // A full CRL of everything the ledger holds as revoked, valid for
+  // `validity`, numbered with the ledger's next CRL number — taken before
+  // signing, so a failed signature leaves a gap, never two CRLs with one number.
+  IssuedCrl issue_crl(std::chrono::seconds validity);
 
   const std::string& issuer_id() const noexcept { return issuer_id_; }  // lowercase hex of the issuer's SKI
   X509* issuer_certificate() const noexcept { return issuer_.get(); }
@@ -76,6 +81,10 @@ class IssuingCa {
   std::unique_ptr<Ledger> ledger_;
   std::unique_ptr<CertificateAuthority> ca_;
 };
+
+// The id the ledger files a CA's certificates under: lowercase hex of its
+// subject key identifier. std::invalid_argument when it has none.
+std::string issuer_id(X509* ca_certificate);
 
 // Every certificate in a PEM file, in order; ConfigError when there is none.
 std::vector<X509Ptr> read_certificates(const std::filesystem::path& file);
