@@ -71,10 +71,6 @@ std::mutex log_mutex;
 
 }  // namespace
 
-struct Service::Reply {
-  Response response;
-};
-
 // One request on its way through the service: the context, who asked, and
 // the single way out (finish), which logs and counts it.
 class Service::Exchange {

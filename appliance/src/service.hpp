@@ -48,7 +48,6 @@ class Service {
   std::size_t in_flight() const noexcept { return in_flight_.load(); }
 
  private:
-  struct Reply;
   class Exchange;
 
   void route(const std::shared_ptr<Exchange>& ex);

@@ -18,11 +18,6 @@ bool WorkPool::try_submit(std::function<void()> job) {
   return true;
 }
 
-std::size_t WorkPool::queued() const {
-  std::lock_guard lock(mutex_);
-  return jobs_.size();
-}
-
 void WorkPool::run() {
   for (;;) {
     std::function<void()> job;

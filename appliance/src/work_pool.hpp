@@ -25,13 +25,12 @@ class WorkPool {
   // then joins. Jobs still queued after the grace are dropped. Returns the
   // number dropped.
   std::size_t stop(std::chrono::milliseconds grace);
-  std::size_t queued() const;
 
  private:
   void run();
 
   std::size_t limit_;
-  mutable std::mutex mutex_;
+  std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable idle_;
   std::deque<std::function<void()>> jobs_;

@@ -83,10 +83,4 @@ CK_ULONG Session::ulong_attribute(CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE typ
 
 void Session::destroy(CK_OBJECT_HANDLE object) { check(fn()->C_DestroyObject(handle_, object), "C_DestroyObject"); }
 
-Bytes Session::random(std::size_t n) {
-  Bytes out(n);
-  check(fn()->C_GenerateRandom(handle_, out.data(), n), "C_GenerateRandom");
-  return out;
-}
-
 }  // namespace hsmca::token

@@ -41,8 +41,6 @@ class Session {
   CK_ULONG ulong_attribute(CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type);
   // C_DestroyObject
   void destroy(CK_OBJECT_HANDLE object);
-  // C_GenerateRandom
-  Bytes random(std::size_t n);
   // Drops the handle without C_CloseSession: for a session the token already lost.
   void abandon() noexcept { handle_ = CK_INVALID_HANDLE; }
 
