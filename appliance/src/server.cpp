@@ -108,6 +108,7 @@ class HttpSession {
     res.set(http::field::content_type, "application/json");
     res.body() = "{\"error\":\"" + code + "\",\"message\":\"" + message + "\"}";
     keep_alive_ = false;
+    linger_ = true;
     send(std::move(res));
   }
 
@@ -119,10 +120,33 @@ class HttpSession {
     beast::get_lowest_layer(derived().stream()).expires_after(shared_->config.write_timeout);
     http::async_write(derived().stream(), *msg,
                       [self = derived().shared_from_this(), msg, close](beast::error_code ec, std::size_t) {
+                        if (!ec && self->linger_) {
+                          beast::get_lowest_layer(self->derived().stream()).expires_after(kLingerTime);
+                          return self->discard_rest();
+                        }
                         if (ec || close) return self->derived().do_close();
                         self->do_read();
                       });
   }
+
+  // A refusal sent before the request was read in full (an oversized body, a
+  // bad header) is followed by a lingering close: what the client is still
+  // sending is read and dropped, for a bounded time and amount, so closing
+  // does not reset the connection before the client has read the answer.
+  void discard_rest() {
+    discarded_ += buffer_.size();
+    buffer_.consume(buffer_.size());
+    if (discarded_ > kLingerBytes) return derived().do_close();
+    derived().stream().async_read_some(buffer_.prepare(16 * 1024),
+                                       [self = derived().shared_from_this()](beast::error_code ec, std::size_t n) {
+                                         self->buffer_.commit(n);
+                                         if (ec) return self->derived().do_close();
+                                         self->discard_rest();
+                                       });
+  }
+
+  static constexpr std::chrono::seconds kLingerTime{2};
+  static constexpr std::size_t kLingerBytes = 1024 * 1024;
 
   std::shared_ptr<Shared> shared_;
   std::string remote_;
@@ -131,6 +155,8 @@ class HttpSession {
   std::shared_ptr<X509> peer_;
   bool peer_trusted_ = false;
   bool keep_alive_ = true;
+  bool linger_ = false;
+  std::size_t discarded_ = 0;
   std::size_t requests_ = 0;
 };
 
