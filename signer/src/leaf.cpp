@@ -516,4 +516,52 @@ SubordinateCertificate issue_subordinate_ca(const IssuerContext& issuer, const B
   return {detail::sign_certificate(tbs, *issuer.key, issuer.certificate), clamped};
 }
 
+OcspResponderCertificate issue_ocsp_responder(const IssuerContext& issuer, const Bytes& responder_spki,
+                                              const OcspResponderSpec& spec) {
+  require_issuer(issuer);
+  if (X509_check_ca(issuer.certificate) != 1) {
+    throw std::invalid_argument("the issuer certificate is not a CA certificate allowed to sign certificates");
+  }
+  X509NamePtr subject = to_x509_name(spec.subject);
+  const std::int64_t not_before = detail::whole_seconds(spec.not_before);
+  const std::int64_t requested_not_after = detail::whole_seconds(spec.not_after);
+  if (requested_not_after <= not_before) throw std::invalid_argument("not_after must be later than not_before");
+  if (requested_not_after - not_before > std::int64_t{kMaxOcspResponderDays} * kSecondsPerDay) {
+    throw std::invalid_argument("an OCSP responder certificate may be valid for at most " +
+                                std::to_string(kMaxOcspResponderDays) +
+                                " days: nobody checks whether it is revoked (id-pkix-ocsp-nocheck)");
+  }
+  const std::int64_t issuer_not_after = detail::unix_seconds(X509_get0_notAfter(issuer.certificate));
+  const bool clamped = requested_not_after > issuer_not_after;
+  const std::int64_t not_after = std::min(requested_not_after, issuer_not_after);
+  if (not_after <= not_before) {
+    throw std::invalid_argument("the issuer's certificate expires before the responder's not_before");
+  }
+
+  X509Ptr cert = new_certificate(issuer, not_before, not_after);
+  check(X509_set_subject_name(cert.get(), subject.get()), "X509_set_subject_name");
+  if (!detail::set_public_key(cert.get(), responder_spki)) {
+    throw std::invalid_argument("the responder key's SubjectPublicKeyInfo is not in canonical DER");
+  }
+  detail::add_basic_constraints(cert.get(), false, std::nullopt);
+  detail::add_key_usage(cert.get(), {detail::kDigitalSignature});
+  ExtendedKeyUsagePtr eku(EXTENDED_KEY_USAGE_new());
+  // OBJ_nid2obj returns a static object; EXTENDED_KEY_USAGE_free leaves it be.
+  if (!eku || sk_ASN1_OBJECT_push(eku.get(), OBJ_nid2obj(NID_OCSP_sign)) <= 0) {
+    throw OpenSslError("EXTENDED_KEY_USAGE");
+  }
+  detail::add_extension(cert.get(), NID_ext_key_usage, eku.get(), false);
+  const std::unique_ptr<ASN1_NULL, Free<ASN1_NULL_free>> nocheck(ASN1_NULL_new());
+  if (!nocheck) throw OpenSslError("ASN1_NULL_new");
+  detail::add_extension(cert.get(), NID_id_pkix_OCSP_noCheck, nocheck.get(), false);
+  detail::add_key_identifiers(cert.get(), *detail::issuer_key_identifier(issuer.certificate));
+  detail::set_signature_algorithm(cert.get(), issuer.key->scheme());
+
+  if (auto problem = first_problem(cert.get(), issuer, false)) {
+    throw std::invalid_argument("the OCSP responder certificate fails a pre-issuance check: " + *problem);
+  }
+  const Bytes tbs = detail::encode_tbs(cert.get());
+  return {detail::sign_certificate(tbs, *issuer.key, issuer.certificate), clamped};
+}
+
 }  // namespace hsmca::signer

@@ -178,4 +178,68 @@ IssuedCrl issue_crl(const IssuerContext& issuer, std::span<const RevokedEntry> e
   return issued;
 }
 
+CrlContents read_crl(std::span<const unsigned char> pem_or_der, X509* issuer) {
+  if (issuer == nullptr) throw std::invalid_argument("read_crl needs the issuer certificate");
+  X509CrlPtr crl;
+  static constexpr std::string_view kPem = "-----BEGIN X509 CRL-----";
+  const std::string_view text(reinterpret_cast<const char*>(pem_or_der.data()), pem_or_der.size());
+  if (text.find(kPem) != std::string_view::npos) {
+    BioPtr bio(BIO_new_mem_buf(pem_or_der.data(), static_cast<int>(pem_or_der.size())));
+    if (!bio) throw OpenSslError("BIO_new_mem_buf");
+    crl.reset(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
+  } else {
+    const unsigned char* p = pem_or_der.data();
+    crl.reset(d2i_X509_CRL(nullptr, &p, static_cast<long>(pem_or_der.size())));
+    if (crl && p != pem_or_der.data() + pem_or_der.size()) crl.reset();
+  }
+  if (!crl) {
+    drain_openssl_errors();
+    throw std::invalid_argument("not a CRL (PEM or DER)");
+  }
+  if (X509_NAME_cmp(X509_CRL_get_issuer(crl.get()), X509_get_subject_name(issuer)) != 0) {
+    throw std::invalid_argument("a CRL of " + detail::rfc2253(X509_CRL_get_issuer(crl.get())) + ", not of " +
+                                detail::rfc2253(X509_get_subject_name(issuer)));
+  }
+  EVP_PKEY* issuer_key = X509_get0_pubkey(issuer);
+  if (issuer_key == nullptr || X509_CRL_verify(crl.get(), issuer_key) != 1) {
+    drain_openssl_errors();
+    throw std::invalid_argument("its signature does not verify under the key of " +
+                                detail::rfc2253(X509_get_subject_name(issuer)));
+  }
+
+  CrlContents out;
+  out.der = der::encode(i2d_X509_CRL, crl.get(), "i2d_X509_CRL");
+  int critical = -1;
+  const Asn1IntegerPtr number(
+      static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl.get(), NID_crl_number, &critical, nullptr)));
+  if (number && ASN1_INTEGER_get_int64(&out.number, number.get()) != 1) {
+    drain_openssl_errors();
+    throw std::invalid_argument("its CRL number does not fit in 63 bits");
+  }
+  out.this_update = detail::unix_seconds(X509_CRL_get0_lastUpdate(crl.get()));
+  if (const ASN1_TIME* next = X509_CRL_get0_nextUpdate(crl.get())) out.next_update = detail::unix_seconds(next);
+  STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl.get());
+  for (int i = 0; i < sk_X509_REVOKED_num(revoked); ++i) {
+    const X509_REVOKED* r = sk_X509_REVOKED_value(revoked, i);
+    RevokedEntry entry;
+    entry.serial_hex = detail::serial_hex(X509_REVOKED_get0_serialNumber(r));
+    entry.revoked_at = detail::unix_seconds(X509_REVOKED_get0_revocationDate(r));
+    const Asn1EnumeratedPtr code(
+        static_cast<ASN1_ENUMERATED*>(X509_REVOKED_get_ext_d2i(r, NID_crl_reason, &critical, nullptr)));
+    if (code) {
+      const long value = ASN1_ENUMERATED_get(code.get());
+      const auto known = std::ranges::find_if(kReasons, [value](const ReasonSpelling& k) {
+        return reason_code(k.reason) == value;
+      });
+      if (known == kReasons.end()) {
+        throw std::invalid_argument("entry " + entry.serial_hex + " has reason code " + std::to_string(value) +
+                                    ", which hsmca does not issue");
+      }
+      entry.reason = known->reason;
+    }
+    out.entries.push_back(std::move(entry));
+  }
+  return out;
+}
+
 }  // namespace hsmca::signer

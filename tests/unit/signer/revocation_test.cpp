@@ -167,5 +167,52 @@ TEST(CrlTest, RefusesBadNumbersTimesAndSerials) {
   EXPECT_THROW(issue_crl(issuer, bad, 1, now, now + hours{1}), std::invalid_argument);
 }
 
+TEST(ReadCrlTest, ReadsBackNumberTimesAndEntriesFromPemAndDer) {
+  const auto root = test::make_root(ec_key());
+  const auto this_update = sys_days{2026y / 12 / 1};
+  const std::vector<RevokedEntry> entries = {{"7f01", 1750000000, RevocationReason::ca_compromise},
+                                             {"0a", 1750000100, RevocationReason::unspecified}};
+  const auto crl = issue_crl(context(root, ec_key()), entries, 7, this_update, this_update + days{180});
+  const std::string pem = crl.pem();
+  for (const auto& input : {Bytes(pem.begin(), pem.end()), crl.der}) {
+    const CrlContents read = read_crl(input, root.x509());
+    EXPECT_EQ(read.der, crl.der);
+    EXPECT_EQ(read.number, 7);
+    EXPECT_EQ(read.this_update, system_clock::to_time_t(this_update));
+    EXPECT_EQ(read.next_update, system_clock::to_time_t(this_update + days{180}));
+    ASSERT_EQ(read.entries.size(), 2u);
+    // Sorted by serial in the CRL.
+    EXPECT_EQ(read.entries[0].serial_hex, "0a");
+    EXPECT_EQ(read.entries[0].reason, RevocationReason::unspecified);
+    EXPECT_EQ(read.entries[1].serial_hex, "7f01");
+    EXPECT_EQ(read.entries[1].revoked_at, 1750000000);
+    EXPECT_EQ(read.entries[1].reason, RevocationReason::ca_compromise);
+  }
+}
+
+TEST(ReadCrlTest, RefusesAnotherIssuersCrlATamperedOneAndGarbage) {
+  const auto root = test::make_root(ec_key());
+  const auto& other_key = test::key_for(token::SignatureScheme::ecdsa_sha384);
+  const auto other = test::make_root(other_key);
+  const auto now = system_clock::now();
+  const auto crl = issue_crl(context(other, other_key), {}, 1, now, now + hours{1});
+  // Same subject name ("Example Root"), another key: only the signature tells them apart.
+  try {
+    read_crl(crl.der, root.x509());
+    ADD_FAILURE() << "another issuer's CRL was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("signature does not verify"), std::string::npos) << e.what();
+  }
+  Bytes tampered = issue_crl(context(root, ec_key()), {}, 1, now, now + hours{1}).der;
+  tampered[tampered.size() - 3] ^= 0x01;
+  EXPECT_THROW(read_crl(tampered, root.x509()), std::invalid_argument);
+  const std::string garbage = "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n";
+  EXPECT_THROW(read_crl(Bytes(garbage.begin(), garbage.end()), root.x509()), std::invalid_argument);
+  Bytes trailing = crl.der;
+  trailing.push_back(0);
+  EXPECT_THROW(read_crl(trailing, other.x509()), std::invalid_argument);
+  EXPECT_NO_THROW(read_crl(crl.der, other.x509()));
+}
+
 }  // namespace
 }  // namespace hsmca::signer

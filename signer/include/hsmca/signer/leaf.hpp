@@ -81,4 +81,28 @@ struct SubordinateCertificate {
 SubordinateCertificate issue_subordinate_ca(const IssuerContext& issuer, const Bytes& subject_spki,
                                             const SubordinateSpec& spec);
 
+// A delegated OCSP responder's certificate (RFC 6960 4.2.2.2) for
+// `responder_spki`, signed by the CA whose certificates it answers for:
+// basicConstraints CA:FALSE (critical); keyUsage digitalSignature (critical);
+// extendedKeyUsage id-kp-OCSPSigning; id-pkix-ocsp-nocheck (NULL,
+// non-critical: RFC 6960 4.2.2.2.1 — relying parties do not ask about the
+// responder's own status, which is why its life must be short); SKI; AKI = the
+// issuer's SKI. No CRL or AIA URLs: with nocheck nobody fetches them.
+// notAfter is clamped to the issuer's. std::invalid_argument when the
+// requested validity is longer than kMaxOcspResponderDays, ends before it
+// begins, or the issuer is no CA; VerificationError when the signature does not
+// check out.
+inline constexpr int kMaxOcspResponderDays = 366;
+struct OcspResponderSpec {
+  DistinguishedName subject;
+  std::chrono::system_clock::time_point not_before;
+  std::chrono::system_clock::time_point not_after;
+};
+struct OcspResponderCertificate {
+  IssuedCertificate certificate;
+  bool clamped = false;  // notAfter was cut to the issuer's
+};
+OcspResponderCertificate issue_ocsp_responder(const IssuerContext& issuer, const Bytes& responder_spki,
+                                              const OcspResponderSpec& spec);
+
 }  // namespace hsmca::signer

@@ -6,6 +6,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "hsmca/signer/leaf.hpp"
 #include "hsmca/signer/openssl.hpp"
@@ -65,5 +66,22 @@ struct IssuedCrl {
 IssuedCrl issue_crl(const IssuerContext& issuer, std::span<const RevokedEntry> entries, std::int64_t crl_number,
                     std::chrono::system_clock::time_point this_update,
                     std::chrono::system_clock::time_point next_update);
+
+// A CRL read back and checked against its issuer: what the next CRL must
+// follow (its number) and what a freshly signed one is compared with.
+struct CrlContents {
+  Bytes der;
+  std::int64_t number = 0;       // cRLNumber; 0 when the CRL has none
+  std::int64_t this_update = 0;  // unix seconds
+  std::int64_t next_update = 0;  // 0 when absent
+  std::vector<RevokedEntry> entries;  // in the CRL's order; serials lowercase hex as serial_hex prints them
+};
+
+// Parses exactly one CRL, PEM or DER, and checks that `issuer` issued it: the
+// issuer name is its subject and the signature verifies under its public key.
+// std::invalid_argument naming what is wrong: not a CRL, another issuer's, a
+// bad signature, a cRLNumber beyond 63 bits, an entry with a reason hsmca
+// does not know (certificateHold, removeFromCRL, aACompromise).
+CrlContents read_crl(std::span<const unsigned char> pem_or_der, X509* issuer);
 
 }  // namespace hsmca::signer
