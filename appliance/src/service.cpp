@@ -2,13 +2,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <iostream>
 #include <optional>
 
 #include "hsmca/appliance/est.hpp"
+#include "hsmca/appliance/ocsp_http.hpp"
 #include "hsmca/signer/clock.hpp"
 #include "hsmca/signer/ledger.hpp"
 #include "hsmca/signer/revocation.hpp"
+#include "hsmca/signer/strict_yaml.hpp"
 #include "hsmca/token/error.hpp"
 
 namespace hsmca::appliance {
@@ -69,6 +72,40 @@ std::optional<std::string> normalized_serial(std::string_view text) {
 // One line per request on stdout: machine-readable, never a PIN, token or key.
 std::mutex log_mutex;
 
+// How long an HTTP cache may keep GET /crl's answer.
+constexpr std::chrono::seconds kCrlMaxAge{300};
+
+// Bounds the OCSP answer cache (~0.5-1 KiB each): enough for every
+// certificate a busy issuing CA has out, small next to a flood of random CertIDs.
+constexpr std::size_t kOcspCacheEntries = 20'000;
+// An "unknown" answer is re-checked this often: a certificate issued by
+// another process (hsmca sign) changes no revocation version.
+constexpr std::chrono::seconds kUnknownRecheck{60};
+
+std::chrono::system_clock::time_point to_time_point(const ASN1_TIME* t) {
+  std::tm tm{};
+  if (ASN1_TIME_to_tm(t, &tm) != 1) throw signer::OpenSslError("cannot read a certificate's validity");
+  return std::chrono::system_clock::from_time_t(timegm(&tm));
+}
+
+std::string bytes_text(const token::Bytes& b) { return std::string(b.begin(), b.end()); }
+
+bool same_status(const signer::OcspStatus& a, const signer::OcspStatus& b) {
+  return a.status == b.status && a.revoked_at == b.revoked_at && a.reason == b.reason;
+}
+
+std::string_view status_label(const signer::OcspStatus& s) {
+  switch (s.status) {
+    case signer::OcspStatus::Status::good:
+      return "good";
+    case signer::OcspStatus::Status::revoked:
+      return "revoked";
+    case signer::OcspStatus::Status::unknown:
+      break;
+  }
+  return "unknown";
+}
+
 }  // namespace
 
 // One request on its way through the service: the context, who asked, and
@@ -123,6 +160,43 @@ class Service::Exchange {
     finish(std::move(res));
   }
 
+  // An OCSPResponse. `cacheable` (a signed answer without a nonce) gets the
+  // RFC 5019 6.2 caching headers; everything else must not be stored.
+  void finish_ocsp(unsigned status, std::string der, const OcspAnswer* cacheable = nullptr) {
+    Response res{static_cast<http::status>(status), ctx.request.version()};
+    res.set(http::field::content_type, "application/ocsp-response");
+    if (cacheable) {
+      const auto now = std::chrono::system_clock::now();
+      const auto left = std::chrono::duration_cast<std::chrono::seconds>(cacheable->next_update - now).count();
+      res.set(http::field::last_modified, http_date(cacheable->this_update));
+      res.set(http::field::expires, http_date(cacheable->next_update));
+      res.set(http::field::cache_control,
+              "max-age=" + std::to_string(left > 0 ? left : 0) + ", public, no-transform, must-revalidate");
+    } else {
+      res.set(http::field::cache_control, "no-store");
+    }
+    if (status == 503) res.set(http::field::retry_after, "1");
+    res.body() = std::move(der);
+    finish(std::move(res));
+  }
+
+  // The CRL (RFC 5280 is silent on HTTP caching). A revocation reaches this
+  // CRL within seconds, so caches may keep it for a few minutes only, never
+  // past its nextUpdate; the CRL number is its entity tag.
+  void finish_crl(const CachedCrl& crl) {
+    Response res{http::status::ok, ctx.request.version()};
+    res.set(http::field::content_type, "application/pkix-crl");
+    const auto now = std::chrono::system_clock::now();
+    const auto age = std::clamp<std::int64_t>(
+        std::chrono::duration_cast<std::chrono::seconds>(crl.next_update - now).count(), 0, kCrlMaxAge.count());
+    res.set(http::field::last_modified, http_date(crl.this_update));
+    res.set(http::field::expires, http_date(now + std::chrono::seconds{age}));
+    res.set(http::field::cache_control, "max-age=" + std::to_string(age) + ", public, no-transform, must-revalidate");
+    res.set(http::field::etag, "\"" + std::to_string(crl.number) + "\"");
+    res.body() = crl.der;
+    finish(std::move(res));
+  }
+
   // false (after answering 401/403) unless the caller holds `role`.
   bool authorize(std::string_view role) {
     if (identity.kind == Identity::Kind::none) {
@@ -144,12 +218,40 @@ class Service::Exchange {
 
 Service::Service(const signer::CaConfig& ca_config, const ApplianceConfig& config, signer::IssuingCa& issuing,
                  const Authorizer& authorizer, Metrics& metrics, WorkPool& pool)
-    : ca_config_(ca_config), config_(config), issuing_(issuing), authorizer_(authorizer), metrics_(metrics), pool_(pool) {
+    : ca_config_(ca_config),
+      config_(config),
+      issuing_(issuing),
+      authorizer_(authorizer),
+      metrics_(metrics),
+      pool_(pool),
+      ocsp_validity_(std::chrono::hours{ca_config.revocation.ocsp_validity_hours}),
+      ocsp_cache_(kOcspCacheEntries) {
   auto& ca = issuing_.ca();
   std::vector<X509*> chain{ca.issuer_certificate()};
   for (const auto& c : ca.chain()) chain.push_back(c.get());
   cacerts_body_ = base64_encode(certs_only_der(chain));
   chain_pem_ = ca.chain_pem();
+
+  ocsp_issuer_.certificate = ca.issuer_certificate();
+  ocsp_issuer_.key = &issuing_.key();
+  issuer_responder_ = std::make_unique<signer::OcspResponder>(ocsp_issuer_, issuing_.key());
+  if (issuing_.ocsp_key()) {
+    X509* cert = issuing_.ocsp_certificate();
+    try {
+      delegated_responder_ = std::make_unique<signer::OcspResponder>(ocsp_issuer_, *issuing_.ocsp_key(), cert);
+    } catch (const std::invalid_argument& e) {
+      throw signer::ConfigError("revocation.ocsp_signer: " + std::string(e.what()));
+    }
+    delegated_from_ = to_time_point(X509_get0_notBefore(cert));
+    delegated_until_ = to_time_point(X509_get0_notAfter(cert));
+  }
+  using signer::OcspResponseStatus;
+  ocsp_malformed_ = bytes_text(signer::OcspResponder::error_response(OcspResponseStatus::malformed_request));
+  ocsp_unauthorized_ = bytes_text(signer::OcspResponder::error_response(OcspResponseStatus::unauthorized));
+  ocsp_try_later_ = bytes_text(signer::OcspResponder::error_response(OcspResponseStatus::try_later));
+  ocsp_internal_error_ = bytes_text(signer::OcspResponder::error_response(OcspResponseStatus::internal_error));
+  revocation_version_ = issuing_.ledger().revocation_version(ca.issuer_id());
+  revocation_checked_ = std::chrono::steady_clock::now();
 }
 
 Identity Service::identify(const RequestContext& ctx) const {
@@ -204,6 +306,26 @@ void Service::route(const std::shared_ptr<Exchange>& ex) {
   if (path == "/crl") {
     ex->route = "/crl";
     return get ? crl(ex) : wrong_method("GET");
+  }
+  if (path == "/ocsp" || path == "/ocsp/") {
+    ex->route = "/ocsp";
+    if (!post) return wrong_method("POST");
+    if (media_type(req) != "application/ocsp-request") {
+      metrics_.count_ocsp("malformedRequest", "none");
+      return ex->finish_ocsp(415, ocsp_malformed_);
+    }
+    return ocsp(ex, token::Bytes(req.body().begin(), req.body().end()));
+  }
+  if (path.rfind("/ocsp/", 0) == 0) {
+    // RFC 6960 A.1.1: GET {url}/{url-encoding of base-64 encoding of the DER encoding of the OCSPRequest}
+    ex->route = "/ocsp/{request}";
+    if (!get) return wrong_method("GET");
+    auto der = decode_ocsp_get(std::string_view(path).substr(6));
+    if (!der) {
+      metrics_.count_ocsp("malformedRequest", "none");
+      return ex->finish_ocsp(200, ocsp_malformed_);
+    }
+    return ocsp(ex, *der);
   }
   if (path == "/metrics" && !ex->ctx.secure) {
     ex->route = "/metrics";
@@ -479,7 +601,7 @@ void Service::crl(const std::shared_ptr<Exchange>& ex) {
     }
     for (const auto& w : waiters) w->error(503, "busy", "the signing queue is full; retry shortly");
   }
-  if (current) ex->finish(200, current->der, "application/pkix-crl");
+  if (current) ex->finish_crl(*current);
 }
 
 void Service::refresh_crl() {
@@ -508,6 +630,7 @@ void Service::refresh_crl() {
       made->der.assign(signed_crl.der.begin(), signed_crl.der.end());
       made->number = signed_crl.number;
       made->version = version;
+      made->this_update = std::chrono::system_clock::time_point{std::chrono::seconds{signed_crl.this_update}};
       made->next_update = std::chrono::system_clock::time_point{std::chrono::seconds{signed_crl.next_update}};
       made->refresh_after = std::chrono::steady_clock::now() + validity / 2;
       fresh = std::move(made);
@@ -544,7 +667,7 @@ void Service::refresh_crl() {
   }
   for (const auto& w : waiters) {
     if (fresh) {
-      w->finish(200, fresh->der, "application/pkix-crl");
+      w->finish_crl(*fresh);
     } else {
       w->error(failure_status, failure_code, failure_message);
     }
@@ -586,6 +709,207 @@ void Service::health(const std::shared_ptr<Exchange>& ex) {
     }
     ex->finish(ok ? 200 : 503, text, "application/json");
   });
+}
+
+// The ledger's revocation version as last seen; a worker looks again when
+// that is a second old. Requests never wait for the look.
+signer::RevocationVersion Service::revocation_version() {
+  bool start = false;
+  signer::RevocationVersion current;
+  {
+    std::lock_guard lock(ocsp_mutex_);
+    current = revocation_version_;
+    if (!revocation_refreshing_ && std::chrono::steady_clock::now() - revocation_checked_ >= std::chrono::seconds(1)) {
+      revocation_refreshing_ = true;
+      start = true;
+    }
+  }
+  if (start) {
+    const bool submitted = pool_.try_submit([this] {
+      std::optional<signer::RevocationVersion> seen;
+      try {
+        seen = issuing_.ledger().revocation_version(issuing_.ca().issuer_id());
+      } catch (const std::exception&) {
+        // Looked at again on the next request a second later; until then the
+        // cached answers stand, as the CRL's do.
+      }
+      std::lock_guard lock(ocsp_mutex_);
+      if (seen) revocation_version_ = *seen;
+      revocation_checked_ = std::chrono::steady_clock::now();
+      revocation_refreshing_ = false;
+    });
+    if (!submitted) {
+      std::lock_guard lock(ocsp_mutex_);
+      revocation_refreshing_ = false;
+    }
+  }
+  return current;
+}
+
+// Revocations only add up, so a larger count (or a later newest revocation)
+// is the newer version.
+void Service::advance_revocation_version(const signer::RevocationVersion& seen) {
+  std::lock_guard lock(ocsp_mutex_);
+  const auto& v = revocation_version_;
+  if (seen.revoked > v.revoked || (seen.revoked == v.revoked && seen.latest_revoked_at > v.latest_revoked_at)) {
+    revocation_version_ = seen;
+  }
+}
+
+signer::OcspStatus Service::ocsp_status(const std::string& serial) const {
+  signer::OcspStatus out;
+  auto entry = issuing_.ledger().find(issuing_.ca().issuer_id(), serial);
+  if (!entry) return out;
+  if (entry->status == signer::CertificateStatus::issued) {
+    out.status = signer::OcspStatus::Status::good;
+  } else if (entry->status == signer::CertificateStatus::revoked) {
+    out.status = signer::OcspStatus::Status::revoked;
+    out.revoked_at = entry->revoked_at.value_or(0);
+    out.reason = signer::parse_revocation_reason(entry->revocation_reason).value_or(signer::RevocationReason::unspecified);
+  }
+  // pending and failed: no certificate went out, so "unknown".
+  return out;
+}
+
+// The delegated responder signs while its certificate covers the whole
+// response; otherwise (not yet valid, or expiring first) the issuing key does,
+// so an expiring responder certificate never makes answers unverifiable.
+const signer::OcspResponder& Service::ocsp_responder(std::chrono::system_clock::time_point next_update) const {
+  const auto now = std::chrono::system_clock::now();
+  if (delegated_responder_ && delegated_from_ <= now && next_update <= delegated_until_) return *delegated_responder_;
+  return *issuer_responder_;
+}
+
+void Service::ocsp(const std::shared_ptr<Exchange>& ex, const token::Bytes& der) {
+  auto parsed = signer::parse_ocsp_request(der);
+  if (!parsed.ok()) {
+    metrics_.count_ocsp("malformedRequest", "none");
+    return ex->finish_ocsp(200, ocsp_malformed_);
+  }
+  const auto& query = parsed.value();
+  if (query.requests.size() == 1) ex->serial = query.requests.front().serial_hex;
+  bool ours = false;
+  for (const auto& id : query.requests) ours = ours || issuer_responder_->issued_by_us(id);
+  if (!ours) {
+    // RFC 5019 2.2.3: about certificates of another CA, unsigned.
+    metrics_.count_ocsp("unauthorized", "none");
+    return ex->finish_ocsp(200, ocsp_unauthorized_);
+  }
+  if (query.requests.size() != 1 || query.nonce) {
+    auto job = [this, ex, query = query] { answer_ocsp(ex, query); };
+    if (!pool_.try_submit(std::move(job))) {
+      metrics_.count_ocsp("tryLater", "none");
+      ex->finish_ocsp(503, ocsp_try_later_);
+    }
+    return;
+  }
+
+  const auto& id = query.requests.front();
+  const std::string key(id.der.begin(), id.der.end());
+  if (auto hit = ocsp_cache_.fresh(key, revocation_version(), std::chrono::steady_clock::now())) {
+    metrics_.count_ocsp(status_label(hit->status), "cache");
+    return ex->finish_ocsp(200, hit->der, hit.get());
+  }
+  {
+    std::lock_guard lock(ocsp_mutex_);
+    auto [waiting, first] = ocsp_waiting_.try_emplace(key);
+    waiting->second.push_back(ex);
+    if (!first) return;  // a worker is already on it
+  }
+  if (!pool_.try_submit([this, id] { answer_cached_ocsp(id); })) {
+    std::vector<std::shared_ptr<Exchange>> waiters;
+    {
+      std::lock_guard lock(ocsp_mutex_);
+      waiters = std::move(ocsp_waiting_[key]);
+      ocsp_waiting_.erase(key);
+    }
+    for (const auto& w : waiters) {
+      metrics_.count_ocsp("tryLater", "none");
+      w->finish_ocsp(503, ocsp_try_later_);
+    }
+  }
+}
+
+void Service::answer_cached_ocsp(const signer::CertId& id) {
+  const std::string key(id.der.begin(), id.der.end());
+  std::shared_ptr<const OcspAnswer> answer;
+  bool signed_now = false;
+  unsigned failure_status = 0;
+  std::string_view failure;
+  try {
+    // The version is read before the status: a revocation in between makes
+    // the answer look stale at once, never hides the revocation.
+    const auto version = issuing_.ledger().revocation_version(issuing_.ca().issuer_id());
+    advance_revocation_version(version);
+    const auto status = ocsp_status(id.serial_hex);
+    const auto steady_now = std::chrono::steady_clock::now();
+    auto cached = ocsp_cache_.any(key);
+    if (cached && same_status(cached->status, status) && steady_now < cached->refresh_after) {
+      ocsp_cache_.confirm(key, cached, version);
+      answer = std::move(cached);
+    } else {
+      auto made = std::make_shared<OcspAnswer>();
+      made->status = status;
+      made->this_update = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+      made->next_update = made->this_update + ocsp_validity_;
+      made->refresh_after = steady_now + (status.status == signer::OcspStatus::Status::unknown
+                                              ? std::min<std::chrono::steady_clock::duration>(kUnknownRecheck, ocsp_validity_ / 2)
+                                              : std::chrono::steady_clock::duration(ocsp_validity_ / 2));
+      made->der = bytes_text(ocsp_responder(made->next_update).respond_one(id, status, made->this_update, made->next_update));
+      ocsp_cache_.store(key, made, version);
+      answer = std::move(made);
+      signed_now = true;
+    }
+  } catch (const token::Error&) {
+    failure_status = 503;
+    failure = ocsp_try_later_;
+  } catch (const signer::LedgerError&) {
+    failure_status = 503;
+    failure = ocsp_try_later_;
+  } catch (const std::exception&) {
+    failure_status = 500;
+    failure = ocsp_internal_error_;
+  }
+  std::vector<std::shared_ptr<Exchange>> waiters;
+  {
+    std::lock_guard lock(ocsp_mutex_);
+    waiters = std::move(ocsp_waiting_[key]);
+    ocsp_waiting_.erase(key);
+  }
+  for (std::size_t i = 0; i < waiters.size(); ++i) {
+    if (answer) {
+      metrics_.count_ocsp(status_label(answer->status), signed_now && i == 0 ? "signed" : "cache");
+      waiters[i]->finish_ocsp(200, answer->der, answer.get());
+    } else {
+      metrics_.count_ocsp(failure_status == 503 ? "tryLater" : "internalError", "none");
+      waiters[i]->finish_ocsp(failure_status, std::string(failure));
+    }
+  }
+}
+
+void Service::answer_ocsp(const std::shared_ptr<Exchange>& ex, const signer::OcspQuery& query) {
+  try {
+    const auto this_update = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+    const auto next_update = this_update + ocsp_validity_;
+    std::string_view label = "good";
+    auto lookup = [&](const std::string& serial) {
+      auto status = ocsp_status(serial);
+      if (query.requests.size() == 1) label = status_label(status);
+      return status;
+    };
+    auto der = ocsp_responder(next_update).respond(query, lookup, this_update, next_update);
+    metrics_.count_ocsp(query.requests.size() == 1 ? label : "several", "signed");
+    ex->finish_ocsp(200, bytes_text(der));
+  } catch (const token::Error&) {
+    metrics_.count_ocsp("tryLater", "none");
+    ex->finish_ocsp(503, ocsp_try_later_);
+  } catch (const signer::LedgerError&) {
+    metrics_.count_ocsp("tryLater", "none");
+    ex->finish_ocsp(503, ocsp_try_later_);
+  } catch (const std::exception&) {
+    metrics_.count_ocsp("internalError", "none");
+    ex->finish_ocsp(500, ocsp_internal_error_);
+  }
 }
 
 }  // namespace hsmca::appliance

@@ -12,13 +12,16 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "hsmca/appliance/auth.hpp"
 #include "hsmca/appliance/config.hpp"
 #include "hsmca/appliance/metrics.hpp"
+#include "hsmca/appliance/ocsp_cache.hpp"
 #include "hsmca/signer/certificate_authority.hpp"
 #include "hsmca/signer/ledger.hpp"
+#include "hsmca/signer/ocsp.hpp"
 #include "work_pool.hpp"
 
 namespace hsmca::appliance {
@@ -57,6 +60,13 @@ class Service {
   void crl(const std::shared_ptr<Exchange>& ex);
   void refresh_crl();  // on a worker
   void health(const std::shared_ptr<Exchange>& ex);
+  void ocsp(const std::shared_ptr<Exchange>& ex, const token::Bytes& der);
+  void answer_cached_ocsp(const signer::CertId& id);  // on a worker
+  void answer_ocsp(const std::shared_ptr<Exchange>& ex, const signer::OcspQuery& query);  // on a worker
+  signer::OcspStatus ocsp_status(const std::string& serial) const;
+  const signer::OcspResponder& ocsp_responder(std::chrono::system_clock::time_point next_update) const;
+  signer::RevocationVersion revocation_version();
+  void advance_revocation_version(const signer::RevocationVersion& seen);
   bool submit(const std::shared_ptr<Exchange>& ex, std::function<void()> job);
   Identity identify(const RequestContext& ctx) const;
 
@@ -86,6 +96,7 @@ class Service {
     std::string der;
     std::int64_t number = 0;
     signer::RevocationVersion version;
+    std::chrono::system_clock::time_point this_update;
     std::chrono::system_clock::time_point next_update;
     std::chrono::steady_clock::time_point refresh_after;  // half the validity
   };
@@ -94,6 +105,24 @@ class Service {
   std::chrono::steady_clock::time_point crl_checked_{};    // guarded by crl_mutex_
   bool crl_refreshing_ = false;                            // guarded by crl_mutex_
   std::vector<std::shared_ptr<Exchange>> crl_waiters_;     // guarded by crl_mutex_
+
+  // OCSP. Requests without a nonce about one certificate are answered from
+  // ocsp_cache_ while the ledger's revocation version (looked at no more than
+  // once a second, by a worker) is the one the answer was confirmed at; a
+  // miss goes to a worker, and concurrent misses for one CertID wait for the
+  // same signature. Requests with a nonce are signed for themselves.
+  signer::IssuerContext ocsp_issuer_;
+  std::unique_ptr<signer::OcspResponder> issuer_responder_;
+  std::unique_ptr<signer::OcspResponder> delegated_responder_;  // revocation.ocsp_signer, when set
+  std::chrono::system_clock::time_point delegated_from_, delegated_until_;  // its certificate's validity
+  std::chrono::seconds ocsp_validity_;
+  std::string ocsp_malformed_, ocsp_unauthorized_, ocsp_try_later_, ocsp_internal_error_;
+  OcspCache ocsp_cache_;
+  std::mutex ocsp_mutex_;
+  signer::RevocationVersion revocation_version_;                   // guarded by ocsp_mutex_
+  std::chrono::steady_clock::time_point revocation_checked_{};     // guarded by ocsp_mutex_
+  bool revocation_refreshing_ = false;                             // guarded by ocsp_mutex_
+  std::unordered_map<std::string, std::vector<std::shared_ptr<Exchange>>> ocsp_waiting_;  // guarded by ocsp_mutex_
 };
 
 }  // namespace hsmca::appliance

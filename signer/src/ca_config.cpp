@@ -74,6 +74,12 @@ CaConfig CaConfig::load(const fs::path& file) {
     c.revocation.ocsp_url = url(*rev, "ocsp_url");
     c.revocation.issuer_url = url(*rev, "issuer_url");
     c.revocation.crl_validity_hours = static_cast<int>(rev->optional_integer("crl_validity_hours", 1, 24 * 366).value_or(24));
+    c.revocation.ocsp_validity_hours = static_cast<int>(rev->optional_integer("ocsp_validity_hours", 1, 24 * 14).value_or(24));
+    if (auto signer = rev->optional_map("ocsp_signer")) {
+      c.revocation.ocsp_signer = OcspSignerSettings{signer->required_string("key_label"),
+                                                    resolve(base, signer->required_string("certificate"))};
+      signer->finish();
+    }
     rev->finish();
   }
 

@@ -69,6 +69,10 @@ class Metrics {
   void count_token_error(const std::string& rv_name);
   // hsmca_http_requests_total{route,status}; route is the matched pattern, never the raw path
   void count_http(const std::string& route, unsigned status);
+  // hsmca_ocsp_responses_total{status,source}: status "good", "revoked",
+  // "unknown" or the error (malformedRequest, unauthorized, tryLater,
+  // internalError); source "cache" or "signed" ("none" for unsigned errors)
+  void count_ocsp(std::string_view status, std::string_view source);
   // hsmca_http_requests_in_flight gauge
   void request_started() noexcept;
   void request_finished() noexcept;
@@ -82,6 +86,7 @@ class Metrics {
   detail::LabelledCounter<2> issuances_;
   detail::LabelledCounter<1> token_errors_;
   detail::LabelledCounter<2> http_requests_;
+  detail::LabelledCounter<2> ocsp_responses_;
   // Per bucket, not cumulative (the last one is +Inf); render() adds them up,
   // so _count (the sum) always agrees with the +Inf bucket.
   std::array<std::atomic<std::uint64_t>, kSignBucketsNs.size() + 1> sign_buckets_{};

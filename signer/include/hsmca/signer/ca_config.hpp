@@ -12,11 +12,21 @@
 
 namespace hsmca::signer {
 
+// A delegated OCSP responder (RFC 6960 4.2.2.2): its key, in the issuing
+// CA's token, and the certificate the issuing CA gave it (`hsmca ceremony`
+// with `ceremony: ocsp-signer` makes both).
+struct OcspSignerSettings {
+  std::string key_label;
+  std::filesystem::path certificate;
+};
+
 struct RevocationSettings {
   std::optional<std::string> crl_url;     // CRL distribution point in every certificate
   std::optional<std::string> ocsp_url;    // AIA OCSP
   std::optional<std::string> issuer_url;  // AIA caIssuers
   int crl_validity_hours = 24;
+  int ocsp_validity_hours = 24;  // an OCSP response's nextUpdate - thisUpdate
+  std::optional<OcspSignerSettings> ocsp_signer;  // absent: the issuing key signs OCSP responses
 };
 
 // The CA file: which token and key sign, the issuer's certificate and chain,

@@ -63,7 +63,8 @@ class CertificateAuthority {
 class IssuingCa {
  public:
   // Connects to the token (PIN from the configured source), finds the key,
-  // checks it against the issuer certificate, opens the ledger.
+  // checks it against the issuer certificate (and likewise the delegated OCSP
+  // responder's, when configured), opens the ledger.
   static std::unique_ptr<IssuingCa> open(const CaConfig& config, token::PoolOptions observers = {});
   ~IssuingCa();
   IssuingCa(const IssuingCa&) = delete;  // owns the token sessions and the ledger
@@ -73,11 +74,17 @@ class IssuingCa {
   Ledger& ledger() noexcept { return *ledger_; }
   token::SessionPool& pool() noexcept { return *pool_; }
   const SigningKey& key() const noexcept { return *key_; }
+  // The delegated OCSP responder's key and certificate (revocation.ocsp_signer,
+  // same token); nullptr when the issuing key signs OCSP responses.
+  const SigningKey* ocsp_key() const noexcept { return ocsp_key_.get(); }
+  X509* ocsp_certificate() const noexcept { return ocsp_certificate_.get(); }
 
  private:
   IssuingCa() = default;
   std::unique_ptr<token::SessionPool> pool_;
   std::unique_ptr<SigningKey> key_;
+  std::unique_ptr<SigningKey> ocsp_key_;
+  X509Ptr ocsp_certificate_;
   std::unique_ptr<Ledger> ledger_;
   std::unique_ptr<CertificateAuthority> ca_;
 };
