@@ -1,12 +1,18 @@
 #include <openssl/pem.h>
 #include <openssl/x509_vfy.h>
 
+#include <algorithm>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "ceremony_file.hpp"
 #include "commands.hpp"
 #include "hsmca/signer/certificate_authority.hpp"
+#include "hsmca/signer/clock.hpp"
 #include "hsmca/signer/leaf.hpp"
+#include "hsmca/signer/ocsp.hpp"
+#include "hsmca/signer/revocation.hpp"
 #include "hsmca/signer/request.hpp"
 #include "hsmca/signer/signing_key.hpp"
 #include "key_report.hpp"
@@ -38,14 +44,41 @@ std::string missing_evidence(const token::KeyEvidence& e) {
   return out;
 }
 
-int planned_steps(const std::string& kind, bool writes_public_key) {
+int planned_steps(const std::string& kind, bool writes_public_key, bool previous_crl) {
   if (kind == "root" || kind == "csr") return 9;
-  if (kind == "intermediate") return 11;
+  if (kind == "intermediate" || kind == "ocsp-signer") return 11;
   if (kind == "key") return writes_public_key ? 7 : 6;
+  if (kind == "crl") return previous_crl ? 9 : 8;
   return 0;
 }
 
-// What `openssl verify -x509_strict -CAfile anchor.pem cert.pem` checks, done in process.
+// Whether two targets are one token reached the same way: the ceremony then
+// logs in once (one PIN entry) and both keys share its sessions.
+bool same_token(const TokenTarget& a, const TokenTarget& b) {
+  return a.module == b.module && a.selector.label == b.selector.label && a.selector.serial == b.selector.serial &&
+         a.pin_source == b.pin_source;
+}
+
+std::string read_whole_file(const fs::path& path, const std::string& what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(what + " " + path.string() + " cannot be read");
+  std::ostringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+std::int64_t unix_seconds(std::chrono::system_clock::time_point t) {
+  return std::chrono::floor<std::chrono::seconds>(t).time_since_epoch().count();
+}
+
+std::span<const unsigned char> bytes_of(const std::string& s) {
+  return {reinterpret_cast<const unsigned char*>(s.data()), s.size()};
+}
+
+// What `openssl verify -x509_strict -partial_chain -CAfile anchor.pem cert.pem`
+// checks, done in process. Partial chain: the anchor may be an issuing CA (the
+// OCSP responder's issuer), trusted here because the ceremony file names it
+// and its key in the token signed.
 void verify_chain(X509* anchor, X509* cert) {
   X509StorePtr store(X509_STORE_new());
   X509StoreCtxPtr ctx(X509_STORE_CTX_new());
@@ -53,7 +86,8 @@ void verify_chain(X509* anchor, X509* cert) {
       X509_STORE_CTX_init(ctx.get(), store.get(), cert, nullptr) != 1) {
     throw signer::OpenSslError("cannot set up certificate verification");
   }
-  X509_STORE_CTX_set_flags(ctx.get(), X509_V_FLAG_X509_STRICT | X509_V_FLAG_CHECK_SS_SIGNATURE);
+  X509_STORE_CTX_set_flags(ctx.get(),
+                           X509_V_FLAG_X509_STRICT | X509_V_FLAG_CHECK_SS_SIGNATURE | X509_V_FLAG_PARTIAL_CHAIN);
   if (X509_verify_cert(ctx.get()) != 1) {
     throw std::runtime_error(std::string("the certificate does not verify up to its issuer: ") +
                              X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get())));
@@ -114,14 +148,14 @@ class Ceremony {
   void steps() {
     const CeremonyOutline outline = peek_ceremony(file_);
     transcript_path_ = outline.transcript;
-    transcript_.set_planned(planned_steps(outline.kind, outline.public_key));
+    transcript_.set_planned(planned_steps(outline.kind, outline.public_key, outline.previous_crl));
     transcript_.step("read and check the ceremony file " + file_.string(), [&] {
       spec_ = parse_ceremony(file_, std::chrono::system_clock::now());
       transcript_path_ = spec_.transcript_out;
       return "ceremony: " + spec_.kind;
     });
     transcript_.set_kind(spec_.kind);
-    transcript_.set_planned(planned_steps(spec_.kind, !spec_.public_key_out.empty()));
+    transcript_.set_planned(planned_steps(spec_.kind, !spec_.public_key_out.empty(), spec_.crl && !spec_.crl->previous.empty()));
 
     transcript_.step("check that no output exists yet", [&] {
       for (const auto& out : spec_.outputs()) {
@@ -136,14 +170,21 @@ class Ceremony {
       return std::string();
     });
 
-    if (spec_.issuer) issuer_steps();
+    if (spec_.issuer) read_issuer_certificate();
+    if (spec_.kind == "crl") {
+      crl_steps();
+      return;
+    }
+    if (spec_.issuer) open_issuer_token();
 
     transcript_.step("open the token and log in", [&] {
-      pool_ = spec_.target.connect(true);
+      const bool shared = spec_.issuer && same_token(spec_.target, spec_.issuer->target);
+      pool_ = shared ? issuer_pool_ : std::shared_ptr<token::SessionPool>(spec_.target.connect(true));
       auto token = token_json(pool_->token());
       token["library"] = library_json(pool_->module());
       transcript_["token"] = token;
-      return "token '" + pool_->token().label + "' serial " + pool_->token().serial;
+      return "token '" + pool_->token().label + "' serial " + pool_->token().serial +
+             (shared ? "; the issuer's token, logged in already" : "");
     });
 
     transcript_.step("check that the key label '" + spec_.key.label + "' is free", [&] {
@@ -176,6 +217,8 @@ class Ceremony {
       root_steps();
     } else if (spec_.kind == "intermediate") {
       intermediate_steps();
+    } else if (spec_.kind == "ocsp-signer") {
+      ocsp_signer_steps();
     } else if (spec_.kind == "csr") {
       csr_steps();
     } else if (!spec_.public_key_out.empty()) {
@@ -213,7 +256,7 @@ class Ceremony {
 
   // Before any key is made: the issuer's certificate and its key, checked
   // against each other, so a wrong root costs nothing.
-  void issuer_steps() {
+  void read_issuer_certificate() {
     const auto& issuer = *spec_.issuer;
     transcript_.step("read the issuer certificate " + issuer.certificate.string(), [&] {
       auto certs = signer::read_certificates(issuer.certificate);
@@ -221,14 +264,25 @@ class Ceremony {
       if (X509_check_ca(issuer_cert_->x509()) == 0) {
         throw ConfigError(issuer.certificate.string() + " is not a CA certificate");
       }
+      // RFC 5280 4.2.1.3: a CRL issuer's keyUsage, when present, asserts cRLSign.
+      if (spec_.kind == "crl" && (X509_get_extension_flags(issuer_cert_->x509()) & EXFLAG_KUSAGE) != 0 &&
+          (X509_get_key_usage(issuer_cert_->x509()) & KU_CRL_SIGN) == 0) {
+        throw ConfigError(issuer.certificate.string() + " does not allow its key to sign CRLs (no cRLSign)");
+      }
       transcript_["issuer"]["certificate"] = {{"path", issuer.certificate.string()},
                                               {"sha256_fingerprint", issuer_cert_->sha256_fingerprint()},
                                               {"subject", issuer_cert_->subject()},
                                               {"not_after", issuer_cert_->not_after()}};
       return issuer_cert_->subject();
     });
+  }
+
+  void open_issuer_token() {
+    const auto& issuer = *spec_.issuer;
     transcript_.step("open the issuer's token, log in and check its key '" + issuer.key_label + "'", [&] {
-      issuer_pool_ = issuer.target.connect(false);
+      // Read-write when the new key is generated on the same token.
+      const bool shared = spec_.kind != "crl" && same_token(spec_.target, issuer.target);
+      issuer_pool_ = issuer.target.connect(shared);
       auto d = issuer_pool_->with_session([&](token::Session& s) {
         return token::describe_key(s, token::find_key_pair(s, issuer.key_label));
       });
@@ -282,6 +336,205 @@ class Ceremony {
       write_new_file(spec_.certificate_out, cert.pem());
       outputs_written_ = true;
       return "sha256 fingerprint " + cert.sha256_fingerprint();
+    });
+  }
+
+  void ocsp_signer_steps() {
+    const auto& c = *spec_.certificate;
+    std::optional<signer::OcspResponderCertificate> responder;
+    transcript_.step("build the OCSP responder certificate and sign it with the issuer's key", [&] {
+      signer::TokenSigningKey key(*issuer_pool_, spec_.issuer->key_label, issuer_scheme_, issuer_spki_);
+      signer::IssuerContext issuer;
+      issuer.certificate = issuer_cert_->x509();
+      issuer.key = &key;
+      responder.emplace(
+          signer::issue_ocsp_responder(issuer, description_.spki_der, {c.subject, c.not_before, c.not_after}));
+      std::string detail =
+          std::string(token::scheme_name(issuer_scheme_)) + ", serial " + responder->certificate.serial_hex();
+      if (responder->clamped) detail += "; notAfter clamped to the issuer's (" + issuer_cert_->not_after() + ")";
+      return detail;
+    });
+    const auto& cert = responder->certificate;
+    transcript_.step("verify the certificate up to the issuer and as its delegated OCSP responder", [&] {
+      if (!signer::spki_matches(cert.x509(), description_.spki_der)) {
+        throw std::runtime_error("the certificate's public key is not the new token key's");
+      }
+      verify_chain(issuer_cert_->x509(), cert.x509());
+      // The check the responder itself makes when it is handed this certificate
+      // (RFC 6960 4.2.2.2: issued directly by the CA, id-kp-OCSPSigning).
+      signer::TokenSigningKey responder_key(*pool_, spec_.key.label, token::default_scheme(spec_.key.type),
+                                            description_.spki_der);
+      signer::IssuerContext issuer;
+      issuer.certificate = issuer_cert_->x509();
+      issuer.key = &responder_key;
+      try {
+        signer::OcspResponder check(issuer, responder_key, cert.x509());
+      } catch (const std::invalid_argument& e) {
+        throw std::runtime_error(std::string("the certificate is no delegated OCSP responder: ") + e.what());
+      }
+      return std::string("chain valid, id-kp-OCSPSigning and ocsp-nocheck, public key matches the token's");
+    });
+    auto record = certificate_json(spec_.certificate_out, cert, issuer_scheme_);
+    record["extended_key_usage"] = nlohmann::ordered_json::array({"OCSPSigning"});
+    record["ocsp_nocheck"] = true;
+    record["not_after_clamped_to_issuer"] = responder->clamped;
+    transcript_["certificate"] = record;
+    transcript_.step("write the certificate to " + spec_.certificate_out.string(), [&] {
+      write_new_file(spec_.certificate_out, cert.pem());
+      outputs_written_ = true;
+      return "sha256 fingerprint " + cert.sha256_fingerprint();
+    });
+  }
+
+  // The offline root's periodic duty: a CRL of the certificates it revoked,
+  // signed by its key in its token. Everything that can be checked without
+  // the token — the previous CRL, the certificates to revoke — is checked
+  // before the token is opened.
+  void crl_steps() {
+    const auto& c = *spec_.crl;
+    X509* issuer = issuer_cert_->x509();
+    std::optional<signer::CrlContents> previous;
+    if (!c.previous.empty()) {
+      transcript_.step("read the previous CRL " + c.previous.string(), [&] {
+        const std::string bytes = read_whole_file(c.previous, "crl.previous");
+        try {
+          previous.emplace(signer::read_crl(bytes_of(bytes), issuer));
+        } catch (const std::invalid_argument& e) {
+          throw ConfigError("crl.previous " + c.previous.string() + ": " + e.what() +
+                            "; give the last CRL signed by " + issuer_cert_->subject());
+        }
+        if (previous->number < 1) {
+          throw ConfigError("crl.previous " + c.previous.string() + " has no CRL number to follow");
+        }
+        if (c.number <= previous->number) {
+          throw ConfigError("crl.number " + std::to_string(c.number) + " is not above the previous CRL's number " +
+                            std::to_string(previous->number) + " (" + c.previous.string() + "); use " +
+                            std::to_string(previous->number + 1));
+        }
+        if (unix_seconds(c.this_update) < previous->this_update) {
+          throw ConfigError("crl.this_update is before the previous CRL's thisUpdate " +
+                            signer::rfc3339(previous->this_update));
+        }
+        transcript_["previous_crl"] = {{"path", c.previous.string()},
+                                       {"sha256", signer::sha256_hex(previous->der)},
+                                       {"number", previous->number},
+                                       {"this_update", signer::rfc3339(previous->this_update)},
+                                       {"revoked", previous->entries.size()}};
+        return "CRL number " + std::to_string(previous->number) + " of " + signer::rfc3339(previous->this_update) +
+               ", " + std::to_string(previous->entries.size()) + " revoked; " + std::to_string(c.number) +
+               " follows it";
+      });
+    }
+
+    std::vector<signer::RevokedEntry> entries;
+    auto entry_records = nlohmann::ordered_json::array();
+    transcript_.step("check the certificates to revoke", [&] {
+      for (std::size_t i = 0; i < c.revoked.size(); ++i) {
+        const auto& e = c.revoked[i];
+        const std::string where = "crl.revoked[" + std::to_string(i) + "]";
+        std::string serial = e.serial_hex;
+        nlohmann::ordered_json record;
+        if (!e.certificate.empty()) {
+          const auto cert = signer::IssuedCertificate::from_der(
+              signer::to_der(signer::read_certificates(e.certificate).front().get()));
+          if (cert.der() == issuer_cert_->der()) {
+            throw ConfigError(where + ".certificate " + e.certificate.string() +
+                              " is the issuer's own certificate, which its CRL cannot revoke");
+          }
+          if (X509_check_issued(issuer, cert.x509()) != X509_V_OK ||
+              X509_verify(cert.x509(), X509_get0_pubkey(issuer)) != 1) {
+            signer::drain_openssl_errors();
+            throw ConfigError(where + ".certificate " + e.certificate.string() + " (" + cert.subject() +
+                              ") is not issued by " + issuer_cert_->subject() +
+                              "; a CRL lists only its issuer's certificates");
+          }
+          serial = canonical_serial(cert.serial_hex());
+          record["serial"] = serial;
+          record["certificate"] = {{"path", e.certificate.string()},
+                                   {"subject", cert.subject()},
+                                   {"sha256_fingerprint", cert.sha256_fingerprint()}};
+        } else {
+          record["serial"] = serial;
+        }
+        if (std::ranges::any_of(entries, [&](const auto& other) { return other.serial_hex == serial; })) {
+          throw ConfigError(where + ": serial " + serial + " is listed twice");
+        }
+        const auto revoked_at = unix_seconds(e.revoked_at);
+        record["revoked_at"] = signer::rfc3339(revoked_at);
+        record["reason"] = std::string(signer::reason_name(e.reason));
+        entries.push_back({serial, revoked_at, e.reason});
+        entry_records.push_back(std::move(record));
+      }
+      // A full CRL says everything its issuer revoked: leaving out an entry of
+      // the previous CRL would tell relying parties that certificate is good again.
+      if (previous) {
+        for (const auto& old : previous->entries) {
+          const std::string serial = canonical_serial(old.serial_hex);
+          if (std::ranges::none_of(entries, [&](const auto& e) { return e.serial_hex == serial; })) {
+            throw ConfigError("serial " + serial + " is revoked on the previous CRL (" +
+                              std::string(signer::reason_name(old.reason)) + ", " + signer::rfc3339(old.revoked_at) +
+                              ") but missing from crl.revoked; list it again, or the new CRL un-revokes it");
+          }
+        }
+      }
+      if (entries.empty()) return std::string("none: this CRL revokes nothing");
+      std::string detail;
+      for (const auto& e : entries) {
+        detail += (detail.empty() ? "" : ", ") + e.serial_hex + " (" + std::string(signer::reason_name(e.reason)) + ")";
+      }
+      return detail;
+    });
+
+    open_issuer_token();
+
+    std::optional<signer::IssuedCrl> crl;
+    transcript_.step("build the CRL and sign it with the issuer's key", [&] {
+      signer::TokenSigningKey key(*issuer_pool_, spec_.issuer->key_label, issuer_scheme_, issuer_spki_);
+      signer::IssuerContext context;
+      context.certificate = issuer;
+      context.key = &key;
+      crl.emplace(signer::issue_crl(context, entries, c.number, c.this_update, c.next_update));
+      return std::string(token::scheme_name(issuer_scheme_)) + ", CRL number " + std::to_string(crl->number) + ", " +
+             std::to_string(crl->entries) + " revoked";
+    });
+
+    transcript_.step("verify the CRL under the issuer certificate", [&] {
+      signer::CrlContents signed_crl;
+      try {
+        signed_crl = signer::read_crl(crl->der, issuer);
+      } catch (const std::invalid_argument& e) {
+        throw std::runtime_error(std::string("the signed CRL does not check out: ") + e.what());
+      }
+      auto by_serial = [](const signer::RevokedEntry& a, const signer::RevokedEntry& b) {
+        return a.serial_hex < b.serial_hex;
+      };
+      auto asked = entries;
+      for (auto& e : signed_crl.entries) e.serial_hex = canonical_serial(e.serial_hex);
+      std::ranges::sort(asked, by_serial);
+      std::ranges::sort(signed_crl.entries, by_serial);
+      const bool same_entries = std::ranges::equal(asked, signed_crl.entries, [](const auto& a, const auto& b) {
+        return a.serial_hex == b.serial_hex && a.revoked_at == b.revoked_at && a.reason == b.reason;
+      });
+      if (signed_crl.number != c.number || signed_crl.this_update != crl->this_update ||
+          signed_crl.next_update != crl->next_update || !same_entries) {
+        throw std::runtime_error("the signed CRL does not say what the ceremony file asked");
+      }
+      return std::string("signature valid; number, times and entries as asked");
+    });
+
+    transcript_["crl"] = {{"path", spec_.crl_out.string()},
+                          {"format", spec_.crl_der ? "der" : "pem"},
+                          {"number", crl->number},
+                          {"this_update", signer::rfc3339(crl->this_update)},
+                          {"next_update", signer::rfc3339(crl->next_update)},
+                          {"signature_algorithm", token::scheme_name(issuer_scheme_)},
+                          {"revoked", entry_records},
+                          {"sha256", signer::sha256_hex(crl->der)},
+                          {"pem", crl->pem()}};
+    transcript_.step("write the CRL to " + spec_.crl_out.string(), [&] {
+      write_new_file(spec_.crl_out, spec_.crl_der ? std::string(crl->der.begin(), crl->der.end()) : crl->pem());
+      outputs_written_ = true;
+      return "sha256 " + signer::sha256_hex(crl->der);
     });
   }
 
@@ -352,8 +605,9 @@ class Ceremony {
   CeremonyTranscript transcript_;
   fs::path transcript_path_;
   CeremonySpec spec_;
-  std::unique_ptr<token::SessionPool> pool_;
-  std::unique_ptr<token::SessionPool> issuer_pool_;
+  // Shared: when the new key and the issuer's are on one token, both are the same pool.
+  std::shared_ptr<token::SessionPool> pool_;
+  std::shared_ptr<token::SessionPool> issuer_pool_;
   std::optional<signer::IssuedCertificate> issuer_cert_;
   token::Bytes issuer_spki_;
   token::SignatureScheme issuer_scheme_ = token::SignatureScheme::ecdsa_sha256;

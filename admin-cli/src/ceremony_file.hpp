@@ -5,6 +5,7 @@
 #include <string>
 
 #include "hsmca/signer/certificate.hpp"
+#include "hsmca/signer/revocation.hpp"
 #include "hsmca/token/signature.hpp"
 #include "hsmca/signer/token_target.hpp"
 
@@ -25,7 +26,28 @@ struct CertificateSpec {
   int path_length = 0;            // intermediate
 };
 
-// The CA that signs an intermediate: its certificate and its key in its token.
+// One certificate a CRL ceremony revokes: by its file (which must be the
+// issuer's) or by serial.
+struct CrlEntrySpec {
+  std::filesystem::path certificate;  // empty when given by serial
+  std::string serial_hex;             // lowercase, even length; empty when given by certificate
+  std::chrono::system_clock::time_point revoked_at;
+  signer::RevocationReason reason = signer::RevocationReason::unspecified;
+};
+
+struct CrlSpec {
+  std::int64_t number = 0;
+  std::filesystem::path previous;  // the last CRL of this issuer; optional
+  std::chrono::system_clock::time_point this_update;
+  std::chrono::system_clock::time_point next_update;
+  std::vector<CrlEntrySpec> revoked;
+};
+
+// CA/Browser Forum Baseline Requirements 4.9.7: a CRL about CA certificates
+// has its nextUpdate at most twelve months after its thisUpdate.
+inline constexpr int kMaxCrlValidityDays = 366;
+
+// The CA that signs: its certificate and its key in its token.
 struct IssuerSpec {
   std::filesystem::path certificate;
   TokenTarget target;
@@ -36,13 +58,16 @@ struct IssuerSpec {
 // A ceremony file, parsed strictly: unknown keys, missing keys and values of
 // the wrong kind are errors that name the key.
 struct CeremonySpec {
-  std::string kind;  // "root", "intermediate", "csr" or "key"
-  TokenTarget target;
-  KeySpec key;
-  std::optional<CertificateSpec> certificate;  // root, intermediate, csr (subject only matters)
-  std::optional<IssuerSpec> issuer;            // intermediate
-  std::filesystem::path certificate_out;       // root, intermediate
+  std::string kind;  // "root", "intermediate", "ocsp-signer", "csr", "key" or "crl"
+  TokenTarget target;                          // all but crl
+  KeySpec key;                                 // all but crl
+  std::optional<CertificateSpec> certificate;  // root, intermediate, ocsp-signer, csr (subject only matters)
+  std::optional<IssuerSpec> issuer;            // intermediate, ocsp-signer, crl
+  std::optional<CrlSpec> crl;                  // crl
+  std::filesystem::path certificate_out;       // root, intermediate, ocsp-signer
   std::filesystem::path csr_out;               // csr
+  std::filesystem::path crl_out;               // crl
+  bool crl_der = false;                        // crl: DER rather than PEM
   std::filesystem::path public_key_out;        // key (optional)
   std::filesystem::path transcript_out;
 
@@ -58,10 +83,16 @@ struct CeremonyOutline {
   std::string kind;
   std::filesystem::path transcript;
   bool public_key = false;  // outputs.public_key is set
+  bool previous_crl = false;  // crl.previous is set
 };
 CeremonyOutline peek_ceremony(const std::filesystem::path& file) noexcept;
 
 // "2026-05-01T00:00:00Z" or with a "+02:00" offset. Throws ConfigError.
 std::chrono::system_clock::time_point parse_rfc3339(const std::string& text, const std::string& what);
+
+// A serial as operators copy it ("7F:01", "0x7f01", "007f01") in the form
+// IssuedCertificate::serial_hex gives: lowercase, even length, no leading zero
+// octets ("7f01"). Empty when it is not a positive hex number.
+std::string canonical_serial(const std::string& text);
 
 }  // namespace hsmca::cli

@@ -56,9 +56,9 @@ int main(int argc, char** argv) {
   // ceremony run
   auto* ceremony_cmd = app.add_subcommand("ceremony", "run key ceremonies from declarative files")->require_subcommand(1);
   std::string file;
-  auto* run = ceremony_cmd->add_subcommand("run", "run the ceremony a YAML file describes (root, intermediate, csr, "
-                                                  "key); prints each "
-                                                  "step and writes a JSON transcript, also when it fails");
+  auto* run = ceremony_cmd->add_subcommand("run", "run the ceremony a YAML file describes (root, intermediate, "
+                                                  "ocsp-signer, csr, key, crl); prints each step and writes a JSON "
+                                                  "transcript, also when it fails");
   run->add_option("FILE", file, "ceremony file")->required()->check(CLI::ExistingFile);
 
   // sign

@@ -75,6 +75,18 @@ std::vector<std::string> StrictMap::optional_string_list(const std::string& key)
   return out;
 }
 
+std::vector<StrictMap> StrictMap::optional_map_list(const std::string& key) {
+  seen_.insert(key);
+  std::vector<StrictMap> out;
+  if (!has(key)) return out;
+  const YAML::Node v = node_[key];
+  if (!v.IsSequence()) throw ConfigError(path_of(key) + " must be a list");
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    out.emplace_back(v[i], path_of(key) + "[" + std::to_string(i) + "]");
+  }
+  return out;
+}
+
 std::vector<std::string> StrictMap::keys() const {
   std::vector<std::string> out;
   for (const auto& kv : node_) out.push_back(kv.first.as<std::string>());

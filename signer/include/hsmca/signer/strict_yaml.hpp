@@ -30,6 +30,8 @@ class StrictMap {
   StrictMap required_map(const std::string& key);
   std::optional<StrictMap> optional_map(const std::string& key);
   std::vector<std::string> optional_string_list(const std::string& key);
+  // A list of mappings, each read strictly as "path.key[i]"; empty when absent.
+  std::vector<StrictMap> optional_map_list(const std::string& key);
 
   std::vector<std::string> keys() const;  // in file order
   const YAML::Node& node() const noexcept { return node_; }
