@@ -141,7 +141,7 @@ std::string Metrics::render(const token::PoolStats& pool) const {
   labelled<2>(out, "hsmca_http_requests_total", {"route", "status"}, http_requests_);
 
   header(out, "hsmca_ocsp_responses_total", "counter",
-         "OCSP responses sent, by certificate status or error and by source (cache, signed, none).");
+         "OCSP responses sent, by certificate status or error and by source (cache, ledger, signed, none).");
   labelled<2>(out, "hsmca_ocsp_responses_total", {"status", "source"}, ocsp_responses_);
 
   header(out, "hsmca_http_requests_in_flight", "gauge", "HTTP requests being handled now.");

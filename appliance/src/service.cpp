@@ -878,7 +878,8 @@ void Service::answer_cached_ocsp(const signer::CertId& id) {
   }
   for (std::size_t i = 0; i < waiters.size(); ++i) {
     if (answer) {
-      metrics_.count_ocsp(status_label(answer->status), signed_now && i == 0 ? "signed" : "cache");
+      // The first waiter's answer was signed now, or re-confirmed by a ledger read; the rest shared it.
+      metrics_.count_ocsp(status_label(answer->status), i > 0 ? "cache" : signed_now ? "signed" : "ledger");
       waiters[i]->finish_ocsp(200, answer->der, answer.get());
     } else {
       metrics_.count_ocsp(failure_status == 503 ? "tryLater" : "internalError", "none");

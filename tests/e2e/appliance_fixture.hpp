@@ -33,6 +33,7 @@ class ApplianceFixture : public ::testing::Test {
  protected:
   void SetUp() override {
     make_test_ca(dir_.path(),
+                 extra_ca_yaml() +
                  "appliance:\n"
                  "  listen: 127.0.0.1:0\n"
                  "  public_listen: 127.0.0.1:0\n"
@@ -57,6 +58,9 @@ class ApplianceFixture : public ::testing::Test {
   }
 
   void TearDown() override { appliance_.reset(); }
+
+  // More of the CA file (top-level blocks), for suites that need them.
+  virtual std::string extra_ca_yaml() const { return ""; }
 
   void sign_with_cli(const std::string& name, const std::string& profile, const std::string& out) {
     auto r = hsmca({"sign", "--config", (dir_ / "ca.yaml").string(), "--csr", (dir_ / (name + ".csr")).string(),
@@ -123,6 +127,30 @@ class ApplianceFixture : public ::testing::Test {
   }
 
   std::vector<std::string> bearer(const char* token) { return {"-H", std::string("Authorization: Bearer ") + token}; }
+
+  // A server certificate for `name`.example.test through the JSON API: its serial; DIR/NAME.crt.
+  std::string issue(const std::string& name) {
+    openssl_csr(dir_.path(), name, "/CN=" + name + ".example.test", "DNS:" + name + ".example.test");
+    write_file(dir_ / (name + ".json"), nlohmann::json{{"csr", read_file(dir_ / (name + ".csr"))}}.dump());
+    auto made = curl({"-X", "POST", "-H", "Content-Type: application/json", "-H",
+                      std::string("Authorization: Bearer ") + kEnrollToken, "--data-binary",
+                      "@" + (dir_ / (name + ".json")).string(), url("/api/v1/certificates")});
+    EXPECT_EQ(made.status, 201) << made.body;
+    auto j = nlohmann::json::parse(made.body);
+    write_file(dir_ / (name + ".crt"), j["certificate"].get<std::string>());
+    return j["serial"].get<std::string>();
+  }
+
+  Http revoke(const std::string& serial, std::vector<std::string> auth, const std::string& body = "") {
+    std::vector<std::string> args{"-X", "POST"};
+    if (!body.empty()) {
+      write_file(dir_ / "revoke.json", body);
+      args.insert(args.end(), {"-H", "Content-Type: application/json", "--data-binary", "@" + (dir_ / "revoke.json").string()});
+    }
+    args.insert(args.end(), auth.begin(), auth.end());
+    args.push_back(url("/api/v1/certificates/" + serial + "/revoke"));
+    return curl(args);
+  }
 
   // The certificates in an EST certs-only answer, as PEM.
   std::string certs_of(const Http& answer) {

@@ -18,30 +18,6 @@ namespace {
 
 class ApplianceRevocationTest : public ApplianceFixture {
  protected:
-  // A server certificate for `name`.example.test through the JSON API: its serial; DIR/NAME.crt.
-  std::string issue(const std::string& name) {
-    openssl_csr(dir_.path(), name, "/CN=" + name + ".example.test", "DNS:" + name + ".example.test");
-    write_file(dir_ / (name + ".json"), nlohmann::json{{"csr", read_file(dir_ / (name + ".csr"))}}.dump());
-    auto made = curl({"-X", "POST", "-H", "Content-Type: application/json", "-H",
-                      std::string("Authorization: Bearer ") + kEnrollToken, "--data-binary",
-                      "@" + (dir_ / (name + ".json")).string(), url("/api/v1/certificates")});
-    EXPECT_EQ(made.status, 201) << made.body;
-    auto j = nlohmann::json::parse(made.body);
-    write_file(dir_ / (name + ".crt"), j["certificate"].get<std::string>());
-    return j["serial"].get<std::string>();
-  }
-
-  Http revoke(const std::string& serial, std::vector<std::string> auth, const std::string& body = "") {
-    std::vector<std::string> args{"-X", "POST"};
-    if (!body.empty()) {
-      write_file(dir_ / "revoke.json", body);
-      args.insert(args.end(), {"-H", "Content-Type: application/json", "--data-binary", "@" + (dir_ / "revoke.json").string()});
-    }
-    args.insert(args.end(), auth.begin(), auth.end());
-    args.push_back(url("/api/v1/certificates/" + serial + "/revoke"));
-    return curl(args);
-  }
-
   // GET /crl on the plain listener into DIR/NAME.der; the exact bytes.
   std::string fetch_crl(const std::string& name) {
     const fs::path out = dir_ / (name + ".der");

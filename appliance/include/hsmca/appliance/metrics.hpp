@@ -71,7 +71,9 @@ class Metrics {
   void count_http(const std::string& route, unsigned status);
   // hsmca_ocsp_responses_total{status,source}: status "good", "revoked",
   // "unknown" or the error (malformedRequest, unauthorized, tryLater,
-  // internalError); source "cache" or "signed" ("none" for unsigned errors)
+  // internalError, or "several" for a request about more than one); source
+  // "cache", "ledger" (a cached answer re-confirmed by a ledger read), "signed",
+  // or "none" for the unsigned errors
   void count_ocsp(std::string_view status, std::string_view source);
   // hsmca_http_requests_in_flight gauge
   void request_started() noexcept;

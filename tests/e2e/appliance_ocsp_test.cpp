@@ -1,0 +1,245 @@
+// The appliance's OCSP responder, checked with `openssl ocsp` as a relying
+// party runs it: good, revoked and unknown answers verified against the chain,
+// with and without a nonce, POST and GET; revocations (API or CLI) show within
+// seconds and survive a restart; a flood of status requests costs no
+// signatures; bad requests get OCSP's own error answers while it keeps serving.
+// Issued certificates carry the CDP and AIA URLs of the CA file.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <regex>
+#include <string>
+#include <thread>
+
+#include "appliance_fixture.hpp"
+
+namespace hsmca::test {
+namespace {
+
+class ApplianceOcspTest : public ApplianceFixture {
+ protected:
+  std::string extra_ca_yaml() const override {
+    return "revocation:\n"
+           "  crl_url: http://ca.example.test/crl\n"
+           "  ocsp_url: http://ca.example.test/ocsp\n"
+           "  issuer_url: http://ca.example.test/ca/issuing.crt\n"
+           "  ocsp_validity_hours: 12\n";
+  }
+
+  void SetUp() override {
+    ApplianceFixture::SetUp();
+    write_file(dir_ / "chain.pem", read_file(dir_ / "issuing.crt") + read_file(dir_ / "root.crt"));
+  }
+
+  // `openssl ocsp` against the running responder for DIR/NAME.crt (or a bare
+  // serial): stdout+stderr and exit code.
+  ProcessResult ask(const std::string& name, bool nonce, const std::string& issuer = "issuing.crt") {
+    std::vector<std::string> args{"ocsp", "-issuer", (dir_ / issuer).string()};
+    if (name.rfind("0x", 0) == 0) {
+      args.insert(args.end(), {"-serial", name});
+    } else {
+      args.insert(args.end(), {"-cert", (dir_ / (name + ".crt")).string()});
+    }
+    args.insert(args.end(), {"-url", plain_url("/ocsp"), "-CAfile", (dir_ / "chain.pem").string(), "-timeout", "20"});
+    if (!nonce) args.push_back("-no_nonce");
+    return openssl(args);
+  }
+
+  // The line `openssl ocsp` prints for the certificate: "good", "revoked", "unknown".
+  static std::string status_in(const ProcessResult& r) {
+    std::smatch m;
+    std::string all = r.out + r.err;
+    if (std::regex_search(all, m, std::regex(R"(: (good|revoked|unknown)\n)"))) return m[1];
+    return "(none) " + all;
+  }
+
+  std::string metrics() { return run_process({"curl", "-sS", plain_url("/metrics")}).out; }
+
+  // hsmca_token_sign_seconds_count: every token signature the appliance made.
+  long signatures() {
+    std::smatch m;
+    std::string text = metrics();
+    if (!std::regex_search(text, m, std::regex(R"(\nhsmca_token_sign_seconds_count (\d+))"))) return -1;
+    return std::stol(m[1]);
+  }
+
+  // POST DIR/BODY to /ocsp with `content_type`; the answer is written to DIR/OUT.
+  int post(const std::string& body, const std::string& out, const std::string& content_type = "application/ocsp-request") {
+    auto r = run_process({"curl", "-sS", "-o", (dir_ / out).string(), "-w", "%{http_code}", "-H",
+                          "Content-Type: " + content_type, "--data-binary", "@" + (dir_ / body).string(),
+                          plain_url("/ocsp")});
+    return r.out.empty() ? 0 : std::stoi(r.out);
+  }
+
+  std::string response_text(const std::string& file) {
+    return openssl({"ocsp", "-respin", (dir_ / file).string(), "-resp_text", "-noverify"}).out;
+  }
+};
+
+TEST_F(ApplianceOcspTest, OpensslGetsVerifiedGoodAndRevokedAnswersWithAndWithoutANonce) {
+  issue("good");
+  const std::string bad = issue("bad");
+  ASSERT_EQ(revoke(bad, bearer(kAdminToken), R"({"reason": "keyCompromise"})").status, 200);
+
+  for (bool nonce : {true, false}) {
+    auto good = ask("good", nonce);
+    EXPECT_EQ(good.exit_code, 0) << good.out << good.err;
+    EXPECT_NE(good.err.find("Response verify OK"), std::string::npos) << good.err;
+    EXPECT_EQ(status_in(good), "good");
+
+    auto revoked = ask("bad", nonce);
+    EXPECT_NE(revoked.err.find("Response verify OK"), std::string::npos) << revoked.err;
+    EXPECT_EQ(status_in(revoked), "revoked");
+    EXPECT_NE(revoked.out.find("Reason: keyCompromise"), std::string::npos) << revoked.out;
+    EXPECT_NE(revoked.out.find("Revocation Time:"), std::string::npos) << revoked.out;
+    // openssl ocsp checks the nonce itself and says so when it is missing or wrong.
+    EXPECT_EQ((good.out + good.err).find("nonce"), std::string::npos) << good.out << good.err;
+  }
+
+  // A serial this CA never issued: unknown, signed all the same.
+  auto unknown = ask("0x1234abcd", false);
+  EXPECT_NE(unknown.err.find("Response verify OK"), std::string::npos) << unknown.err;
+  EXPECT_EQ(status_in(unknown), "unknown");
+}
+
+TEST_F(ApplianceOcspTest, TheGetFormAnswersAsPostDoesWithCachingHeaders) {
+  issue("web");
+  auto req = openssl({"ocsp", "-issuer", (dir_ / "issuing.crt").string(), "-cert", (dir_ / "web.crt").string(),
+                      "-no_nonce", "-reqout", (dir_ / "req.der").string()});
+  ASSERT_EQ(req.exit_code, 0) << req.err;
+  auto b64 = openssl({"base64", "-A", "-in", (dir_ / "req.der").string()});
+  std::string encoded;
+  for (char c : b64.out) {
+    if (c == '+') encoded += "%2B";
+    else if (c == '/') encoded += "%2F";
+    else if (c == '=') encoded += "%3D";
+    else if (c != '\n') encoded += c;
+  }
+  auto got = run_process({"curl", "-sS", "-D", (dir_ / "headers").string(), "-o", (dir_ / "resp.der").string(), "-w",
+                          "%{http_code} %{content_type}", plain_url("/ocsp/" + encoded)});
+  ASSERT_EQ(got.out, "200 application/ocsp-response") << got.err;
+  auto checked = openssl({"ocsp", "-respin", (dir_ / "resp.der").string(), "-issuer", (dir_ / "issuing.crt").string(),
+                          "-cert", (dir_ / "web.crt").string(), "-CAfile", (dir_ / "chain.pem").string(), "-no_nonce"});
+  EXPECT_EQ(checked.exit_code, 0) << checked.out << checked.err;
+  EXPECT_NE(checked.err.find("Response verify OK"), std::string::npos) << checked.err;
+  EXPECT_EQ(status_in(checked), "good");
+  // RFC 5019 6.2: the answer may be cached until its nextUpdate, 12 hours on.
+  const std::string headers = read_file(dir_ / "headers");
+  std::smatch age;
+  ASSERT_TRUE(std::regex_search(headers, age, std::regex(R"(Cache-Control: max-age=(\d+), public, no-transform, must-revalidate)")))
+      << headers;
+  EXPECT_GT(std::stol(age[1]), 12 * 3600 - 60);
+  EXPECT_LE(std::stol(age[1]), 12 * 3600);
+  EXPECT_NE(headers.find("Last-Modified: "), std::string::npos) << headers;
+  EXPECT_NE(headers.find("Expires: "), std::string::npos) << headers;
+  EXPECT_NE(response_text("resp.der").find("Next Update:"), std::string::npos);
+
+  // The same request by POST gets the same bytes: one cached answer.
+  ASSERT_EQ(post("req.der", "posted.der"), 200);
+  EXPECT_EQ(read_file(dir_ / "posted.der"), read_file(dir_ / "resp.der"));
+}
+
+TEST_F(ApplianceOcspTest, AFloodOfStatusRequestsCostsNoTokenSignatures) {
+  issue("web");
+  auto req = openssl({"ocsp", "-issuer", (dir_ / "issuing.crt").string(), "-cert", (dir_ / "web.crt").string(),
+                      "-no_nonce", "-reqout", (dir_ / "req.der").string()});
+  ASSERT_EQ(req.exit_code, 0) << req.err;
+  ASSERT_EQ(post("req.der", "first.der"), 200);
+  const long before = signatures();
+  ASSERT_GT(before, 0);
+  auto hey = run_process({"hey", "-n", "3000", "-c", "30", "-m", "POST", "-T", "application/ocsp-request", "-D",
+                          (dir_ / "req.der").string(), plain_url("/ocsp")});
+  ASSERT_EQ(hey.exit_code, 0) << hey.err;
+  EXPECT_NE(hey.out.find("[200]\t3000 responses"), std::string::npos) << hey.out;
+  // /healthz signs a probe at most once a second; OCSP answers signed nothing.
+  const std::string text = metrics();
+  EXPECT_NE(text.find("hsmca_ocsp_responses_total{status=\"good\",source=\"cache\"} 3000"), std::string::npos) << text;
+  EXPECT_NE(text.find("hsmca_ocsp_responses_total{status=\"good\",source=\"signed\"} 1\n"), std::string::npos) << text;
+  EXPECT_EQ(signatures(), before);
+  ASSERT_EQ(post("req.der", "last.der"), 200);
+  EXPECT_EQ(read_file(dir_ / "last.der"), read_file(dir_ / "first.der"));
+}
+
+TEST_F(ApplianceOcspTest, ARevocationWithTheCliShowsWithinSecondsAndSurvivesARestart) {
+  const std::string serial = issue("web");
+  ASSERT_EQ(status_in(ask("web", false)), "good");  // now cached as good
+
+  auto cli = hsmca({"revoke", "--config", (dir_ / "ca.yaml").string(), "--serial", serial, "--reason", "superseded"});
+  ASSERT_EQ(cli.exit_code, 0) << cli.err;
+  const auto revoked = std::chrono::steady_clock::now();
+  std::string status;
+  while (std::chrono::steady_clock::now() - revoked < std::chrono::seconds(10)) {
+    status = status_in(ask("web", false));
+    if (status == "revoked") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(status, "revoked") << "the CLI's revocation never reached OCSP";
+  EXPECT_LT(std::chrono::steady_clock::now() - revoked, std::chrono::seconds(3));
+
+  // A new process, an empty cache: the ledger still says revoked.
+  appliance_.reset();
+  start();
+  auto after = ask("web", true);
+  EXPECT_NE(after.err.find("Response verify OK"), std::string::npos) << after.err;
+  EXPECT_EQ(status_in(after), "revoked");
+  EXPECT_NE(after.out.find("Reason: superseded"), std::string::npos) << after.out;
+}
+
+TEST_F(ApplianceOcspTest, BadRequestsGetOcspErrorAnswersAndTheResponderKeepsServing) {
+  issue("web");
+  write_file(dir_ / "garbage", "this is not DER");
+  EXPECT_EQ(post("garbage", "malformed.der"), 200);
+  EXPECT_NE(response_text("malformed.der").find("malformedrequest (1)"), std::string::npos)
+      << response_text("malformed.der");
+  EXPECT_EQ(post("garbage", "wrong-type.der", "text/plain"), 415);
+  EXPECT_NE(response_text("wrong-type.der").find("malformedrequest (1)"), std::string::npos);
+  auto bad_get = run_process({"curl", "-sS", "-o", (dir_ / "bad-get.der").string(), "-w", "%{http_code}",
+                              plain_url("/ocsp/not*base64")});
+  EXPECT_EQ(bad_get.out, "200");
+  EXPECT_NE(response_text("bad-get.der").find("malformedrequest (1)"), std::string::npos);
+
+  // Asked about the CA's certificate as if the root had issued the leaf: not ours.
+  auto other = ask("web", false, "root.crt");
+  EXPECT_NE((other.out + other.err).find("Responder Error: unauthorized (6)"), std::string::npos)
+      << other.out << other.err;
+
+  auto good = ask("web", true);
+  EXPECT_NE(good.err.find("Response verify OK"), std::string::npos) << good.err;
+  EXPECT_EQ(status_in(good), "good");
+  EXPECT_TRUE(healthy());
+  const std::string text = metrics();
+  EXPECT_NE(text.find("hsmca_ocsp_responses_total{status=\"malformedRequest\",source=\"none\"} 3"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("hsmca_ocsp_responses_total{status=\"unauthorized\",source=\"none\"} 1"), std::string::npos);
+}
+
+TEST_F(ApplianceOcspTest, IssuedCertificatesNameTheCrlTheResponderAndTheIssuer) {
+  issue("web");
+  auto text = openssl({"x509", "-in", (dir_ / "web.crt").string(), "-noout", "-ext",
+                       "crlDistributionPoints,authorityInfoAccess"});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("URI:http://ca.example.test/crl"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("OCSP - URI:http://ca.example.test/ocsp"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("CA Issuers - URI:http://ca.example.test/ca/issuing.crt"), std::string::npos) << text.out;
+  auto uri = openssl({"x509", "-in", (dir_ / "web.crt").string(), "-noout", "-ocsp_uri"});
+  EXPECT_EQ(uri.out, "http://ca.example.test/ocsp\n");
+}
+
+TEST_F(ApplianceOcspTest, TheCrlCarriesCachingHeadersThatNeverOutliveIt) {
+  auto got = run_process({"curl", "-sS", "-D", (dir_ / "headers").string(), "-o", (dir_ / "crl.der").string(),
+                          plain_url("/crl")});
+  ASSERT_EQ(got.exit_code, 0) << got.err;
+  const std::string headers = read_file(dir_ / "headers");
+  EXPECT_NE(headers.find("Cache-Control: max-age=300, public, no-transform, must-revalidate"), std::string::npos)
+      << headers;
+  EXPECT_NE(headers.find("Last-Modified: "), std::string::npos) << headers;
+  EXPECT_NE(headers.find("Expires: "), std::string::npos) << headers;
+  auto number = openssl({"crl", "-inform", "DER", "-in", (dir_ / "crl.der").string(), "-noout", "-crlnumber"});
+  std::smatch n;
+  ASSERT_TRUE(std::regex_search(number.out, n, std::regex(R"(crlNumber=0x([0-9A-F]+))"))) << number.out;
+  EXPECT_NE(headers.find("ETag: \"" + std::to_string(std::stol(n[1], nullptr, 16)) + "\""), std::string::npos)
+      << headers;
+}
+
+}  // namespace
+}  // namespace hsmca::test
