@@ -72,6 +72,8 @@ def cmd_hey(args):
         "rss_kib": args.rss_kib, "background_cpu": args.background_cpu, "seconds": h["total_seconds"],
         "foreign_cpu": foreign_from(args.measure_report),
     }
+    if args.signatures is not None:
+        result["token_signatures"] = args.signatures
     server_cpu = from_report(args.measure_report, "server_cpu_seconds")
     if server_cpu is not None and ok:
         result["cpu_us_per_cert"] = server_cpu / ok * 1e6
@@ -81,9 +83,15 @@ def cmd_hey(args):
     if rate is None:
         result["failure"] = "could not parse hey's output"
     write_result(args.out, result)
-    print(f"  {args.name} c={args.clients}: {fmt(rate, 0)} certs/s, p50 {fmt(result['p50_ms'], 2)} ms, "
+    unit = "certs/s" if args.section in MAIN_SECTIONS else "responses/s"
+    signed = "" if args.signatures is None else f", token signatures {args.signatures}"
+    print(f"  {args.name} c={args.clients}: {fmt(rate, 0)} {unit}{signed}, p50 {fmt(result['p50_ms'], 2)} ms, "
           f"p99 {fmt(result['p99_ms'], 2)} ms, status {h['status_codes']}, errors {errors}, "
           f"peak RSS {fmt(kib_to_mib(args.rss_kib), 1)} MiB")
+
+
+MAIN_SECTIONS = ("raw", "appliance", "cfssl", "openssl")
+REVOCATION_SECTIONS = ("ocsp-post", "ocsp-get", "crl")
 
 
 # ---------------------------------------------------------------- raw token bench
@@ -304,9 +312,11 @@ def verdict(ok):
 
 def cmd_table(args):
     rows = []
+    revocation_rows = []
     for path in sorted(glob.glob(os.path.join(args.results, "*.json"))):
         with open(path) as f:
-            rows.append(json.load(f))
+            r = json.load(f)
+        (revocation_rows if r["section"] in REVOCATION_SECTIONS else rows).append(r)
     raw2 = {r["key"]: r["rate"] for r in rows if r["section"] == "raw" and r["clients"] == 2 and r.get("rate")}
     cfssl = {r["clients"]: r["rate"] for r in rows if r["section"] == "cfssl" and r.get("rate") and not bad(r)}
 
@@ -321,6 +331,7 @@ def cmd_table(args):
 
     t = args
     lines = []
+    main_table_start = 0
     lines.append("| run | key | clients / threads | certs/s | p50 ms | p99 ms | non-2xx / errors | peak RSS MiB "
                  "| CPU ms/cert "
                  "| ×cfssl (same clients) | ×raw token 2 thr | P-256 ≥ %.2g× cfssl | RSA-2048 ≥ %.2g× raw "
@@ -408,12 +419,47 @@ def cmd_table(args):
     lines.append(overall(f"RSA-2048 issuing key ≥ {t.target_raw:g}× the raw 2-thread RSA-2048 token rate", "raw"))
     lines.append(overall(f"p99 < {t.target_p99_ms:g} ms at {t.target_p99_clients} clients", "p99"))
     lines.append(overall(f"appliance peak RSS < {t.target_rss_mib:g} MiB", "rss"))
+    if not rows:
+        lines = lines[:main_table_start]
+    if revocation_rows:
+        targets["ocsp"] = []
+        busy["ocsp"] = 0
+        lines.append("")
+        lines.append("Revocation endpoints (plain HTTP keep-alive, P-256 issuing key; one certificate's status, "
+                     "cached; the CRL as served):")
+        lines.append("")
+        lines.append(f"| run | clients | responses/s | p50 ms | p99 ms | non-2xx / errors | token signatures "
+                     f"| CPU µs/response | OCSP ≥ {t.target_ocsp:g}/s | others' CPU |")
+        lines.append("|---|--:|--:|--:|--:|--:|--:|--:|:-:|--:|")
+        names = {"ocsp-post": "OCSP POST /ocsp", "ocsp-get": "OCSP GET /ocsp/{request}", "crl": "GET /crl"}
+        for r in revocation_rows:
+            name = names[r["section"]]
+            foreign = r.get("foreign_cpu")
+            flag = " ⚠" if disturbed(r) else ""
+            if flag:
+                notes.append(f"⚠ {name} c={r['clients']}: other processes were busy during this run (its numbers are low)")
+            if bad(r):
+                notes.append(f"**{name} c={r['clients']}: {(r.get('failure') or '')} status codes "
+                             f"{r.get('status_codes')} errors {r.get('error_messages')}**")
+            t_ocsp = None
+            if r["section"].startswith("ocsp"):
+                t_ocsp = (not bad(r)) and (r.get("rate") or 0) >= t.target_ocsp
+                targets["ocsp"].append(t_ocsp)
+                busy["ocsp"] += disturbed(r)
+            errs = (r.get("non_2xx") or 0) + (r.get("errors") or 0)
+            lines.append(
+                f"| {name}{flag} | {r['clients']} | {fmt(r.get('rate'), 0)} | {fmt(r.get('p50_ms'), 2)} "
+                f"| {fmt(r.get('p99_ms'), 2)} | {'0' if errs == 0 else f'**{errs}**'} "
+                f"| {r.get('token_signatures', '—')} | {fmt(r.get('cpu_us_per_cert'), 1)} | {verdict(t_ocsp)} "
+                f"| {'—' if foreign is None else f'{foreign:.0%}'} |")
+        lines.append("")
+        lines.append(overall(f"OCSP ≥ {t.target_ocsp:g} responses/s for a cached status", "ocsp"))
     if notes:
         lines.append("")
         lines.append("Notes:")
         lines.extend("- " + n for n in notes)
     print("\n".join(lines))
-    failed_runs = sum(1 for r in rows if bad(r))
+    failed_runs = sum(1 for r in rows + revocation_rows if bad(r))
     missed = sum(1 for oks in targets.values() for x in oks if not x)
     if args.summary_json:
         write_result(args.summary_json, {"failed_runs": failed_runs, "missed_targets": missed})
@@ -437,6 +483,7 @@ def main():
     h.add_argument("--rss-kib", type=int)
     h.add_argument("--background-cpu", type=float)
     h.add_argument("--measure-report")
+    h.add_argument("--signatures", type=int, help="token signatures the server made during the run")
     h.set_defaults(func=cmd_hey)
 
     r = sub.add_parser("raw")
@@ -480,6 +527,7 @@ def main():
     t.add_argument("--target-p99-ms", type=float, default=20)
     t.add_argument("--target-p99-clients", type=int, default=32)
     t.add_argument("--target-rss-mib", type=float, default=64)
+    t.add_argument("--target-ocsp", type=float, default=15000)
     t.add_argument("--busy-threshold", type=float, default=0.10)
     t.add_argument("--summary-json")
     t.set_defaults(func=cmd_table)
