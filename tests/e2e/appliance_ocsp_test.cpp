@@ -241,5 +241,53 @@ TEST_F(ApplianceOcspTest, TheCrlCarriesCachingHeadersThatNeverOutliveIt) {
       << headers;
 }
 
+TEST_F(ApplianceOcspTest, ADelegatedResponderSignsWhenConfiguredAndOpensslAcceptsIt) {
+  issue("web");
+  write_file(dir_ / "ocsp-signer.yaml",
+             "ceremony: ocsp-signer\n"
+             "pkcs11: {module: " HSMCA_SOFTHSM_MODULE ", token: Issuing Token}\n"
+             "key: {label: ocsp-1, type: ec-p256}\n"
+             "issuer:\n"
+             "  certificate: issuing.crt\n"
+             "  pkcs11: {module: " HSMCA_SOFTHSM_MODULE ", token: Issuing Token}\n"
+             "  key_label: issuing-1\n"
+             "certificate:\n"
+             "  subject: {common_name: Test OCSP Responder, organization: Test Org}\n"
+             "  validity_days: 30\n"
+             "outputs: {certificate: ocsp-signer.crt, transcript: ocsp-signer-ceremony.json}\n");
+  auto ceremony = hsmca({"ceremony", "run", (dir_ / "ocsp-signer.yaml").string()});
+  ASSERT_EQ(ceremony.exit_code, 0) << ceremony.err;
+
+  // A certificate that is not a responder's is refused at start-up, in one line.
+  std::string config = read_file(dir_ / "ca.yaml");
+  const std::string anchor = "  ocsp_validity_hours: 12\n";
+  ASSERT_NE(config.find(anchor), std::string::npos);
+  appliance_.reset();
+  write_file(dir_ / "ca.yaml", std::string(config).replace(config.find(anchor), anchor.size(),
+                                                           anchor + "  ocsp_signer: {key_label: issuing-1, certificate: issuing.crt}\n"));
+  auto refused = run_process({built_program("hsmca-appliance"), "--config", (dir_ / "ca.yaml").string()},
+                             {{"HSMCA_PIN", kUserPin}});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("revocation.ocsp_signer"), std::string::npos) << refused.err;
+
+  write_file(dir_ / "ca.yaml", std::string(config).replace(config.find(anchor), anchor.size(),
+                                                           anchor + "  ocsp_signer: {key_label: ocsp-1, certificate: ocsp-signer.crt}\n"));
+  start();
+  for (bool nonce : {false, true}) {
+    auto answer = openssl({"ocsp", "-issuer", (dir_ / "issuing.crt").string(), "-cert", (dir_ / "web.crt").string(),
+                           "-url", plain_url("/ocsp"), "-CAfile", (dir_ / "chain.pem").string(), "-resp_text",
+                           nonce ? "-nonce" : "-no_nonce"});
+    EXPECT_NE(answer.err.find("Response verify OK"), std::string::npos) << answer.err;
+    EXPECT_EQ(status_in(answer), "good");
+    // The responder's certificate travels in the response, and its key is the one named.
+    EXPECT_NE(answer.out.find("CN=Test OCSP Responder"), std::string::npos) << answer.out << answer.err;
+    auto ski = openssl({"x509", "-in", (dir_ / "ocsp-signer.crt").string(), "-noout", "-ext", "subjectKeyIdentifier"});
+    std::smatch id;
+    ASSERT_TRUE(std::regex_search(ski.out, id, std::regex(R"(([0-9A-F]{2}(:[0-9A-F]{2}){19}))"))) << ski.out;
+    EXPECT_NE(answer.out.find("Responder Id: " + std::regex_replace(id[1].str(), std::regex(":"), "")), std::string::npos)
+        << answer.out;
+  }
+}
+
 }  // namespace
 }  // namespace hsmca::test
