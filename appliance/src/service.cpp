@@ -231,6 +231,7 @@ Service::Service(const signer::CaConfig& ca_config, const ApplianceConfig& confi
   for (const auto& c : ca.chain()) chain.push_back(c.get());
   cacerts_body_ = base64_encode(certs_only_der(chain));
   chain_pem_ = ca.chain_pem();
+  issuer_der_ = bytes_text(signer::to_der(ca.issuer_certificate()));
 
   ocsp_issuer_.certificate = ca.issuer_certificate();
   ocsp_issuer_.key = &issuing_.key();
@@ -302,6 +303,11 @@ void Service::route(const std::shared_ptr<Exchange>& ex) {
   if (path == "/ca/chain.pem") {
     ex->route = "/ca/chain.pem";
     return get ? ex->finish(200, chain_pem_, "application/pem-certificate-chain") : wrong_method("GET");
+  }
+  if (path == "/ca/issuer.crt") {
+    // What revocation.issuer_url (AIA caIssuers) points at: RFC 5280 4.2.2.1 wants DER.
+    ex->route = "/ca/issuer.crt";
+    return get ? ex->finish(200, issuer_der_, "application/pkix-cert") : wrong_method("GET");
   }
   if (path == "/crl") {
     ex->route = "/crl";

@@ -78,6 +78,7 @@ class Service {
   WorkPool& pool_;
   std::string cacerts_body_;  // base64 certs-only PKCS#7 of the issuer chain, made once
   std::string chain_pem_;
+  std::string issuer_der_;
   std::atomic<std::size_t> in_flight_{0};
 
   // /healthz costs a token signature and a durable write: answer floods from

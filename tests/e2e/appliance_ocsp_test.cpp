@@ -22,7 +22,7 @@ class ApplianceOcspTest : public ApplianceFixture {
     return "revocation:\n"
            "  crl_url: http://ca.example.test/crl\n"
            "  ocsp_url: http://ca.example.test/ocsp\n"
-           "  issuer_url: http://ca.example.test/ca/issuing.crt\n"
+           "  issuer_url: http://ca.example.test/ca/issuer.crt\n"
            "  ocsp_validity_hours: 12\n";
   }
 
@@ -220,9 +220,15 @@ TEST_F(ApplianceOcspTest, IssuedCertificatesNameTheCrlTheResponderAndTheIssuer) 
   ASSERT_EQ(text.exit_code, 0) << text.err;
   EXPECT_NE(text.out.find("URI:http://ca.example.test/crl"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("OCSP - URI:http://ca.example.test/ocsp"), std::string::npos) << text.out;
-  EXPECT_NE(text.out.find("CA Issuers - URI:http://ca.example.test/ca/issuing.crt"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("CA Issuers - URI:http://ca.example.test/ca/issuer.crt"), std::string::npos) << text.out;
   auto uri = openssl({"x509", "-in", (dir_ / "web.crt").string(), "-noout", "-ocsp_uri"});
   EXPECT_EQ(uri.out, "http://ca.example.test/ocsp\n");
+  // What those URLs name, the appliance serves: the issuer certificate as DER (RFC 5280 4.2.2.1).
+  auto issuer = run_process({"curl", "-sS", "-o", (dir_ / "issuer.der").string(), "-w", "%{http_code} %{content_type}",
+                             plain_url("/ca/issuer.crt")});
+  EXPECT_EQ(issuer.out, "200 application/pkix-cert");
+  auto same = openssl({"x509", "-inform", "DER", "-in", (dir_ / "issuer.der").string()});
+  EXPECT_EQ(same.out, read_file(dir_ / "issuing.crt"));
 }
 
 TEST_F(ApplianceOcspTest, TheCrlCarriesCachingHeadersThatNeverOutliveIt) {
