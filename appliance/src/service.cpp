@@ -245,6 +245,12 @@ Service::Service(const signer::CaConfig& ca_config, const ApplianceConfig& confi
     }
     delegated_from_ = to_time_point(X509_get0_notBefore(cert));
     delegated_until_ = to_time_point(X509_get0_notAfter(cert));
+    if (delegated_until_ < std::chrono::system_clock::now() + ocsp_validity_) {
+      std::cerr << "warning: the OCSP responder certificate " << ca_config.revocation.ocsp_signer->certificate.string()
+                << " ends " << signer::rfc3339(delegated_until_, false)
+                << ", before the responses it would sign: the issuing key signs OCSP responses until it is renewed"
+                   " (hsmca ceremony run with ceremony: ocsp-signer)\n";
+    }
   }
   using signer::OcspResponseStatus;
   ocsp_malformed_ = bytes_text(signer::OcspResponder::error_response(OcspResponseStatus::malformed_request));
