@@ -6,6 +6,7 @@
 // Issued certificates carry the CDP and AIA URLs of the CA file.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <chrono>
 #include <regex>
 #include <string>
@@ -183,6 +184,13 @@ TEST_F(ApplianceOcspTest, ARevocationWithTheCliShowsWithinSecondsAndSurvivesARes
   EXPECT_NE(after.err.find("Response verify OK"), std::string::npos) << after.err;
   EXPECT_EQ(status_in(after), "revoked");
   EXPECT_NE(after.out.find("Reason: superseded"), std::string::npos) << after.out;
+  // And the new process's CRL lists it.
+  auto crl = run_process({"curl", "-sS", "-o", (dir_ / "crl.der").string(), plain_url("/crl")});
+  ASSERT_EQ(crl.exit_code, 0) << crl.err;
+  auto text = openssl({"crl", "-inform", "DER", "-in", (dir_ / "crl.der").string(), "-noout", "-text"});
+  std::string upper_serial = serial;
+  for (auto& c : upper_serial) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  EXPECT_NE(text.out.find(upper_serial), std::string::npos) << text.out;
 }
 
 TEST_F(ApplianceOcspTest, BadRequestsGetOcspErrorAnswersAndTheResponderKeepsServing) {
