@@ -246,12 +246,28 @@ class Ceremony {
       verify_chain(cert->x509(), cert->x509());
       return std::string("signature valid, public key matches the token's");
     });
-    transcript_["certificate"] = certificate_json(spec_.certificate_out, *cert, c.scheme);
+    write_certificate(*cert, certificate_json(spec_.certificate_out, *cert, c.scheme));
+  }
+
+  // The certificate's transcript record, then the file, never overwriting one.
+  void write_certificate(const signer::IssuedCertificate& cert, nlohmann::ordered_json record) {
+    transcript_["certificate"] = std::move(record);
     transcript_.step("write the certificate to " + spec_.certificate_out.string(), [&] {
-      write_new_file(spec_.certificate_out, cert->pem());
+      write_new_file(spec_.certificate_out, cert.pem());
       outputs_written_ = true;
-      return "sha256 fingerprint " + cert->sha256_fingerprint();
+      return "sha256 fingerprint " + cert.sha256_fingerprint();
     });
+  }
+
+  // The issuer's key in its token (open_issuer_token found and checked it), as
+  // what signs for the issuer certificate.
+  template <typename Sign>
+  auto sign_as_issuer(Sign&& sign) {
+    signer::TokenSigningKey key(*issuer_pool_, spec_.issuer->key_label, issuer_scheme_, issuer_spki_);
+    signer::IssuerContext issuer;
+    issuer.certificate = issuer_cert_->x509();
+    issuer.key = &key;
+    return sign(issuer);
   }
 
   // Before any key is made: the issuer's certificate and its key, checked
@@ -310,12 +326,10 @@ class Ceremony {
     const auto& c = *spec_.certificate;
     std::optional<signer::SubordinateCertificate> sub;
     transcript_.step("build the intermediate certificate and sign it with the issuer's key", [&] {
-      signer::TokenSigningKey key(*issuer_pool_, spec_.issuer->key_label, issuer_scheme_, issuer_spki_);
-      signer::IssuerContext issuer;
-      issuer.certificate = issuer_cert_->x509();
-      issuer.key = &key;
-      sub.emplace(signer::issue_subordinate_ca(issuer, description_.spki_der,
-                                               {c.subject, c.not_before, c.not_after, c.path_length}));
+      sub.emplace(sign_as_issuer([&](const signer::IssuerContext& issuer) {
+        return signer::issue_subordinate_ca(issuer, description_.spki_der,
+                                            {c.subject, c.not_before, c.not_after, c.path_length});
+      }));
       std::string detail = std::string(token::scheme_name(issuer_scheme_)) + ", serial " + sub->certificate.serial_hex();
       if (sub->clamped) detail += "; notAfter clamped to the issuer's (" + issuer_cert_->not_after() + ")";
       return detail;
@@ -331,24 +345,16 @@ class Ceremony {
     auto record = certificate_json(spec_.certificate_out, cert, issuer_scheme_);
     record["path_length"] = c.path_length;
     record["not_after_clamped_to_issuer"] = sub->clamped;
-    transcript_["certificate"] = record;
-    transcript_.step("write the certificate to " + spec_.certificate_out.string(), [&] {
-      write_new_file(spec_.certificate_out, cert.pem());
-      outputs_written_ = true;
-      return "sha256 fingerprint " + cert.sha256_fingerprint();
-    });
+    write_certificate(cert, std::move(record));
   }
 
   void ocsp_signer_steps() {
     const auto& c = *spec_.certificate;
     std::optional<signer::OcspResponderCertificate> responder;
     transcript_.step("build the OCSP responder certificate and sign it with the issuer's key", [&] {
-      signer::TokenSigningKey key(*issuer_pool_, spec_.issuer->key_label, issuer_scheme_, issuer_spki_);
-      signer::IssuerContext issuer;
-      issuer.certificate = issuer_cert_->x509();
-      issuer.key = &key;
-      responder.emplace(
-          signer::issue_ocsp_responder(issuer, description_.spki_der, {c.subject, c.not_before, c.not_after}));
+      responder.emplace(sign_as_issuer([&](const signer::IssuerContext& issuer) {
+        return signer::issue_ocsp_responder(issuer, description_.spki_der, {c.subject, c.not_before, c.not_after});
+      }));
       std::string detail =
           std::string(token::scheme_name(issuer_scheme_)) + ", serial " + responder->certificate.serial_hex();
       if (responder->clamped) detail += "; notAfter clamped to the issuer's (" + issuer_cert_->not_after() + ")";
@@ -378,12 +384,7 @@ class Ceremony {
     record["extended_key_usage"] = nlohmann::ordered_json::array({"OCSPSigning"});
     record["ocsp_nocheck"] = true;
     record["not_after_clamped_to_issuer"] = responder->clamped;
-    transcript_["certificate"] = record;
-    transcript_.step("write the certificate to " + spec_.certificate_out.string(), [&] {
-      write_new_file(spec_.certificate_out, cert.pem());
-      outputs_written_ = true;
-      return "sha256 fingerprint " + cert.sha256_fingerprint();
-    });
+    write_certificate(cert, std::move(record));
   }
 
   // The offline root's periodic duty: a CRL of the certificates it revoked,
@@ -489,11 +490,9 @@ class Ceremony {
 
     std::optional<signer::IssuedCrl> crl;
     transcript_.step("build the CRL and sign it with the issuer's key", [&] {
-      signer::TokenSigningKey key(*issuer_pool_, spec_.issuer->key_label, issuer_scheme_, issuer_spki_);
-      signer::IssuerContext context;
-      context.certificate = issuer;
-      context.key = &key;
-      crl.emplace(signer::issue_crl(context, entries, c.number, c.this_update, c.next_update));
+      crl.emplace(sign_as_issuer([&](const signer::IssuerContext& context) {
+        return signer::issue_crl(context, entries, c.number, c.this_update, c.next_update);
+      }));
       return std::string(token::scheme_name(issuer_scheme_)) + ", CRL number " + std::to_string(crl->number) + ", " +
              std::to_string(crl->entries) + " revoked";
     });
