@@ -357,7 +357,6 @@ void Service::route(const std::shared_ptr<Exchange>& ex) {
       op = rest.substr(slash + 1);
     }
     ex->route = "/.well-known/est/" + std::string(label.empty() ? "" : "{label}/") + op;
-    const std::string profile = label.empty() ? config_.default_profile : label;
     if (op == "cacerts") {
       if (!get) return wrong_method("GET");
       Response res{http::status::ok, req.version()};
@@ -368,7 +367,8 @@ void Service::route(const std::shared_ptr<Exchange>& ex) {
     }
     if (op == "simpleenroll" || op == "simplereenroll") {
       if (!post) return wrong_method("POST");
-      return enroll(ex, profile, true, op == "simplereenroll");
+      return enroll(ex, label.empty() ? std::nullopt : std::optional<std::string>(label), true,
+                    op == "simplereenroll");
     }
     ex->route = "/.well-known/est/unknown";
     return ex->error(404, "not_found", "EST operation '" + op + "' is not supported");
@@ -377,7 +377,7 @@ void Service::route(const std::shared_ptr<Exchange>& ex) {
   if (path == kCertificates) {
     ex->route = std::string(kCertificates);
     if (!post) return wrong_method("POST");
-    return enroll(ex, config_.default_profile, false, false);
+    return enroll(ex, std::nullopt, false, false);
   }
   if (path.rfind(std::string(kCertificates) + "/", 0) == 0) {
     const std::string rest = path.substr(kCertificates.size() + 1);
@@ -400,14 +400,15 @@ bool Service::submit(const std::shared_ptr<Exchange>& ex, std::function<void()> 
   return false;
 }
 
-void Service::enroll(const std::shared_ptr<Exchange>& ex, const std::string& default_profile, bool est, bool reenroll) {
+// `named`: the profile the request names (EST label, JSON "profile"); without
+// one, a new certificate gets the default profile and a renewal keeps its own.
+void Service::enroll(const std::shared_ptr<Exchange>& ex, std::optional<std::string> named, bool est, bool reenroll) {
   const auto& req = ex->ctx.request;
   if (!reenroll && !ex->authorize("enroll")) return;
   if (reenroll && !ex->ctx.peer) {
     return ex->error(401, "unauthenticated", "re-enrollment needs the client certificate being renewed");
   }
 
-  std::string profile = default_profile;
   auto csr = std::make_shared<token::Bytes>();
   if (est) {
     if (media_type(req) != "application/pkcs10") {
@@ -429,13 +430,14 @@ void Service::enroll(const std::shared_ptr<Exchange>& ex, const std::string& def
     }
     if (body.contains("profile")) {
       if (!body["profile"].is_string()) return ex->error(400, "malformed_request", "\"profile\" must be a string");
-      profile = body["profile"].get<std::string>();
+      named = body["profile"].get<std::string>();
     }
     const auto& pem = body["csr"].get_ref<const std::string&>();
     csr->assign(pem.begin(), pem.end());
   }
 
-  submit(ex, [this, ex, csr, profile, est, reenroll]() mutable {
+  std::string profile = named.value_or(config_.default_profile);
+  submit(ex, [this, ex, csr, profile, named, est, reenroll]() mutable {
     auto& ca = issuing_.ca();
     try {
       if (reenroll) {
@@ -460,7 +462,7 @@ void Service::enroll(const std::shared_ptr<Exchange>& ex, const std::string& def
         }
         ex->identity.kind = Identity::Kind::client_certificate;
         ex->identity.name = common_name(peer);
-        if (profile == config_.default_profile) profile = entry->record.profile;
+        if (!named) profile = entry->record.profile;
       }
       auto outcome = ca.issue({*csr, profile, std::nullopt, ex->identity.describe()});
       if (!outcome.ok()) {

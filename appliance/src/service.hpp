@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -54,7 +55,7 @@ class Service {
   class Exchange;
 
   void route(const std::shared_ptr<Exchange>& ex);
-  void enroll(const std::shared_ptr<Exchange>& ex, const std::string& profile, bool est, bool reenroll);
+  void enroll(const std::shared_ptr<Exchange>& ex, std::optional<std::string> named, bool est, bool reenroll);
   void show_certificate(const std::shared_ptr<Exchange>& ex, const std::string& serial);
   void revoke(const std::shared_ptr<Exchange>& ex, const std::string& serial);
   void crl(const std::shared_ptr<Exchange>& ex);

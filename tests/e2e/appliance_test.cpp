@@ -235,6 +235,13 @@ TEST_F(ApplianceTest, ReenrollRenewsACertificateThisCaIssuedToItsHolder) {
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_TRUE(verifies(certs_of(r)));
   EXPECT_EQ(ledger().back()["profile"], "client") << "renewal keeps the original profile";
+  // A label names the profile, even when it is the default one: the server
+  // profile, which wants a subjectAltName this request lacks, decides.
+  openssl_csr(dir_.path(), "renew2", "/CN=ops-admin");
+  auto relabelled = enroll(est_body("renew2"), {"--cert", (dir_ / "ops.crt").string(), "--key", (dir_ / "ops.key").string()},
+                           "/.well-known/est/server/simplereenroll");
+  EXPECT_EQ(relabelled.status, 422) << relabelled.body;
+  EXPECT_NE(relabelled.body.find("server certificate"), std::string::npos) << relabelled.body;
   // Another subject is refused.
   openssl_csr(dir_.path(), "other", "/CN=someone-else");
   auto mismatch = enroll(est_body("other"), {"--cert", (dir_ / "ops.crt").string(), "--key", (dir_ / "ops.key").string()},
