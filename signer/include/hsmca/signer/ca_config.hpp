@@ -42,7 +42,7 @@ struct CaConfig {
   std::filesystem::path ledger;
   std::vector<Profile> profiles;
   RevocationSettings revocation;
-  YAML::Node appliance;  // undefined when absent
+  YAML::Node appliance;  // null when absent
 
   static CaConfig load(const std::filesystem::path& file);
   // nullptr when there is no such profile.
