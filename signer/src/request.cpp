@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 
@@ -12,6 +13,7 @@
 #include <string_view>
 
 #include "der.hpp"
+#include "request_reader.hpp"
 #include "hsmca/signer/algorithm.hpp"
 #include "hsmca/signer/signed_object.hpp"
 
@@ -70,7 +72,8 @@ Outcome<X509ReqPtr> decode_der(std::span<const unsigned char> der) {
   return req;
 }
 
-Outcome<X509ReqPtr> decode_pem(std::span<const unsigned char> pem) {
+// The DER inside exactly one PEM block.
+Outcome<Bytes> pem_contents(std::span<const unsigned char> pem) {
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   if (!bio) throw OpenSslError("BIO_new_mem_buf");
   char* raw_name = nullptr;
@@ -101,7 +104,7 @@ Outcome<X509ReqPtr> decode_pem(std::span<const unsigned char> pem) {
   if (!std::ranges::all_of(tail, [](char c) { return is_space(static_cast<unsigned char>(c)); })) {
     return malformed("text follows the PEM block's END line");
   }
-  return decode_der(std::span(data.get(), static_cast<std::size_t>(len)));
+  return Bytes(data.get(), data.get() + len);
 }
 
 bool is_algorithm(const ASN1_OBJECT* oid, int nid) { return OBJ_obj2nid(oid) == nid; }
@@ -166,13 +169,13 @@ Outcome<KeyVerdict> check_ec(EVP_PKEY* key) {
 
 // Key policy: RSA 2048..16384 bits with e = 65537, EC on P-256/P-384/P-521
 // with a valid point, Ed25519. Everything else is refused (key_policy).
-Outcome<KeyVerdict> check_key(X509_REQ* req) {
+// `key` is the request's public key as read (nullptr when it did not decode).
+Outcome<KeyVerdict> check_key(X509_REQ* req, EVP_PKEY* key) {
   X509_PUBKEY* pub = X509_REQ_get_X509_PUBKEY(req);
   ASN1_OBJECT* algorithm = nullptr;
   if (pub == nullptr || X509_PUBKEY_get0_param(&algorithm, nullptr, nullptr, nullptr, pub) != 1) {
     return malformed_with_reasons("the request has no readable SubjectPublicKeyInfo");
   }
-  EVP_PKEY* key = X509_REQ_get0_pubkey(req);
   if (key == nullptr) {
     // OpenSSL 3 refuses to decode an EC point that is not on its curve (or a
     // curve it does not know): the key is unusable either way.
@@ -349,6 +352,38 @@ std::string bio_contents(BIO* bio) {
   return {data, static_cast<std::size_t>(len)};
 }
 
+// Everything but the reading: version, key policy, proof of possession,
+// subject, requested extensions. `key` is the request's public key.
+Outcome<CertificateRequest> check_request(X509ReqPtr req, EVP_PKEY* key) {
+  // RFC 2986 4.1: version is 0 (v1); anything else is a format we do not know.
+  if (X509_REQ_get_version(req.get()) != X509_REQ_VERSION_1) {
+    return malformed("PKCS#10 version " + std::to_string(X509_REQ_get_version(req.get()) + 1) +
+                     ": only version 1 exists");
+  }
+
+  // The key policy before the signature: no verification work is spent on a
+  // key that would be refused anyway (explicit EC parameters, huge moduli).
+  const Outcome<KeyVerdict> verdict = check_key(req.get(), key);
+  if (!verdict.ok()) return verdict.rejection();
+
+  // RFC 2986 3: the self-signature is the requester's proof of possession.
+  if (X509_REQ_verify(req.get(), key) != 1) {
+    return rejection("bad_signature", "the request's signature does not verify (proof of possession failed)");
+  }
+
+  if (auto bad = check_subject(X509_REQ_get_subject_name(req.get()))) return std::move(*bad);
+
+  CertificateRequest out;
+  out.spki_der = spki_of(req.get());
+  out.key_type = verdict.value().key_type;
+  out.rsa = verdict.value().rsa;
+  if (auto bad = read_requested_extensions(req.get(), out)) return std::move(*bad);
+  if (EVP_PKEY_up_ref(key) != 1) throw OpenSslError("EVP_PKEY_up_ref");
+  out.public_key.reset(key);
+  out.request = std::move(req);
+  return out;
+}
+
 }  // namespace
 
 std::string SubjectAltName::str() const {
@@ -393,35 +428,26 @@ Outcome<CertificateRequest> parse_certificate_request(std::span<const unsigned c
   if (data.empty()) return malformed("the request is empty");
 
   const std::string_view head(reinterpret_cast<const char*>(data.data()), std::min(data.size(), kPemBegin.size()));
-  Outcome<X509ReqPtr> decoded = head == kPemBegin ? decode_pem(data) : decode_der(data);
+  Bytes from_pem;
+  if (head == kPemBegin) {
+    Outcome<Bytes> contents = pem_contents(data);
+    if (!contents.ok()) return contents.rejection();
+    from_pem = std::move(contents).value();
+    data = from_pem;
+  }
+
+  // The fast reading (request_reader.hpp) may only accept: whatever it does
+  // not, the usual reading decides, so every refusal reads the same.
+  if (auto fast = detail::read_request_fast(data)) {
+    auto accepted = check_request(std::move(fast->request), fast->key.get());
+    if (accepted.ok()) return accepted;
+    ERR_clear_error();  // the usual reading's reasons must be its own
+  }
+  Outcome<X509ReqPtr> decoded = decode_der(data);
   if (!decoded.ok()) return decoded.rejection();
   X509ReqPtr req = std::move(decoded).value();
-
-  // RFC 2986 4.1: version is 0 (v1); anything else is a format we do not know.
-  if (X509_REQ_get_version(req.get()) != X509_REQ_VERSION_1) {
-    return malformed("PKCS#10 version " + std::to_string(X509_REQ_get_version(req.get()) + 1) +
-                     ": only version 1 exists");
-  }
-
-  // The key policy before the signature: no verification work is spent on a
-  // key that would be refused anyway (explicit EC parameters, huge moduli).
-  const Outcome<KeyVerdict> verdict = check_key(req.get());
-  if (!verdict.ok()) return verdict.rejection();
-
-  // RFC 2986 3: the self-signature is the requester's proof of possession.
-  if (X509_REQ_verify(req.get(), X509_REQ_get0_pubkey(req.get())) != 1) {
-    return rejection("bad_signature", "the request's signature does not verify (proof of possession failed)");
-  }
-
-  if (auto bad = check_subject(X509_REQ_get_subject_name(req.get()))) return std::move(*bad);
-
-  CertificateRequest out;
-  out.spki_der = spki_of(req.get());
-  out.key_type = verdict.value().key_type;
-  out.rsa = verdict.value().rsa;
-  if (auto bad = read_requested_extensions(req.get(), out)) return std::move(*bad);
-  out.request = std::move(req);
-  return out;
+  EVP_PKEY* key = X509_REQ_get0_pubkey(req.get());
+  return check_request(std::move(req), key);
 }
 
 Outcome<CertificateRequest> parse_certificate_request(std::string_view pem_or_der) {

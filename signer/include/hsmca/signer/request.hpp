@@ -31,7 +31,10 @@ struct SubjectAltName {
 // and whose key passed the key policy. What it asks for is not yet granted:
 // the CA decides the certificate's contents (see leaf.hpp).
 struct CertificateRequest {
+  // Its X509_PUBKEY may carry no decoded key (X509_REQ_get0_pubkey gives
+  // nullptr when the fast reading built it): use public_key.
   X509ReqPtr request;
+  EvpPkeyPtr public_key;                // the requester's key, as read and checked
   Bytes spki_der;
   std::string key_type;                 // "ec-p256", "ec-p384", "ec-p521", "rsa-2048", "rsa-3072", ..., "ed25519"
   bool rsa = false;
