@@ -2,6 +2,8 @@
 // see exactly the request OpenSSL's own reading sees — or stand aside.
 #include "request_reader.hpp"
 
+#include "der.hpp"
+
 #include <gtest/gtest.h>
 #include <openssl/pem.h>
 
@@ -9,12 +11,13 @@
 
 #include "hsmca/signer/request.hpp"
 #include "softhsm_env.hpp"
-#include "test_keys.hpp"
 
 namespace hsmca::signer {
 namespace {
 
 std::filesystem::path data_dir() { return std::filesystem::path(HSMCA_SOURCE_DIR) / "tests" / "data"; }
+
+Bytes encode(X509_REQ* req) { return der::encode(i2d_X509_REQ, req, "i2d_X509_REQ"); }
 
 // The DER of a catalogue request (PEM files are converted).
 Bytes der_of(const std::string& name) {
@@ -23,19 +26,7 @@ Bytes der_of(const std::string& name) {
   BioPtr bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
   X509ReqPtr req(PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr));
   if (!req) throw std::runtime_error(name + " does not read as PEM");
-  unsigned char* out = nullptr;
-  const int len = i2d_X509_REQ(req.get(), &out);
-  Bytes der(out, out + len);
-  OPENSSL_free(out);
-  return der;
-}
-
-Bytes encode(X509_REQ* req) {
-  unsigned char* out = nullptr;
-  const int len = i2d_X509_REQ(req, &out);
-  Bytes der(out, out + len);
-  OPENSSL_free(out);
-  return der;
+  return encode(req.get());
 }
 
 class FastReadingOfGoodRequests : public ::testing::TestWithParam<const char*> {};
