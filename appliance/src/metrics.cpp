@@ -98,6 +98,8 @@ void Metrics::count_issuance(const std::string& profile, const std::string& resu
 
 void Metrics::count_ocsp(std::string_view status, std::string_view source) { ocsp_responses_.add({status, source}); }
 
+void Metrics::count_ocsp_over_budget(std::string_view kind) { ocsp_over_budget_.add({kind}); }
+
 void Metrics::observe_token_sign(std::chrono::nanoseconds duration) {
   const auto ns = static_cast<std::uint64_t>(std::max<std::chrono::nanoseconds::rep>(duration.count(), 0));
   std::size_t bucket = 0;
@@ -143,6 +145,9 @@ std::string Metrics::render(const token::PoolStats& pool) const {
   header(out, "hsmca_ocsp_responses_total", "counter",
          "OCSP responses sent, by certificate status or error and by source (cache, ledger, signed, none).");
   labelled<2>(out, "hsmca_ocsp_responses_total", {"status", "source"}, ocsp_responses_);
+  header(out, "hsmca_ocsp_over_budget_total", "counter",
+         "OCSP answers that would have needed a token signature beyond the responder's budget, by kind.");
+  labelled<1>(out, "hsmca_ocsp_over_budget_total", {"kind"}, ocsp_over_budget_);
 
   header(out, "hsmca_http_requests_in_flight", "gauge", "HTTP requests being handled now.");
   sample(out, "hsmca_http_requests_in_flight", in_flight_.load(std::memory_order_relaxed));

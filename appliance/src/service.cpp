@@ -225,7 +225,9 @@ Service::Service(const signer::CaConfig& ca_config, const ApplianceConfig& confi
       metrics_(metrics),
       pool_(pool),
       ocsp_validity_(std::chrono::hours{ca_config.revocation.ocsp_validity_hours}),
-      ocsp_cache_(kOcspCacheEntries) {
+      ocsp_cache_(kOcspCacheEntries),
+      fresh_signatures_(ca_config.revocation.ocsp_fresh_signatures_per_second,
+                        std::max(1, ca_config.revocation.ocsp_fresh_signatures_per_second)) {
   auto& ca = issuing_.ca();
   std::vector<X509*> chain{ca.issuer_certificate()};
   for (const auto& c : ca.chain()) chain.push_back(c.get());
@@ -809,13 +811,23 @@ void Service::ocsp(const std::shared_ptr<Exchange>& ex, const token::Bytes& der)
     metrics_.count_ocsp("unauthorized", "none");
     return ex->finish_ocsp(200, ocsp_unauthorized_);
   }
+  // An answer for this request alone costs a signature: within the budget
+  // only. Beyond it a nonce is left out (RFC 8954 3 lets a responder ignore
+  // it) and the cached answer serves; several certificates get tryLater.
   if (query.requests.size() != 1 || query.nonce) {
-    auto job = [this, ex, query = query] { answer_ocsp(ex, query); };
-    if (!pool_.try_submit(std::move(job))) {
-      metrics_.count_ocsp("tryLater", "none");
-      ex->finish_ocsp(503, ocsp_try_later_);
+    if (fresh_signatures_.try_take()) {
+      auto job = [this, ex, query = query] { answer_ocsp(ex, query); };
+      if (!pool_.try_submit(std::move(job))) {
+        metrics_.count_ocsp("tryLater", "none");
+        ex->finish_ocsp(503, ocsp_try_later_);
+      }
+      return;
     }
-    return;
+    metrics_.count_ocsp_over_budget(query.requests.size() != 1 ? "several" : "nonce");
+    if (query.requests.size() != 1) {
+      metrics_.count_ocsp("tryLater", "none");
+      return ex->finish_ocsp(503, ocsp_try_later_);
+    }
   }
 
   const auto& id = query.requests.front();
@@ -861,6 +873,12 @@ void Service::answer_cached_ocsp(const signer::CertId& id) {
     if (cached && same_status(cached->status, status) && steady_now < cached->refresh_after) {
       ocsp_cache_.confirm(key, cached, version);
       answer = std::move(cached);
+    } else if (status.status == signer::OcspStatus::Status::unknown && !fresh_signatures_.try_take()) {
+      // Serials nobody issued are what a flood of random requests asks
+      // about: past the budget they get an unsigned unauthorized (RFC 5019 2.2.3).
+      metrics_.count_ocsp_over_budget("unknown");
+      failure_status = 200;
+      failure = ocsp_unauthorized_;
     } else {
       auto made = std::make_shared<OcspAnswer>();
       made->status = status;
@@ -896,7 +914,8 @@ void Service::answer_cached_ocsp(const signer::CertId& id) {
       metrics_.count_ocsp(status_label(answer->status), i > 0 ? "cache" : signed_now ? "signed" : "ledger");
       waiters[i]->finish_ocsp(200, answer->der, answer.get());
     } else {
-      metrics_.count_ocsp(failure_status == 503 ? "tryLater" : "internalError", "none");
+      metrics_.count_ocsp(failure_status == 503 ? "tryLater" : failure_status == 200 ? "unauthorized" : "internalError",
+                          "none");
       waiters[i]->finish_ocsp(failure_status, std::string(failure));
     }
   }

@@ -20,6 +20,7 @@
 #include "hsmca/appliance/config.hpp"
 #include "hsmca/appliance/metrics.hpp"
 #include "hsmca/appliance/ocsp_cache.hpp"
+#include "hsmca/appliance/rate_limit.hpp"
 #include "hsmca/signer/certificate_authority.hpp"
 #include "hsmca/signer/ledger.hpp"
 #include "hsmca/signer/ocsp.hpp"
@@ -120,6 +121,8 @@ class Service {
   std::chrono::seconds ocsp_validity_;
   std::string ocsp_malformed_, ocsp_unauthorized_, ocsp_try_later_, ocsp_internal_error_;
   OcspCache ocsp_cache_;
+  // Signatures for answers that cannot be cached (revocation.ocsp_fresh_signatures_per_second).
+  TokenBucket fresh_signatures_;
   std::mutex ocsp_mutex_;
   signer::RevocationVersion revocation_version_;                   // guarded by ocsp_mutex_
   std::chrono::steady_clock::time_point revocation_checked_{};     // guarded by ocsp_mutex_

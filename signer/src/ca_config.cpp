@@ -75,6 +75,8 @@ CaConfig CaConfig::load(const fs::path& file) {
     c.revocation.issuer_url = url(*rev, "issuer_url");
     c.revocation.crl_validity_hours = static_cast<int>(rev->optional_integer("crl_validity_hours", 1, 24 * 366).value_or(24));
     c.revocation.ocsp_validity_hours = static_cast<int>(rev->optional_integer("ocsp_validity_hours", 1, 24 * 14).value_or(24));
+    c.revocation.ocsp_fresh_signatures_per_second =
+        static_cast<int>(rev->optional_integer("ocsp_fresh_signatures_per_second", 0, 1'000'000).value_or(50));
     if (auto signer = rev->optional_map("ocsp_signer")) {
       c.revocation.ocsp_signer = OcspSignerSettings{signer->required_string("key_label"),
                                                     resolve(base, signer->required_string("certificate"))};

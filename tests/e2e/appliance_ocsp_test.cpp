@@ -303,5 +303,69 @@ TEST_F(ApplianceOcspTest, ADelegatedResponderSignsWhenConfiguredAndOpensslAccept
   }
 }
 
+// A responder with a small budget for answers it cannot cache.
+class ApplianceOcspBudgetTest : public ApplianceOcspTest {
+ protected:
+  std::string extra_ca_yaml() const override {
+    return ApplianceOcspTest::extra_ca_yaml() + "  ocsp_fresh_signatures_per_second: 5\n";
+  }
+  long counter(const std::string& series) {
+    const std::string text = metrics();
+    const auto at = text.find("\n" + series + " ");
+    return at == std::string::npos ? 0 : std::stol(text.substr(at + series.size() + 2));
+  }
+};
+
+TEST_F(ApplianceOcspBudgetTest, FloodsOfNonceAndUnknownSerialRequestsStayWithinTheSigningBudget) {
+  issue("web");
+  auto req = openssl({"ocsp", "-issuer", (dir_ / "issuing.crt").string(), "-cert", (dir_ / "web.crt").string(),
+                      "-nonce", "-reqout", (dir_ / "nonce-req.der").string()});
+  ASSERT_EQ(req.exit_code, 0) << req.err;
+
+  const long before = signatures();
+  const auto started = std::chrono::steady_clock::now();
+  auto hey = run_process({"hey", "-n", "400", "-c", "8", "-m", "POST", "-T", "application/ocsp-request", "-D",
+                          (dir_ / "nonce-req.der").string(), plain_url("/ocsp")});
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  ASSERT_EQ(hey.exit_code, 0) << hey.err;
+  EXPECT_NE(hey.out.find("[200]\t400 responses"), std::string::npos) << hey.out;
+  // Burst 5, then 5 a second, plus the one cached answer the rest are served from.
+  const long spent = signatures() - before;
+  EXPECT_LE(spent, static_cast<long>(5 + 5 * seconds + 1)) << "over " << seconds << " s";
+  EXPECT_GE(counter("hsmca_ocsp_over_budget_total{kind=\"nonce\"}"), 400 - spent);
+  // Such an answer is the cached one: it verifies, without the nonce.
+  ASSERT_EQ(post("nonce-req.der", "over-budget.der"), 200);
+  auto checked = openssl({"ocsp", "-respin", (dir_ / "over-budget.der").string(), "-issuer",
+                          (dir_ / "issuing.crt").string(), "-cert", (dir_ / "web.crt").string(), "-CAfile",
+                          (dir_ / "chain.pem").string(), "-no_nonce"});
+  EXPECT_NE(checked.err.find("Response verify OK"), std::string::npos) << checked.err;
+  EXPECT_EQ(status_in(checked), "good");
+  EXPECT_EQ(response_text("over-budget.der").find("OCSP Nonce"), std::string::npos);
+
+  // Serials nobody issued: within the budget signed "unknown", beyond it unauthorized, unsigned.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // the bucket refills
+  const long unknown_before = signatures();
+  const auto unknown_started = std::chrono::steady_clock::now();
+  int unauthorized = 0, unknown = 0;
+  for (int i = 0; i < 20; ++i) {
+    const std::string name = "unknown-" + std::to_string(i) + ".der";
+    auto made = openssl({"ocsp", "-issuer", (dir_ / "issuing.crt").string(), "-serial",
+                         "0x7e57" + std::to_string(1000 + i), "-no_nonce", "-reqout", (dir_ / name).string()});
+    ASSERT_EQ(made.exit_code, 0) << made.err;
+    ASSERT_EQ(post(name, "answer-" + name), 200);
+    const std::string text = response_text("answer-" + name);
+    if (text.find("unauthorized (6)") != std::string::npos) ++unauthorized;
+    if (text.find("Cert Status: unknown") != std::string::npos) ++unknown;
+  }
+  const double unknown_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - unknown_started).count();
+  EXPECT_EQ(unauthorized + unknown, 20);
+  EXPECT_GE(unknown, 5) << "the burst is signed";
+  EXPECT_LE(signatures() - unknown_before, static_cast<long>(5 + 5 * unknown_seconds + 1));
+  // Every answer beyond what the budget allowed is an unauthorized one.
+  EXPECT_GE(unauthorized, 20 - static_cast<int>(5 + 5 * unknown_seconds + 1));
+  EXPECT_EQ(counter("hsmca_ocsp_over_budget_total{kind=\"unknown\"}"), unauthorized);
+}
+
 }  // namespace
 }  // namespace hsmca::test

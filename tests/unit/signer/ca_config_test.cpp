@@ -51,6 +51,7 @@ TEST_F(CaConfigTest, ResolvesPathsAgainstTheFileAndDefaultsWhatIsLeftOut) {
   EXPECT_FALSE(c.revocation.crl_url);
   EXPECT_EQ(c.revocation.crl_validity_hours, 24);
   EXPECT_EQ(c.revocation.ocsp_validity_hours, 24);
+  EXPECT_EQ(c.revocation.ocsp_fresh_signatures_per_second, 50);
   EXPECT_FALSE(c.revocation.ocsp_signer);
   EXPECT_TRUE(c.appliance.IsNull()) << "no appliance block";
 }
@@ -63,12 +64,14 @@ TEST_F(CaConfigTest, ReadsTheRevocationBlockWithADelegatedOcspResponder) {
       "  issuer_url: https://ca.example.test/ca/issuer.crt\n"
       "  crl_validity_hours: 48\n"
       "  ocsp_validity_hours: 6\n"
+      "  ocsp_fresh_signatures_per_second: 0\n"
       "  ocsp_signer: {key_label: ocsp-1, certificate: responders/ocsp-signer.crt}\n");
   EXPECT_EQ(c.revocation.crl_url.value_or(""), "http://ca.example.test/crl");
   EXPECT_EQ(c.revocation.ocsp_url.value_or(""), "http://ca.example.test/ocsp");
   EXPECT_EQ(c.revocation.issuer_url.value_or(""), "https://ca.example.test/ca/issuer.crt");
   EXPECT_EQ(c.revocation.crl_validity_hours, 48);
   EXPECT_EQ(c.revocation.ocsp_validity_hours, 6);
+  EXPECT_EQ(c.revocation.ocsp_fresh_signatures_per_second, 0) << "0: only cached answers";
   ASSERT_TRUE(c.revocation.ocsp_signer);
   EXPECT_EQ(c.revocation.ocsp_signer->key_label, "ocsp-1");
   EXPECT_EQ(c.revocation.ocsp_signer->certificate, dir_.path() / "responders/ocsp-signer.crt");
@@ -81,6 +84,8 @@ TEST_F(CaConfigTest, RefusesRevocationSettingsItCannotHonourNamingTheKey) {
   EXPECT_NE(error_of("revocation: {ocsp_validity_hours: 337}\n").find("ocsp_validity_hours"), std::string::npos)
       << "at most two weeks";
   EXPECT_NE(error_of("revocation: {crl_validity_hours: 0}\n").find("crl_validity_hours"), std::string::npos);
+  EXPECT_NE(error_of("revocation: {ocsp_fresh_signatures_per_second: -1}\n").find("ocsp_fresh_signatures_per_second"),
+            std::string::npos);
   EXPECT_NE(error_of("revocation: {ocsp_signer: {certificate: ocsp.crt}}\n").find("key_label"), std::string::npos);
   EXPECT_NE(error_of("revocation: {ocsp_signer: {key_label: ocsp-1}}\n").find("certificate"), std::string::npos);
   EXPECT_NE(error_of("revocation: {ocsp_signer: {key_label: ocsp-1, certificate: o.crt, pin: 1234}}\n").find("pin"),

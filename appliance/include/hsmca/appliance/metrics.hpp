@@ -75,6 +75,10 @@ class Metrics {
   // "cache", "ledger" (a cached answer re-confirmed by a ledger read), "signed",
   // or "none" for the unsigned errors
   void count_ocsp(std::string_view status, std::string_view source);
+  // hsmca_ocsp_over_budget_total{kind}: answers that would have cost a token
+  // signature beyond revocation.ocsp_fresh_signatures_per_second; kind "nonce"
+  // (answered without it, from the cache), "several" (tryLater), "unknown" (unauthorized)
+  void count_ocsp_over_budget(std::string_view kind);
   // hsmca_http_requests_in_flight gauge
   void request_started() noexcept;
   void request_finished() noexcept;
@@ -89,6 +93,7 @@ class Metrics {
   detail::LabelledCounter<1> token_errors_;
   detail::LabelledCounter<2> http_requests_;
   detail::LabelledCounter<2> ocsp_responses_;
+  detail::LabelledCounter<1> ocsp_over_budget_;
   // Per bucket, not cumulative (the last one is +Inf); render() adds them up,
   // so _count (the sum) always agrees with the +Inf bucket.
   std::array<std::atomic<std::uint64_t>, kSignBucketsNs.size() + 1> sign_buckets_{};

@@ -26,6 +26,11 @@ struct RevocationSettings {
   std::optional<std::string> issuer_url;  // AIA caIssuers
   int crl_validity_hours = 24;
   int ocsp_validity_hours = 24;  // an OCSP response's nextUpdate - thisUpdate
+  // Token signatures per second the OCSP responder may spend on answers it
+  // cannot cache: a nonce echoed, several certificates in one request, a
+  // serial the CA does not know. Beyond it a nonce is left out (the cached
+  // answer is served), the others get tryLater or unauthorized (RFC 5019).
+  int ocsp_fresh_signatures_per_second = 50;
   std::optional<OcspSignerSettings> ocsp_signer;  // absent: the issuing key signs OCSP responses
 };
 

@@ -1,0 +1,44 @@
+#include "hsmca/appliance/rate_limit.hpp"
+
+#include <gtest/gtest.h>
+
+namespace hsmca::appliance {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(TokenBucketTest, AllowsABurstThenTheRate) {
+  const auto t0 = TokenBucket::Clock::now();
+  TokenBucket bucket(10, 3, t0);
+  EXPECT_TRUE(bucket.try_take(t0));
+  EXPECT_TRUE(bucket.try_take(t0));
+  EXPECT_TRUE(bucket.try_take(t0));
+  EXPECT_FALSE(bucket.try_take(t0)) << "the burst is spent";
+  EXPECT_FALSE(bucket.try_take(t0 + 50ms)) << "half a token back";
+  EXPECT_TRUE(bucket.try_take(t0 + 100ms));
+  EXPECT_FALSE(bucket.try_take(t0 + 100ms));
+  // A long pause refills no more than the burst.
+  int taken = 0;
+  while (bucket.try_take(t0 + 60s)) ++taken;
+  EXPECT_EQ(taken, 3);
+}
+
+TEST(TokenBucketTest, OverASecondTakesAboutTheRatePlusTheBurst) {
+  const auto t0 = TokenBucket::Clock::now();
+  TokenBucket bucket(100, 10, t0);
+  int taken = 0;
+  for (int ms = 0; ms <= 1000; ++ms) {
+    for (int i = 0; i < 50; ++i) taken += bucket.try_take(t0 + std::chrono::milliseconds(ms)) ? 1 : 0;
+  }
+  EXPECT_GE(taken, 109);
+  EXPECT_LE(taken, 110);
+}
+
+TEST(TokenBucketTest, ARateOfZeroAllowsNothing) {
+  TokenBucket bucket(0, 0);
+  EXPECT_FALSE(bucket.try_take());
+  EXPECT_FALSE(bucket.try_take(TokenBucket::Clock::now() + 1h));
+}
+
+}  // namespace
+}  // namespace hsmca::appliance
