@@ -326,7 +326,9 @@ class Ceremony {
     const auto& c = *spec_.certificate;
     std::optional<signer::SubordinateCertificate> sub;
     transcript_.step("build the intermediate certificate and sign it with the issuer's key", [&] {
-      sub.emplace(sign_as_issuer([&](const signer::IssuerContext& issuer) {
+      sub.emplace(sign_as_issuer([&](signer::IssuerContext issuer) {
+        issuer.crl_url = spec_.issuer->crl_url;
+        issuer.issuer_url = spec_.issuer->issuer_url;
         return signer::issue_subordinate_ca(issuer, description_.spki_der,
                                             {c.subject, c.not_before, c.not_after, c.path_length});
       }));

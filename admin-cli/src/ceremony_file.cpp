@@ -124,12 +124,25 @@ CertificateSpec parse_certificate(StrictMap m, const std::string& kind, std::opt
   return c;
 }
 
-IssuerSpec parse_issuer(StrictMap m, const fs::path& base) {
+std::optional<std::string> optional_url(StrictMap& m, const std::string& key) {
+  auto v = m.optional_string(key);
+  if (v && v->rfind("http://", 0) != 0 && v->rfind("https://", 0) != 0) {
+    throw ConfigError(m.path_of(key) + " must be an http:// or https:// URL");
+  }
+  return v;
+}
+
+// `urls`: the ceremony makes a CA certificate, which may point at its issuer's CRL.
+IssuerSpec parse_issuer(StrictMap m, const fs::path& base, bool urls) {
   IssuerSpec i;
   i.certificate = resolve(base, m.required_string("certificate"));
   i.target = TokenTarget::from_yaml(m.required_map("pkcs11"), false);
   i.key_label = m.required_string("key_label");
   i.scheme = parse_scheme_name("issuer.signature_algorithm", m.optional_string("signature_algorithm"));
+  if (urls) {
+    i.crl_url = optional_url(m, "crl_url");
+    i.issuer_url = optional_url(m, "issuer_url");
+  }
   m.finish();
   return i;
 }
@@ -274,7 +287,7 @@ CeremonySpec parse_ceremony(const fs::path& file, std::chrono::system_clock::tim
   auto outputs = top.required_map("outputs");
   spec.transcript_out = resolve(base, outputs.required_string("transcript"));
   if (kind == "intermediate" || kind == "ocsp-signer" || kind == "crl") {
-    spec.issuer = parse_issuer(top.required_map("issuer"), base);
+    spec.issuer = parse_issuer(top.required_map("issuer"), base, kind == "intermediate");
   }
   if (kind == "crl") {
     spec.crl = parse_crl(top.required_map("crl"), base, now);

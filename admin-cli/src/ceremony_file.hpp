@@ -53,6 +53,10 @@ struct IssuerSpec {
   TokenTarget target;
   std::string key_label;
   std::optional<token::SignatureScheme> scheme;  // default: per the issuer key's type
+  // intermediate only: where relying parties find the issuer's CRL and
+  // certificate, written into the new CA certificate (CDP, AIA caIssuers).
+  std::optional<std::string> crl_url;
+  std::optional<std::string> issuer_url;
 };
 
 // A ceremony file, parsed strictly: unknown keys, missing keys and values of

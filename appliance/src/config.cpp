@@ -147,6 +147,7 @@ ApplianceConfig ApplianceConfig::from(const signer::CaConfig& ca) {
   auto auth = top.optional_map("auth");
   const auto default_profile = top.optional_string("default_profile");
   auto limits = top.optional_map("limits");
+  const auto root_crl = top.optional_string("root_crl");
   top.finish();
 
   const fs::path base = ca.file.parent_path();
@@ -163,6 +164,8 @@ ApplianceConfig ApplianceConfig::from(const signer::CaConfig& ca) {
                       ca.profile_names() + ")");
   }
   if (limits) read_limits(*limits, c);
+  // May not exist yet: the appliance serves it once the root has signed one.
+  if (root_crl) c.root_crl = resolve(base, *root_crl);
 
   if (c.workers == 0) c.workers = 4 * ca.pkcs11.sessions;
   if (c.queue_limit == 0) c.queue_limit = 8 * c.workers;

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <fstream>
 #include <iostream>
 #include <optional>
 
@@ -316,6 +317,14 @@ void Service::route(const std::shared_ptr<Exchange>& ex) {
     // What revocation.issuer_url (AIA caIssuers) points at: RFC 5280 4.2.2.1 wants DER.
     ex->route = "/ca/issuer.crt";
     return get ? ex->finish(200, issuer_der_, "application/pkix-cert") : wrong_method("GET");
+  }
+  if (path == "/root.crl") {
+    ex->route = "/root.crl";
+    if (!get) return wrong_method("GET");
+    if (config_.root_crl.empty()) {
+      return ex->error(404, "not_found", "this appliance publishes no root CRL (appliance.root_crl in the CA file)");
+    }
+    return root_crl(ex);
   }
   if (path == "/crl") {
     ex->route = "/crl";
@@ -688,6 +697,65 @@ void Service::refresh_crl() {
       w->error(failure_status, failure_code, failure_message);
     }
   }
+}
+
+void Service::root_crl(const std::shared_ptr<Exchange>& ex) {
+  std::shared_ptr<const CachedCrl> current;
+  {
+    std::lock_guard lock(root_crl_mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    if (!root_crl_ || now - root_crl_checked_ >= std::chrono::seconds(1)) {
+      root_crl_checked_ = now;
+      reload_root_crl();
+    }
+    current = root_crl_;
+  }
+  if (!current) {
+    return ex->error(503, "root_crl_unavailable",
+                     config_.root_crl.string() + " is missing or not a CRL of the chain: copy the root's latest CRL there");
+  }
+  ex->finish_crl(*current);
+}
+
+// Under root_crl_mutex_. The file is read again only when it changed.
+void Service::reload_root_crl() {
+  std::error_code ec;
+  const auto mtime = std::filesystem::last_write_time(config_.root_crl, ec);
+  const auto size = ec ? 0 : std::filesystem::file_size(config_.root_crl, ec);
+  if (ec || (root_crl_ && mtime == root_crl_mtime_ && size == root_crl_size_)) return;
+  root_crl_mtime_ = mtime;
+  root_crl_size_ = size;
+  // The ceremony wrote it; whoever copied it here may have copied the wrong
+  // file: it is served only once a certificate of the chain is its issuer.
+  std::string problem = "no certificate of the chain issued it";
+  std::ifstream in(config_.root_crl, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::span<const unsigned char> data(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+  for (const auto& cert : issuing_.ca().chain()) {
+    try {
+      const auto crl = signer::read_crl(data, cert.get());
+      auto made = std::make_shared<CachedCrl>();
+      made->der.assign(crl.der.begin(), crl.der.end());
+      made->number = crl.number;
+      made->this_update = std::chrono::system_clock::time_point{std::chrono::seconds{crl.this_update}};
+      made->next_update = std::chrono::system_clock::time_point{std::chrono::seconds{crl.next_update}};
+      root_crl_ = std::move(made);
+      problem.clear();
+      break;
+    } catch (const std::invalid_argument& e) {
+      problem = e.what();
+    }
+  }
+  json line = {{"time", signer::rfc3339(std::chrono::system_clock::now(), true)},
+               {"event", problem.empty() ? "root_crl_loaded" : "root_crl_refused"},
+               {"file", config_.root_crl.string()}};
+  if (problem.empty()) {
+    line["crl_number"] = root_crl_->number;
+  } else {
+    line["problem"] = problem;  // the last one served stays
+  }
+  std::lock_guard log(log_mutex);
+  std::cout << line.dump() << '\n' << std::flush;
 }
 
 void Service::health(const std::shared_ptr<Exchange>& ex) {

@@ -8,6 +8,7 @@
 #include <boost/beast/http.hpp>
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -61,6 +62,8 @@ class Service {
   void revoke(const std::shared_ptr<Exchange>& ex, const std::string& serial);
   void crl(const std::shared_ptr<Exchange>& ex);
   void refresh_crl();  // on a worker
+  void root_crl(const std::shared_ptr<Exchange>& ex);
+  void reload_root_crl();
   void health(const std::shared_ptr<Exchange>& ex);
   void ocsp(const std::shared_ptr<Exchange>& ex, const token::Bytes& der);
   void answer_cached_ocsp(const signer::CertId& id);  // on a worker
@@ -108,6 +111,15 @@ class Service {
   std::chrono::steady_clock::time_point crl_checked_{};    // guarded by crl_mutex_
   bool crl_refreshing_ = false;                            // guarded by crl_mutex_
   std::vector<std::shared_ptr<Exchange>> crl_waiters_;     // guarded by crl_mutex_
+
+  // GET /root.crl: appliance.root_crl as the offline root last signed it,
+  // read again when the file changes (looked at no more than once a second)
+  // and served only once it verifies under a certificate of the chain.
+  std::mutex root_crl_mutex_;
+  std::shared_ptr<const CachedCrl> root_crl_;                  // guarded by root_crl_mutex_
+  std::chrono::steady_clock::time_point root_crl_checked_{};   // guarded by root_crl_mutex_
+  std::filesystem::file_time_type root_crl_mtime_{};           // guarded by root_crl_mutex_
+  std::uintmax_t root_crl_size_ = 0;                           // guarded by root_crl_mutex_
 
   // OCSP. Requests without a nonce about one certificate are answered from
   // ocsp_cache_ while the ledger's revocation version (looked at no more than

@@ -43,7 +43,8 @@ class ApplianceFixture : public ::testing::Test {
                  "    roles: {enroll: [\"*\"], admin: [\"ops-admin\"]}\n"
                  "    tokens_file: api-tokens\n"
                  "  default_profile: server\n"
-                 "  limits: {read_timeout_ms: 1500, idle_timeout_ms: 5000, shutdown_grace_ms: 5000}\n");
+                 "  limits: {read_timeout_ms: 1500, idle_timeout_ms: 5000, shutdown_grace_ms: 5000}\n" +
+                 extra_appliance_yaml());
     // The appliance's own TLS certificate, issued by the CA it serves.
     openssl_csr(dir_.path(), "server", "/CN=ca.example.test", "DNS:ca.example.test,IP:127.0.0.1");
     sign_with_cli("server", "server", "server-chain.pem");
@@ -61,6 +62,8 @@ class ApplianceFixture : public ::testing::Test {
 
   // More of the CA file (top-level blocks), for suites that need them.
   virtual std::string extra_ca_yaml() const { return ""; }
+  // More of the appliance block (indented two spaces).
+  virtual std::string extra_appliance_yaml() const { return ""; }
 
   void sign_with_cli(const std::string& name, const std::string& profile, const std::string& out) {
     auto r = hsmca({"sign", "--config", (dir_ / "ca.yaml").string(), "--csr", (dir_ / (name + ".csr")).string(),

@@ -92,6 +92,12 @@ TEST_F(ApplianceConfigTest, ParsesTheFullExample) {
   EXPECT_EQ(c.write_timeout, std::chrono::milliseconds(30'000));
   EXPECT_EQ(c.shutdown_grace, std::chrono::milliseconds(10'000));
   EXPECT_EQ(c.io_threads, 2u);
+  EXPECT_TRUE(c.root_crl.empty()) << "no root CRL unless one is named";
+}
+
+TEST_F(ApplianceConfigTest, ARootCrlMayBeNamedBeforeItExists) {
+  const auto c = load(std::string(kFullBlock) + "  root_crl: published/root.crl\n");
+  EXPECT_EQ(c.root_crl, dir_ / "published/root.crl");
 }
 
 TEST_F(ApplianceConfigTest, ReadsEveryLimit) {

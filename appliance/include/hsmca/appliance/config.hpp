@@ -18,7 +18,7 @@ struct Endpoint {
 
 // The CA file's `appliance` block, parsed as strictly as the rest:
 //   listen, public_listen, tls {certificate, key}, auth {client_ca, roles,
-//   tokens_file}, default_profile, and optional limits.
+//   tokens_file}, default_profile, and optional root_crl and limits.
 struct ApplianceConfig {
   Endpoint listen;                        // HTTPS: enrollment and administration
   Endpoint public_listen;                 // plain HTTP: health, metrics, CA certificates
@@ -28,6 +28,9 @@ struct ApplianceConfig {
   std::map<std::string, std::vector<std::string>> roles;  // "enroll"/"admin" -> CNs; "*" = any valid client cert
   std::filesystem::path tokens_file;      // empty: no bearer tokens
   std::string default_profile;            // must name a profile of the CA file
+  // The CRL the root signs offline (`ceremony: crl`), served as GET /root.crl
+  // for relying parties that check the whole chain. Empty: not served.
+  std::filesystem::path root_crl;
 
   // limits (all optional in the file, under `limits:`)
   std::size_t max_connections = 1024;
