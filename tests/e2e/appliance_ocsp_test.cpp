@@ -257,18 +257,7 @@ TEST_F(ApplianceOcspTest, TheCrlCarriesCachingHeadersThatNeverOutliveIt) {
 
 TEST_F(ApplianceOcspTest, ADelegatedResponderSignsWhenConfiguredAndOpensslAcceptsIt) {
   issue("web");
-  write_file(dir_ / "ocsp-signer.yaml",
-             "ceremony: ocsp-signer\n"
-             "pkcs11: {module: " HSMCA_SOFTHSM_MODULE ", token: Issuing Token}\n"
-             "key: {label: ocsp-1, type: ec-p256}\n"
-             "issuer:\n"
-             "  certificate: issuing.crt\n"
-             "  pkcs11: {module: " HSMCA_SOFTHSM_MODULE ", token: Issuing Token}\n"
-             "  key_label: issuing-1\n"
-             "certificate:\n"
-             "  subject: {common_name: Test OCSP Responder, organization: Test Org}\n"
-             "  validity_days: 30\n"
-             "outputs: {certificate: ocsp-signer.crt, transcript: ocsp-signer-ceremony.json}\n");
+  write_file(dir_ / "ocsp-signer.yaml", ocsp_signer_ceremony_yaml());
   auto ceremony = hsmca({"ceremony", "run", (dir_ / "ocsp-signer.yaml").string()});
   ASSERT_EQ(ceremony.exit_code, 0) << ceremony.err;
 

@@ -128,18 +128,7 @@ TEST_F(ApplianceRootCrlTest, AnIntermediateCeremonyNamesTheRootsCrlAndCertificat
   EXPECT_NE(text.out.find("CA Issuers - URI:http://ca.example.test/ca/root.crt"), std::string::npos) << text.out;
   // Only a CA certificate points at its issuer's CRL this way: an OCSP
   // responder's (ocsp-nocheck) does not, and the key is refused there.
-  write_file(dir_ / "ocsp-signer.yaml",
-             "ceremony: ocsp-signer\n"
-             "pkcs11: {module: " HSMCA_SOFTHSM_MODULE ", token: Issuing Token}\n"
-             "key: {label: ocsp-1, type: ec-p256}\n"
-             "issuer:\n"
-             "  certificate: issuing.crt\n"
-             "  pkcs11: {module: " HSMCA_SOFTHSM_MODULE ", token: Issuing Token}\n"
-             "  key_label: issuing-1\n"
-             "  crl_url: http://ca.example.test/crl\n"
-             "certificate:\n"
-             "  subject: {common_name: Test OCSP Responder}\n"
-             "outputs: {certificate: ocsp-signer.crt, transcript: ocsp-signer-ceremony.json}\n");
+  write_file(dir_ / "ocsp-signer.yaml", ocsp_signer_ceremony_yaml("  crl_url: http://ca.example.test/crl\n"));
   auto refused = hsmca({"ceremony", "run", (dir_ / "ocsp-signer.yaml").string()});
   EXPECT_NE(refused.exit_code, 0);
   EXPECT_NE(refused.err.find("issuer.crl_url"), std::string::npos) << refused.err;

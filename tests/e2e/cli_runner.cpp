@@ -82,6 +82,21 @@ std::string intermediate_ceremony_yaml(int days, const std::string& out) {
          "outputs: {certificate: " + out + ".crt, transcript: " + out + "-ceremony.json}\n";
 }
 
+std::string ocsp_signer_ceremony_yaml(const std::string& issuer_extra) {
+  return "ceremony: ocsp-signer\n"
+         "pkcs11: {module: " HSMCA_SOFTHSM_MODULE ", token: Issuing Token}\n"
+         "key: {label: ocsp-1, type: ec-p256}\n"
+         "issuer:\n"
+         "  certificate: issuing.crt\n"
+         "  pkcs11: {module: " HSMCA_SOFTHSM_MODULE ", token: Issuing Token}\n"
+         "  key_label: issuing-1\n" +
+         issuer_extra +
+         "certificate:\n"
+         "  subject: {common_name: Test OCSP Responder, organization: Test Org}\n"
+         "  validity_days: 30\n"
+         "outputs: {certificate: ocsp-signer.crt, transcript: ocsp-signer-ceremony.json}\n";
+}
+
 void make_test_ca(const std::filesystem::path& dir, const std::string& extra_ca_yaml) {
   auto& env = SoftHsmEnv::get();
   env.init_token("Root Token");

@@ -37,6 +37,9 @@ nlohmann::json read_json(const std::filesystem::path& path);
 // ledger ledger.db) followed by `extra_ca_yaml`.
 void make_test_ca(const std::filesystem::path& dir, const std::string& extra_ca_yaml = "");
 std::string intermediate_ceremony_yaml(int days, const std::string& out);
+// `ceremony: ocsp-signer` for key ocsp-1 in the Issuing Token, certified by
+// issuing-1 for 30 days: ocsp-signer.crt; `issuer_extra`: more issuer lines.
+std::string ocsp_signer_ceremony_yaml(const std::string& issuer_extra = "");
 
 // A key and CSR made by stock openssl: DIR/NAME.key, DIR/NAME.csr (PEM).
 std::filesystem::path openssl_csr(const std::filesystem::path& dir, const std::string& name, const std::string& subject,
