@@ -292,6 +292,39 @@ TEST_F(ApplianceOcspTest, ADelegatedResponderSignsWhenConfiguredAndOpensslAccept
   }
 }
 
+TEST_F(ApplianceOcspTest, CachedAnswersKeepComingWhileTheTokenIsAwayAndSigningResumesWhenItIsBack) {
+  issue("web");
+  issue("other");
+  auto make = [&](const std::string& cert, const std::string& out) {
+    auto r = openssl({"ocsp", "-issuer", (dir_ / "issuing.crt").string(), "-cert", (dir_ / (cert + ".crt")).string(),
+                      "-no_nonce", "-reqout", (dir_ / out).string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  };
+  make("web", "web-req.der");
+  make("other", "other-req.der");
+  ASSERT_EQ(post("web-req.der", "web-before.der"), 200);
+
+  // SoftHSM loses its objects when its directory goes: the token is away.
+  const fs::path tokens = SoftHsmEnv::get().dir() / "tokens";
+  const fs::path away = SoftHsmEnv::get().dir() / "tokens.away";
+  fs::rename(tokens, away);
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(post("web-req.der", "web-away.der"), 200) << "a cached answer needs no token";
+    EXPECT_EQ(read_file(dir_ / "web-away.der"), read_file(dir_ / "web-before.der"));
+  }
+  // An answer that needs a signature: tryLater, with Retry-After.
+  EXPECT_EQ(post("other-req.der", "other-away.der"), 503);
+  EXPECT_NE(response_text("other-away.der").find("trylater (3)"), std::string::npos) << response_text("other-away.der");
+
+  fs::rename(away, tokens);
+  ASSERT_EQ(post("other-req.der", "other-back.der"), 200);
+  auto checked = openssl({"ocsp", "-respin", (dir_ / "other-back.der").string(), "-issuer",
+                          (dir_ / "issuing.crt").string(), "-cert", (dir_ / "other.crt").string(), "-CAfile",
+                          (dir_ / "chain.pem").string(), "-no_nonce"});
+  EXPECT_NE(checked.err.find("Response verify OK"), std::string::npos) << checked.err;
+  EXPECT_EQ(status_in(checked), "good");
+}
+
 // A responder with a small budget for answers it cannot cache.
 class ApplianceOcspBudgetTest : public ApplianceOcspTest {
  protected:
