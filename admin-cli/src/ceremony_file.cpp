@@ -124,14 +124,6 @@ CertificateSpec parse_certificate(StrictMap m, const std::string& kind, std::opt
   return c;
 }
 
-std::optional<std::string> optional_url(StrictMap& m, const std::string& key) {
-  auto v = m.optional_string(key);
-  if (v && v->rfind("http://", 0) != 0 && v->rfind("https://", 0) != 0) {
-    throw ConfigError(m.path_of(key) + " must be an http:// or https:// URL");
-  }
-  return v;
-}
-
 // `urls`: the ceremony makes a CA certificate, which may point at its issuer's CRL.
 IssuerSpec parse_issuer(StrictMap m, const fs::path& base, bool urls) {
   IssuerSpec i;
@@ -140,8 +132,8 @@ IssuerSpec parse_issuer(StrictMap m, const fs::path& base, bool urls) {
   i.key_label = m.required_string("key_label");
   i.scheme = parse_scheme_name("issuer.signature_algorithm", m.optional_string("signature_algorithm"));
   if (urls) {
-    i.crl_url = optional_url(m, "crl_url");
-    i.issuer_url = optional_url(m, "issuer_url");
+    i.crl_url = m.optional_url("crl_url");
+    i.issuer_url = m.optional_url("issuer_url");
   }
   m.finish();
   return i;

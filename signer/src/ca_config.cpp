@@ -30,14 +30,6 @@ Profile parse_profile(const std::string& name, StrictMap m) {
   return p;
 }
 
-std::optional<std::string> url(StrictMap& m, const std::string& key) {
-  auto v = m.optional_string(key);
-  if (v && v->rfind("http://", 0) != 0 && v->rfind("https://", 0) != 0) {
-    throw ConfigError(m.path_of(key) + " must be an http:// or https:// URL");
-  }
-  return v;
-}
-
 }  // namespace
 
 CaConfig CaConfig::load(const fs::path& file) {
@@ -70,9 +62,9 @@ CaConfig CaConfig::load(const fs::path& file) {
   if (c.profiles.empty()) throw ConfigError("profiles: define at least one profile");
 
   if (auto rev = top.optional_map("revocation")) {
-    c.revocation.crl_url = url(*rev, "crl_url");
-    c.revocation.ocsp_url = url(*rev, "ocsp_url");
-    c.revocation.issuer_url = url(*rev, "issuer_url");
+    c.revocation.crl_url = rev->optional_url("crl_url");
+    c.revocation.ocsp_url = rev->optional_url("ocsp_url");
+    c.revocation.issuer_url = rev->optional_url("issuer_url");
     c.revocation.crl_validity_hours = static_cast<int>(rev->optional_integer("crl_validity_hours", 1, 24 * 366).value_or(24));
     c.revocation.ocsp_validity_hours = static_cast<int>(rev->optional_integer("ocsp_validity_hours", 1, 24 * 14).value_or(24));
     c.revocation.ocsp_fresh_signatures_per_second =

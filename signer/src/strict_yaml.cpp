@@ -27,6 +27,14 @@ std::optional<std::string> StrictMap::optional_string(const std::string& key) {
   return v.as<std::string>();
 }
 
+std::optional<std::string> StrictMap::optional_url(const std::string& key) {
+  auto v = optional_string(key);
+  if (v && v->rfind("http://", 0) != 0 && v->rfind("https://", 0) != 0) {
+    throw ConfigError(path_of(key) + " must be an http:// or https:// URL");
+  }
+  return v;
+}
+
 std::string StrictMap::required_string(const std::string& key) {
   auto v = optional_string(key);
   if (!v || v->empty()) throw ConfigError("missing " + path_of(key));

@@ -26,6 +26,8 @@ class StrictMap {
 
   std::string required_string(const std::string& key);
   std::optional<std::string> optional_string(const std::string& key);
+  // An optional http:// or https:// URL (what certificates point relying parties at).
+  std::optional<std::string> optional_url(const std::string& key);
   std::optional<long long> optional_integer(const std::string& key, long long min, long long max);
   StrictMap required_map(const std::string& key);
   std::optional<StrictMap> optional_map(const std::string& key);
