@@ -190,8 +190,7 @@ TEST(RecoveryTest, KeepsSigningWhileAnotherThreadKeepsClosingAllSessions) {
   Fixture f(4, /*record_faults=*/false);
   auto r = sign_under_interference(f, 6, 150, [&] { f.fn()->C_CloseAllSessions(f.slot()); });
   EXPECT_EQ(r.failures, 0) << "first failure: " << r.first_failure;
-  EXPECT_EQ(r.verified, r.signatures);
-  EXPECT_EQ(r.signatures, 6 * 150);
+  EXPECT_EQ(r.verified, 6 * 150) << "every attempt gave a signature that verifies";
   ASSERT_GE(r.interferences, 3) << "the sessions were hardly ever closed: the test proved nothing";
   EXPECT_GE(f.pool->stats().recoveries, 3u);
 }

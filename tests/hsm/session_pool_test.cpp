@@ -74,7 +74,6 @@ TEST(SessionPoolTest, ManyThreadsSignAtOnceAndEverySignatureVerifies) {
 
   std::vector<std::vector<Bytes>> sigs(kThreads, std::vector<Bytes>(kPerThread));
   std::atomic<int> failures{0};
-  std::atomic<std::size_t> max_busy{0};
   std::latch start(kThreads);
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
@@ -87,18 +86,12 @@ TEST(SessionPoolTest, ManyThreadsSignAtOnceAndEverySignatureVerifies) {
         } catch (const std::exception&) {
           ++failures;
         }
-        PoolStats s = pool->stats();
-        std::size_t seen = max_busy.load();
-        while (s.busy > seen && !max_busy.compare_exchange_weak(seen, s.busy)) {
-        }
-        if (s.busy > s.total) ++failures;
       }
     });
   }
   for (auto& th : threads) th.join();
 
   EXPECT_EQ(failures.load(), 0);
-  EXPECT_LE(max_busy.load(), 4u);
   int verified = 0;
   for (int t = 0; t < kThreads; ++t) {
     for (int i = 0; i < kPerThread; ++i) {

@@ -27,8 +27,6 @@ class Session {
 
   CK_SESSION_HANDLE handle() const noexcept { return handle_; }
   CK_FUNCTION_LIST* fn() const noexcept { return module_->fn(); }
-  Module& module() const noexcept { return *module_; }
-  const std::shared_ptr<Module>& module_ptr() const noexcept { return module_; }
 
   // C_Login. Login state belongs to the application, so CKR_USER_ALREADY_LOGGED_IN
   // counts as success.
