@@ -70,8 +70,15 @@ std::optional<std::string> normalized_serial(std::string_view text) {
   return serial;
 }
 
-// One line per request on stdout: machine-readable, never a PIN, token or key.
-std::mutex log_mutex;
+// One JSON line per request or event on stdout: machine-readable, never a
+// PIN, token or key. `line` gets the time added.
+void log_line(json line) {
+  static std::mutex mutex;
+  json out = {{"time", signer::rfc3339(std::chrono::system_clock::now(), true)}};
+  out.update(line);
+  std::lock_guard lock(mutex);
+  std::cout << out.dump() << '\n' << std::flush;
+}
 
 // How long an HTTP cache may keep GET /crl's answer.
 constexpr std::chrono::seconds kCrlMaxAge{300};
@@ -124,7 +131,6 @@ class Service::Exchange {
 
   void finish(unsigned status, std::string body, std::string_view content_type) {
     Response res{static_cast<http::status>(status), ctx.request.version()};
-    res.set(http::field::server, "hsmca-appliance");
     res.set(http::field::content_type, std::string(content_type));
     res.body() = std::move(body);
     finish(std::move(res));
@@ -137,18 +143,14 @@ class Service::Exchange {
     service_.metrics_.count_http(route, status);
     service_.metrics_.request_finished();
     --service_.in_flight_;
-    json line = {{"time", signer::rfc3339(std::chrono::system_clock::now(), true)},
-                 {"method", std::string(ctx.request.method_string())},
+    json line = {{"method", std::string(ctx.request.method_string())},
                  {"route", route},
                  {"status", status},
                  {"latency_ms", std::round(latency.count() * 1000) / 1000},
                  {"client", identity.describe()},
                  {"remote", ctx.remote}};
     if (!serial.empty()) line["serial"] = serial;
-    {
-      std::lock_guard lock(log_mutex);
-      std::cout << line.dump() << '\n' << std::flush;
-    }
+    log_line(std::move(line));
     done_(std::move(res));
   }
 
@@ -234,6 +236,9 @@ Service::Service(const signer::CaConfig& ca_config, const ApplianceConfig& confi
   for (const auto& c : ca.chain()) chain.push_back(c.get());
   cacerts_body_ = base64_encode(certs_only_der(chain));
   chain_pem_ = ca.chain_pem();
+  chain_json_ = json::array();
+  chain_json_.push_back(signer::to_pem(ca.issuer_certificate()));
+  for (const auto& c : ca.chain()) chain_json_.push_back(signer::to_pem(c.get()));
   issuer_der_ = bytes_text(signer::to_der(ca.issuer_certificate()));
 
   ocsp_issuer_.certificate = ca.issuer_certificate();
@@ -491,13 +496,10 @@ void Service::enroll(const std::shared_ptr<Exchange>& ex, std::optional<std::str
         res.body() = base64_encode(certs_only_from_der(std::vector<std::span<const unsigned char>>{cert.der()}));
         return ex->finish(std::move(res));
       }
-      json chain = json::array();
-      chain.push_back(signer::to_pem(ca.issuer_certificate()));
-      for (const auto& c : ca.chain()) chain.push_back(signer::to_pem(c.get()));
       Response res{http::status::created, ex->ctx.request.version()};
       res.set(http::field::content_type, "application/json");
       res.set(http::field::location, std::string(kCertificates) + "/" + cert.serial_hex());
-      res.body() = json{{"serial", cert.serial_hex()}, {"certificate", cert.pem()}, {"chain", chain}}.dump();
+      res.body() = json{{"serial", cert.serial_hex()}, {"certificate", cert.pem()}, {"chain", chain_json_}}.dump();
       return ex->finish(std::move(res));
     } catch (const token::Error& e) {
       metrics_.count_issuance(profile, "error");
@@ -648,7 +650,6 @@ void Service::refresh_crl() {
         std::chrono::system_clock::now() < current->next_update) {
       fresh = current;
     } else {
-      const auto now = std::chrono::system_clock::now();
       const auto validity = std::chrono::hours{ca_config_.revocation.crl_validity_hours};
       const auto signed_crl = ca.issue_crl(validity);
       auto made = std::make_shared<CachedCrl>();
@@ -659,13 +660,10 @@ void Service::refresh_crl() {
       made->next_update = std::chrono::system_clock::time_point{std::chrono::seconds{signed_crl.next_update}};
       made->refresh_after = std::chrono::steady_clock::now() + validity / 2;
       fresh = std::move(made);
-      json line = {{"time", signer::rfc3339(now, true)},
-                   {"event", "crl_signed"},
-                   {"crl_number", signed_crl.number},
-                   {"revoked", signed_crl.entries},
-                   {"next_update", signer::rfc3339(signed_crl.next_update)}};
-      std::lock_guard lock(log_mutex);
-      std::cout << line.dump() << '\n' << std::flush;
+      log_line({{"event", "crl_signed"},
+                {"crl_number", signed_crl.number},
+                {"revoked", signed_crl.entries},
+                {"next_update", signer::rfc3339(signed_crl.next_update)}});
     }
   } catch (const token::Error& e) {
     failure_status = 503;
@@ -704,7 +702,7 @@ void Service::root_crl(const std::shared_ptr<Exchange>& ex) {
   {
     std::lock_guard lock(root_crl_mutex_);
     const auto now = std::chrono::steady_clock::now();
-    if (!root_crl_ || now - root_crl_checked_ >= std::chrono::seconds(1)) {
+    if (now - root_crl_checked_ >= std::chrono::seconds(1)) {
       root_crl_checked_ = now;
       reload_root_crl();
     }
@@ -722,7 +720,7 @@ void Service::reload_root_crl() {
   std::error_code ec;
   const auto mtime = std::filesystem::last_write_time(config_.root_crl, ec);
   const auto size = ec ? 0 : std::filesystem::file_size(config_.root_crl, ec);
-  if (ec || (root_crl_ && mtime == root_crl_mtime_ && size == root_crl_size_)) return;
+  if (ec || (mtime == root_crl_mtime_ && size == root_crl_size_)) return;  // read already, served or refused
   root_crl_mtime_ = mtime;
   root_crl_size_ = size;
   // The ceremony wrote it; whoever copied it here may have copied the wrong
@@ -746,16 +744,14 @@ void Service::reload_root_crl() {
       problem = e.what();
     }
   }
-  json line = {{"time", signer::rfc3339(std::chrono::system_clock::now(), true)},
-               {"event", problem.empty() ? "root_crl_loaded" : "root_crl_refused"},
+  json line = {{"event", problem.empty() ? "root_crl_loaded" : "root_crl_refused"},
                {"file", config_.root_crl.string()}};
   if (problem.empty()) {
     line["crl_number"] = root_crl_->number;
   } else {
     line["problem"] = problem;  // the last one served stays
   }
-  std::lock_guard log(log_mutex);
-  std::cout << line.dump() << '\n' << std::flush;
+  log_line(std::move(line));
 }
 
 void Service::health(const std::shared_ptr<Exchange>& ex) {

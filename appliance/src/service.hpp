@@ -6,6 +6,7 @@
 #include <openssl/x509.h>
 
 #include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -83,6 +84,7 @@ class Service {
   WorkPool& pool_;
   std::string cacerts_body_;  // base64 certs-only PKCS#7 of the issuer chain, made once
   std::string chain_pem_;
+  nlohmann::json chain_json_;  // the issuer's and the chain's PEMs, as POST /api/v1/certificates answers them
   std::string issuer_der_;
   std::atomic<std::size_t> in_flight_{0};
 
