@@ -9,6 +9,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <nlohmann/json.hpp>
 #include <iostream>
 #include <optional>
 #include <thread>
@@ -106,7 +107,7 @@ class HttpSession {
     Response res{status, 11};
     res.set(http::field::server, "hsmca-appliance");
     res.set(http::field::content_type, "application/json");
-    res.body() = "{\"error\":\"" + code + "\",\"message\":\"" + message + "\"}";
+    res.body() = nlohmann::json{{"error", code}, {"message", message}}.dump();  // message may hold quotes
     keep_alive_ = false;
     linger_ = true;
     send(std::move(res));
