@@ -175,7 +175,7 @@ TEST_F(ApplianceOcspTest, ARevocationWithTheCliShowsWithinSecondsAndSurvivesARes
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   ASSERT_EQ(status, "revoked") << "the CLI's revocation never reached OCSP";
-  EXPECT_LT(std::chrono::steady_clock::now() - revoked, std::chrono::seconds(3));
+  EXPECT_LT(std::chrono::steady_clock::now() - revoked, std::chrono::seconds(5)) << "looked at once a second";
 
   // A new process, an empty cache: the ledger still says revoked.
   appliance_.reset();
@@ -331,6 +331,21 @@ class ApplianceOcspBudgetTest : public ApplianceOcspTest {
   std::string extra_ca_yaml() const override {
     return ApplianceOcspTest::extra_ca_yaml() + "  ocsp_fresh_signatures_per_second: 5\n";
   }
+  // POSTs 20 requests at once — REQUEST (or REQUEST-i.der for i in 0..19 when
+  // REQUEST ends in '-') — answers in OUTi.der; each must be HTTP 200.
+  void post_at_once(const std::string& request, const std::string& out) {
+    std::vector<std::thread> threads;
+    std::vector<int> statuses(20);
+    for (int i = 0; i < 20; ++i) {
+      threads.emplace_back([&, i] {
+        const std::string body = request.back() == '-' ? request + std::to_string(i) + ".der" : request;
+        statuses[i] = post(body, out + std::to_string(i) + ".der");
+      });
+    }
+    for (auto& t : threads) t.join();
+    for (int i = 0; i < 20; ++i) EXPECT_EQ(statuses[i], 200) << "request " << i;
+  }
+
   long counter(const std::string& series) {
     const std::string text = metrics();
     const auto at = text.find("\n" + series + " ");
@@ -356,10 +371,10 @@ TEST_F(ApplianceOcspBudgetTest, FloodsOfNonceAndUnknownSerialRequestsStayWithinT
   EXPECT_LE(spent, static_cast<long>(5 + 5 * seconds + 1)) << "over " << seconds << " s";
   EXPECT_GE(counter("hsmca_ocsp_over_budget_total{kind=\"nonce\"}"), 400 - spent);
   // Over the budget the answer is the cached one: it verifies, without the
-  // nonce. 20 requests in a row outrun a budget of 5 a second (+ a burst of 5).
+  // nonce. 20 requests at once outrun a budget of 5 a second (+ a burst of 5).
   int without_nonce = 0;
   const auto burst_started = std::chrono::steady_clock::now();
-  for (int i = 0; i < 20; ++i) ASSERT_EQ(post("nonce-req.der", "answer-" + std::to_string(i) + ".der"), 200);
+  post_at_once("nonce-req.der", "answer-");
   const double burst_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - burst_started).count();
   for (int i = 0; i < 20; ++i) {
     const std::string name = "answer-" + std::to_string(i) + ".der";
@@ -383,9 +398,7 @@ TEST_F(ApplianceOcspBudgetTest, FloodsOfNonceAndUnknownSerialRequestsStayWithinT
   std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // the bucket refills
   const long unknown_before = signatures();
   const auto unknown_started = std::chrono::steady_clock::now();
-  for (int i = 0; i < 20; ++i) {
-    ASSERT_EQ(post("unknown-" + std::to_string(i) + ".der", "answer-unknown-" + std::to_string(i) + ".der"), 200);
-  }
+  post_at_once("unknown-", "answer-unknown-");
   const double unknown_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - unknown_started).count();
   int unauthorized = 0, unknown = 0;

@@ -197,7 +197,7 @@ TEST_F(ApplianceRevocationTest, ARevocationMadeWithTheCliShowsInTheCrlWithinSeco
   }
   const auto waited = std::chrono::steady_clock::now() - revoked;
   ASSERT_TRUE(shown) << "the CLI's revocation never reached /crl";
-  EXPECT_LT(waited, std::chrono::seconds(3));
+  EXPECT_LT(waited, std::chrono::seconds(5)) << "looked at once a second";
   EXPECT_NE(crl_text("after").find("Superseded"), std::string::npos);
   EXPECT_NE(crl_number("after"), before);
   EXPECT_TRUE(healthy());

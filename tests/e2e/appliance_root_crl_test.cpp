@@ -101,7 +101,6 @@ TEST_F(ApplianceRootCrlTest, ServesTheRootsCrlSoOpensslCanCheckTheWholeChain) {
   std::this_thread::sleep_for(std::chrono::milliseconds(1200));
   ASSERT_EQ(fetch("after-wrong"), 200);
   EXPECT_NE(crl_number("after-wrong.der").find("crlNumber=0x01"), std::string::npos);
-  EXPECT_NE(read_file(log_).find("\"event\":\"root_crl_refused\""), std::string::npos);
 
   // The root revokes the issuing CA: the next CRL, published, and the chain no longer verifies.
   root_crl_ceremony("root-2",
