@@ -14,6 +14,7 @@
 
 #include "der.hpp"
 #include "request_reader.hpp"
+#include "x509_build.hpp"
 #include "hsmca/signer/algorithm.hpp"
 #include "hsmca/signer/signed_object.hpp"
 
@@ -35,9 +36,7 @@ using OpenSslBytesPtr = std::unique_ptr<unsigned char, FreeOpenSsl>;
 
 constexpr std::string_view kPemBegin = "-----BEGIN";
 
-void check(int rc, const char* what) {
-  if (rc != 1) throw OpenSslError(what);
-}
+using detail::check;
 
 // Parse and decode failures are the sender's problem, reported in the
 // Rejection; OpenSSL's queue is emptied so its entries never surface under an
@@ -350,12 +349,6 @@ Bytes spki_of(X509_REQ* req) {
 
 Bytes encode_request_info(X509_REQ* req) { return der::encode(i2d_re_X509_REQ_tbs, req, "i2d_re_X509_REQ_tbs"); }
 
-std::string bio_contents(BIO* bio) {
-  char* data = nullptr;
-  const long len = BIO_get_mem_data(bio, &data);
-  return {data, static_cast<std::size_t>(len)};
-}
-
 // Everything but the reading: version, key policy, proof of possession,
 // subject, requested extensions. `key` is the request's public key.
 Outcome<CertificateRequest> check_request(X509ReqPtr req, EVP_PKEY* key) {
@@ -402,13 +395,7 @@ std::string SubjectAltName::str() const {
 
 X509_NAME* CertificateRequest::subject() const { return X509_REQ_get_subject_name(request.get()); }
 
-std::string CertificateRequest::subject_text() const {
-  BioPtr bio(BIO_new(BIO_s_mem()));
-  // As IssuedCertificate::subject: RFC 2253 with UTF-8 left as UTF-8.
-  const unsigned long flags = (XN_FLAG_RFC2253 | ASN1_STRFLGS_UTF8_CONVERT) & ~ASN1_STRFLGS_ESC_MSB;
-  if (!bio || X509_NAME_print_ex(bio.get(), subject(), 0, flags) < 0) throw OpenSslError("X509_NAME_print_ex");
-  return bio_contents(bio.get());
-}
+std::string CertificateRequest::subject_text() const { return detail::rfc2253(subject()); }
 
 std::string CertificateRequest::common_name() const {
   X509_NAME* name = subject();

@@ -1,5 +1,7 @@
 #include "request_reader.hpp"
 
+#include "x509_build.hpp"
+
 #include <openssl/asn1t.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -164,34 +166,6 @@ EvpPkeyPtr ed25519_key(const X509_ALGOR* algorithm, std::span<const unsigned cha
   return EvpPkeyPtr(key);
 }
 
-// X509_PUBKEY_set0_param takes ownership of what it is given: copies of the
-// parsed algorithm and key.
-bool set_public_key(X509_REQ* req, const HSMCA_SPKI* spki) {
-  const ASN1_OBJECT* oid = nullptr;
-  int param_type = V_ASN1_UNDEF;
-  const void* param = nullptr;
-  X509_ALGOR_get0(&oid, &param_type, &param, spki->algorithm);
-  void* param_copy = nullptr;
-  if (param_type == V_ASN1_OBJECT) {
-    param_copy = OBJ_dup(static_cast<const ASN1_OBJECT*>(param));
-    if (param_copy == nullptr) return false;
-  } else if (param_type != V_ASN1_NULL && param_type != V_ASN1_UNDEF) {
-    return false;
-  }
-  ASN1_OBJECT* oid_copy = OBJ_dup(oid);
-  const auto key = bytes_of(spki->public_key);
-  auto* key_copy = static_cast<unsigned char*>(OPENSSL_memdup(key.data(), key.size()));
-  if (oid_copy == nullptr || key_copy == nullptr ||
-      X509_PUBKEY_set0_param(X509_REQ_get_X509_PUBKEY(req), oid_copy, param_type, param_copy, key_copy,
-                             static_cast<int>(key.size())) != 1) {
-    ASN1_OBJECT_free(oid_copy);
-    if (param_type == V_ASN1_OBJECT) ASN1_OBJECT_free(static_cast<ASN1_OBJECT*>(param_copy));
-    OPENSSL_free(key_copy);
-    return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 std::optional<FastRequest> read_request_fast(std::span<const unsigned char> der) {
@@ -223,7 +197,8 @@ std::optional<FastRequest> read_request_fast(std::span<const unsigned char> der)
   X509ReqPtr req(X509_REQ_new());
   if (!req) throw OpenSslError("X509_REQ_new");
   bool ok = X509_REQ_set_version(req.get(), X509_REQ_VERSION_1) == 1 &&
-            X509_REQ_set_subject_name(req.get(), info->subject) == 1 && set_public_key(req.get(), info->spki) &&
+            X509_REQ_set_subject_name(req.get(), info->subject) == 1 && set_public_key_parts(X509_REQ_get_X509_PUBKEY(req.get()), info->spki->algorithm,
+                                 bytes_of(info->spki->public_key)) &&
             X509_REQ_set1_signature_algo(req.get(), parsed->signature_algorithm) == 1;
   for (int i = 0; ok && i < sk_X509_ATTRIBUTE_num(info->attributes); ++i) {
     ok = X509_REQ_add1_attr(req.get(), sk_X509_ATTRIBUTE_value(info->attributes, i)) == 1;

@@ -73,31 +73,46 @@ Bytes spki_der_of(X509* cert) {
   return der::encode(i2d_X509_PUBKEY, X509_get_X509_PUBKEY(cert), "i2d_X509_PUBKEY");
 }
 
-void copy_public_key(X509* cert, const X509_PUBKEY* from) {
-  ASN1_OBJECT* algorithm = nullptr;
-  const unsigned char* bits = nullptr;
-  int bits_len = 0;
-  X509_ALGOR* alg = nullptr;
-  if (X509_PUBKEY_get0_param(&algorithm, &bits, &bits_len, &alg, from) != 1) {
-    throw OpenSslError("X509_PUBKEY_get0_param");
-  }
+bool set_public_key_parts(X509_PUBKEY* to, const X509_ALGOR* algorithm, std::span<const unsigned char> key) {
   const ASN1_OBJECT* oid = nullptr;
   int param_type = V_ASN1_UNDEF;
   const void* param = nullptr;
-  X509_ALGOR_get0(&oid, &param_type, &param, alg);
+  X509_ALGOR_get0(&oid, &param_type, &param, algorithm);
   // X509_PUBKEY_set0_param takes ownership of everything it is given: copies.
   void* param_copy = nullptr;
   if (param_type == V_ASN1_OBJECT) {
     param_copy = OBJ_dup(static_cast<const ASN1_OBJECT*>(param));
   } else if (param_type == V_ASN1_SEQUENCE || param_type == V_ASN1_OCTET_STRING) {
     param_copy = ASN1_STRING_dup(static_cast<const ASN1_STRING*>(param));
+  } else if (param_type != V_ASN1_NULL && param_type != V_ASN1_UNDEF) {
+    return false;
   }
+  const bool has_param = param_type != V_ASN1_NULL && param_type != V_ASN1_UNDEF;
   ASN1_OBJECT* oid_copy = OBJ_dup(oid);
-  auto* bits_copy = static_cast<unsigned char*>(OPENSSL_memdup(bits, static_cast<std::size_t>(bits_len)));
-  if (oid_copy == nullptr || bits_copy == nullptr || (param != nullptr && param_type != V_ASN1_NULL && param_copy == nullptr) ||
-      X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(cert), oid_copy, param_type, param_copy, bits_copy, bits_len) != 1) {
+  auto* key_copy = static_cast<unsigned char*>(OPENSSL_memdup(key.data(), key.size()));
+  if (oid_copy == nullptr || key_copy == nullptr || (has_param && param_copy == nullptr) ||
+      X509_PUBKEY_set0_param(to, oid_copy, param_type, param_copy, key_copy, static_cast<int>(key.size())) != 1) {
     ASN1_OBJECT_free(oid_copy);
-    OPENSSL_free(bits_copy);
+    OPENSSL_free(key_copy);
+    if (param_type == V_ASN1_OBJECT) {
+      ASN1_OBJECT_free(static_cast<ASN1_OBJECT*>(param_copy));
+    } else {
+      ASN1_STRING_free(static_cast<ASN1_STRING*>(param_copy));
+    }
+    return false;
+  }
+  return true;
+}
+
+void copy_public_key(X509* cert, const X509_PUBKEY* from) {
+  const unsigned char* bits = nullptr;
+  int bits_len = 0;
+  X509_ALGOR* algorithm = nullptr;
+  if (X509_PUBKEY_get0_param(nullptr, &bits, &bits_len, &algorithm, from) != 1) {
+    throw OpenSslError("X509_PUBKEY_get0_param");
+  }
+  if (!set_public_key_parts(X509_get_X509_PUBKEY(cert), algorithm,
+                            {bits, static_cast<std::size_t>(bits_len)})) {
     throw OpenSslError("X509_PUBKEY_set0_param");
   }
 }

@@ -48,6 +48,11 @@ bool set_public_key(X509* cert, const Bytes& spki_der);
 // back: in OpenSSL 3.0 each of those is a provider decoder or encoder lookup,
 // which cost more than the token's signature.
 void copy_public_key(X509* cert, const X509_PUBKEY* from);
+// Sets `to` to copies of an algorithm identifier and key bits (what
+// copy_public_key and the request reader assemble keys from). false when a
+// copy fails or the parameters are of a kind no key here has (only an OID, a
+// SEQUENCE, an OCTET STRING, NULL or none); `to` is then unchanged.
+bool set_public_key_parts(X509_PUBKEY* to, const X509_ALGOR* algorithm, std::span<const unsigned char> key);
 // The NID of the certificate's public-key algorithm (NID_rsaEncryption,
 // NID_X9_62_id_ecPublicKey, NID_ED25519), read without decoding the key.
 int public_key_nid(const X509* cert);

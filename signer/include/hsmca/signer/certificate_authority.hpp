@@ -46,7 +46,6 @@ class CertificateAuthority {
   X509* issuer_certificate() const noexcept { return issuer_.get(); }
   const std::vector<X509Ptr>& chain() const noexcept { return chain_; }
   std::string chain_pem() const;  // the issuer's certificate, then the chain above it
-  const std::vector<Profile>& profiles() const noexcept { return profiles_; }
   const Profile* profile(const std::string& name) const noexcept;
 
  private:

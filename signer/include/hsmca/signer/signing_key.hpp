@@ -46,7 +46,6 @@ class TokenSigningKey final : public SigningKey {
   token::SignatureScheme scheme() const override { return scheme_; }
   Bytes sign(std::span<const unsigned char> message) const override;  // SessionPool::sign
   EVP_PKEY* verification_key() const override { return public_key_.get(); }
-  const std::string& label() const noexcept { return label_; }
 
  private:
   token::SessionPool& pool_;
