@@ -140,13 +140,7 @@ CK_RV read_attribute_rv(Session& s, CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE t
   }
 }
 
-std::string param_name(const ::testing::TestParamInfo<KeyType>& info) {
-  std::string name(key_type_name(info.param));
-  for (auto& c : name) {
-    if (c == '-') c = '_';
-  }
-  return name;
-}
+std::string param_name(const ::testing::TestParamInfo<KeyType>& info) { return test::key_type_test_name(info.param); }
 
 class GeneratedKeyEvidenceTest : public ::testing::TestWithParam<KeyType> {};
 

@@ -52,13 +52,7 @@ bool is_der_ecdsa_sig(const Bytes& sig) {
   return whole;
 }
 
-std::string param_name(const ::testing::TestParamInfo<KeyType>& info) {
-  std::string name(key_type_name(info.param));
-  for (auto& c : name) {
-    if (c == '-') c = '_';
-  }
-  return name;
-}
+std::string param_name(const ::testing::TestParamInfo<KeyType>& info) { return test::key_type_test_name(info.param); }
 
 class GeneratedKeyTest : public ::testing::TestWithParam<KeyType> {};
 

@@ -73,6 +73,14 @@ std::span<const unsigned char> bytes_of(const std::string& text) {
   return {reinterpret_cast<const unsigned char*>(text.data()), text.size()};
 }
 
+std::string key_type_test_name(token::KeyType type) {
+  std::string name(token::key_type_name(type));
+  for (auto& c : name) {
+    if (c == '-') c = '_';
+  }
+  return name;
+}
+
 bool openssl_verifies(const token::Bytes& spki_der, SignatureScheme scheme, std::span<const unsigned char> message,
                       const token::Bytes& signature) {
   const unsigned char* p = spki_der.data();

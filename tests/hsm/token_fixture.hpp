@@ -38,4 +38,7 @@ bool openssl_verifies(const token::Bytes& spki_der, token::SignatureScheme schem
 // std::string's bytes as the token layer's message type.
 std::span<const unsigned char> bytes_of(const std::string& text);
 
+// "ec_p256" for KeyType::ec_p256: a GoogleTest parameter name for key types.
+std::string key_type_test_name(token::KeyType type);
+
 }  // namespace hsmca::test

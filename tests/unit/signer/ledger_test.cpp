@@ -609,7 +609,6 @@ TEST_F(LedgerTest, ConcurrentIssuersShareCommits) {
   constexpr unsigned kPerThread = 500;
   auto ledger = Ledger::open(db_path());
   std::atomic<unsigned> errors{0};
-  const auto start = std::chrono::steady_clock::now();
   std::vector<std::thread> threads;
   for (unsigned t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
@@ -626,7 +625,6 @@ TEST_F(LedgerTest, ConcurrentIssuersShareCommits) {
     });
   }
   for (auto& th : threads) th.join();
-  const auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(errors.load(), 0u);
 
   const auto entries = ledger->list(kIssuerA);
@@ -642,11 +640,6 @@ TEST_F(LedgerTest, ConcurrentIssuersShareCommits) {
   const LedgerStats stats = ledger->stats();
   EXPECT_EQ(stats.requests, 2u * kThreads * kPerThread);
   EXPECT_LT(stats.commits, stats.requests / 2);
-  std::printf("[ group commit ] %llu requests in %llu commits (%.2f requests/commit), %.0f issuances/s\n",
-              static_cast<unsigned long long>(stats.requests),
-              static_cast<unsigned long long>(stats.commits),
-              static_cast<double>(stats.requests) / static_cast<double>(stats.commits),
-              kThreads * kPerThread / elapsed);
 }
 
 // A failing request in a shared commit fails alone: the others in its batch commit.
