@@ -240,13 +240,25 @@ class Ceremony {
       return std::string(token::scheme_name(c.scheme)) + ", serial " + cert->serial_hex();
     });
     transcript_.step("verify the certificate with the token's public key", [&] {
-      if (!signer::spki_matches(cert->x509(), description_.spki_der)) {
-        throw std::runtime_error("the certificate's public key is not the token key's");
-      }
-      verify_chain(cert->x509(), cert->x509());
+      check_certifies_new_key(*cert, cert->x509());
       return std::string("signature valid, public key matches the token's");
     });
     write_certificate(*cert, certificate_json(spec_.certificate_out, *cert, c.scheme));
+  }
+
+  // The certificate is of the key the ceremony made, and chains to `anchor`.
+  void check_certifies_new_key(const signer::IssuedCertificate& cert, X509* anchor) {
+    if (!signer::spki_matches(cert.x509(), description_.spki_der)) {
+      throw std::runtime_error("the certificate's public key is not the new token key's");
+    }
+    verify_chain(anchor, cert.x509());
+  }
+
+  // What a step that signed with the issuer's key reports.
+  std::string signed_by_issuer_detail(const signer::IssuedCertificate& cert, bool clamped) const {
+    std::string detail = std::string(token::scheme_name(issuer_scheme_)) + ", serial " + cert.serial_hex();
+    if (clamped) detail += "; notAfter clamped to the issuer's (" + issuer_cert_->not_after() + ")";
+    return detail;
   }
 
   // The certificate's transcript record, then the file, never overwriting one.
@@ -332,16 +344,11 @@ class Ceremony {
         return signer::issue_subordinate_ca(issuer, description_.spki_der,
                                             {c.subject, c.not_before, c.not_after, c.path_length});
       }));
-      std::string detail = std::string(token::scheme_name(issuer_scheme_)) + ", serial " + sub->certificate.serial_hex();
-      if (sub->clamped) detail += "; notAfter clamped to the issuer's (" + issuer_cert_->not_after() + ")";
-      return detail;
+      return signed_by_issuer_detail(sub->certificate, sub->clamped);
     });
     const auto& cert = sub->certificate;
     transcript_.step("verify the certificate up to the issuer and against the new key", [&] {
-      if (!signer::spki_matches(cert.x509(), description_.spki_der)) {
-        throw std::runtime_error("the certificate's public key is not the new token key's");
-      }
-      verify_chain(issuer_cert_->x509(), cert.x509());
+      check_certifies_new_key(cert, issuer_cert_->x509());
       return std::string("chain valid, public key matches the token's");
     });
     auto record = certificate_json(spec_.certificate_out, cert, issuer_scheme_);
@@ -357,17 +364,11 @@ class Ceremony {
       responder.emplace(sign_as_issuer([&](const signer::IssuerContext& issuer) {
         return signer::issue_ocsp_responder(issuer, description_.spki_der, {c.subject, c.not_before, c.not_after});
       }));
-      std::string detail =
-          std::string(token::scheme_name(issuer_scheme_)) + ", serial " + responder->certificate.serial_hex();
-      if (responder->clamped) detail += "; notAfter clamped to the issuer's (" + issuer_cert_->not_after() + ")";
-      return detail;
+      return signed_by_issuer_detail(responder->certificate, responder->clamped);
     });
     const auto& cert = responder->certificate;
     transcript_.step("verify the certificate up to the issuer and as its delegated OCSP responder", [&] {
-      if (!signer::spki_matches(cert.x509(), description_.spki_der)) {
-        throw std::runtime_error("the certificate's public key is not the new token key's");
-      }
-      verify_chain(issuer_cert_->x509(), cert.x509());
+      check_certifies_new_key(cert, issuer_cert_->x509());
       // The check the responder itself makes when it is handed this certificate
       // (RFC 6960 4.2.2.2: issued directly by the CA, id-kp-OCSPSigning).
       signer::TokenSigningKey responder_key(*pool_, spec_.key.label, token::default_scheme(spec_.key.type),
