@@ -216,12 +216,6 @@ DatabasePtr open_connection(const fs::path& path, int flags) {
   return db;
 }
 
-bool is_lower_hex(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-  });
-}
-
 // SANs are stored one per line: none of them can be empty or hold a newline,
 // so the encoding round-trips.
 std::string join_sans(const std::vector<std::string>& sans) {

@@ -163,15 +163,8 @@ CertId OcspResponder::cert_id(const std::string& serial_hex, int hash_nid) const
   if (std::ranges::find(kHashNids, hash_nid) == kHashNids.end()) {
     throw std::invalid_argument("cert_id: the hash must be SHA-1, SHA-256, SHA-384 or SHA-512");
   }
-  BIGNUM* raw = nullptr;
-  if (serial_hex.empty() || BN_hex2bn(&raw, serial_hex.c_str()) != static_cast<int>(serial_hex.size())) {
-    BN_free(raw);
-    drain_openssl_errors();
-    throw std::invalid_argument("cert_id: the serial must be hex, got \"" + serial_hex + "\"");
-  }
-  BignumPtr bn(raw);
-  Asn1IntegerPtr serial(BN_to_ASN1_INTEGER(bn.get(), nullptr));
-  if (!serial) throw OpenSslError("BN_to_ASN1_INTEGER");
+  const Asn1IntegerPtr serial = integer_from_hex(serial_hex);
+  if (!serial) throw std::invalid_argument("cert_id: the serial must be hex, got \"" + serial_hex + "\"");
   OcspCertIdPtr cid(OCSP_cert_id_new(EVP_get_digestbynid(hash_nid), X509_get_subject_name(issuer_cert_),
                                      X509_get0_pubkey_bitstr(issuer_cert_), serial.get()));
   if (!cid) throw OpenSslError("OCSP_cert_id_new");

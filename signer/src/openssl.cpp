@@ -3,6 +3,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include <algorithm>
 #include <array>
 #include <climits>
 
@@ -32,6 +33,25 @@ OpenSslError::OpenSslError(const std::string& what)
         std::string reasons = drain_openssl_errors();
         return reasons.empty() ? what : what + ": " + reasons;
       }()) {}
+
+bool is_lower_hex(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+  });
+}
+
+Asn1IntegerPtr integer_from_hex(const std::string& hex) {
+  BIGNUM* raw = nullptr;
+  if (hex.empty() || BN_hex2bn(&raw, hex.c_str()) != static_cast<int>(hex.size())) {
+    BN_free(raw);
+    drain_openssl_errors();
+    return nullptr;
+  }
+  const BignumPtr bn(raw);
+  Asn1IntegerPtr serial(BN_to_ASN1_INTEGER(bn.get(), nullptr));
+  if (!serial) throw OpenSslError("BN_to_ASN1_INTEGER");
+  return serial;
+}
 
 std::string to_hex(std::span<const unsigned char> bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";

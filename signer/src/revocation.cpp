@@ -32,19 +32,10 @@ constexpr std::array<ReasonSpelling, 7> kReasons{{
     {RevocationReason::privilege_withdrawn, "privilegeWithdrawn"},
 }};
 
-bool is_lower_hex(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-  });
-}
-
 Asn1IntegerPtr serial_from_hex(const std::string& hex) {
   if (!is_lower_hex(hex)) throw std::invalid_argument("CRL entry: serial must be lowercase hex, got \"" + hex + "\"");
-  BIGNUM* raw = nullptr;
-  if (BN_hex2bn(&raw, hex.c_str()) == 0) throw OpenSslError("BN_hex2bn");
-  BignumPtr bn(raw);
-  Asn1IntegerPtr serial(BN_to_ASN1_INTEGER(bn.get(), nullptr));
-  if (!serial) throw OpenSslError("BN_to_ASN1_INTEGER");
+  Asn1IntegerPtr serial = integer_from_hex(hex);
+  if (!serial) throw OpenSslError("BN_hex2bn");
   return serial;
 }
 

@@ -10,6 +10,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace hsmca::signer {
@@ -53,6 +54,10 @@ std::string drain_openssl_errors();
 
 // Lowercase hex, no separators.
 std::string to_hex(std::span<const unsigned char> bytes);
+// Non-empty and only 0-9, a-f: how the ledger spells serials and issuer ids.
+bool is_lower_hex(std::string_view s);
+// The INTEGER a hex string (either case) spells; nullptr when it is not hex.
+Asn1IntegerPtr integer_from_hex(const std::string& hex);
 std::string sha256_hex(std::span<const unsigned char> bytes);
 
 std::string to_pem(X509* cert);
