@@ -142,7 +142,6 @@ class Service::Exchange {
     const auto latency = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - ctx.started);
     service_.metrics_.count_http(route, status);
     service_.metrics_.request_finished();
-    --service_.in_flight_;
     json line = {{"method", std::string(ctx.request.method_string())},
                  {"route", route},
                  {"status", status},
@@ -284,7 +283,6 @@ Identity Service::identify(const RequestContext& ctx) const {
 }
 
 void Service::handle(RequestContext ctx, std::function<void(Response)> done) {
-  ++in_flight_;
   metrics_.request_started();
   auto ex = std::make_shared<Exchange>(*this, std::move(ctx), std::move(done));
   try {

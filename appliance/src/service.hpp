@@ -52,7 +52,7 @@ class Service {
   // thread for those that need the token or the ledger.
   void handle(RequestContext ctx, std::function<void(Response)> done);
 
-  std::size_t in_flight() const noexcept { return in_flight_.load(); }
+  std::int64_t in_flight() const noexcept { return metrics_.in_flight(); }
 
  private:
   class Exchange;
@@ -86,7 +86,6 @@ class Service {
   std::string chain_pem_;
   nlohmann::json chain_json_;  // the issuer's and the chain's PEMs, as POST /api/v1/certificates answers them
   std::string issuer_der_;
-  std::atomic<std::size_t> in_flight_{0};
 
   // /healthz costs a token signature and a durable write: answer floods from
   // a result at most a second old.

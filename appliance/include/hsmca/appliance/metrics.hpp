@@ -82,6 +82,7 @@ class Metrics {
   // hsmca_http_requests_in_flight gauge
   void request_started() noexcept;
   void request_finished() noexcept;
+  std::int64_t in_flight() const noexcept { return in_flight_.load(std::memory_order_relaxed); }
 
   // The whole exposition, with the pool's gauges (hsmca_token_sessions_busy,
   // hsmca_token_sessions_total, hsmca_token_sessions_healthy, hsmca_token_recoveries_total)
