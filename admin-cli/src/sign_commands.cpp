@@ -117,6 +117,9 @@ int sign(const SignOptions& o) {
   auto issuing = signer::IssuingCa::open(config);
   auto& ca = issuing->ca();
   const std::string who = requester();
+  // The operator on the CA host may use every profile; the name policy and
+  // every other check apply as to any caller.
+  const auto caller = signer::Caller::local_operator(who);
 
   // Decide every certificate first: a batch with one bad request issues nothing.
   const auto now = std::chrono::system_clock::now();
@@ -124,7 +127,7 @@ int sign(const SignOptions& o) {
   bool refused = false;
   for (std::size_t i = 0; i < requests.size(); ++i) {
     const auto& r = requests[i];
-    auto plan = ca.prepare({{reinterpret_cast<const unsigned char*>(r.data()), r.size()}, o.profile, o.days, who}, now);
+    auto plan = ca.prepare({{reinterpret_cast<const unsigned char*>(r.data()), r.size()}, o.profile, o.days, caller}, now);
     if (!plan.ok()) {
       std::cerr << "hsmca: error: " << o.csrs[i] << ": " << plan.rejection().message << "\n";
       refused = true;

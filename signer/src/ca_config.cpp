@@ -1,5 +1,11 @@
 #include "hsmca/signer/ca_config.hpp"
 
+#include <algorithm>
+#include <string_view>
+
+#include "hsmca/signer/name_policy.hpp"
+#include "hsmca/signer/openssl.hpp"
+
 namespace hsmca::signer {
 namespace fs = std::filesystem;
 namespace {
@@ -9,6 +15,21 @@ fs::path resolve(const fs::path& base, const std::string& value) {
   return p.is_absolute() ? p : base / p;
 }
 
+// Who may ask for a profile remotely; the front ends decide who a caller is,
+// the profile only names them.
+bool is_requester(std::string_view entry) {
+  if (entry == "enroll" || entry == "admin" || entry == "acme") return true;
+  if (entry.starts_with("sha256:")) {
+    const std::string_view hex = entry.substr(7);
+    return hex.size() == 64 && is_lower_hex(hex);
+  }
+  if (entry.starts_with("user:")) {
+    const std::string_view user = entry.substr(5);
+    return !user.empty() && std::ranges::all_of(user, [](unsigned char c) { return c > 0x20 && c < 0x7f; });
+  }
+  return false;
+}
+
 Profile parse_profile(const std::string& name, StrictMap m) {
   Profile p;
   p.name = name;
@@ -16,16 +37,24 @@ Profile parse_profile(const std::string& name, StrictMap m) {
   for (const auto& e : m.optional_string_list("extended_key_usage")) {
     auto eku = parse_eku(e);
     if (!eku) throw ConfigError(m.path_of("extended_key_usage") + ": '" + e + "' is not one of " + eku_names());
+    // SECURITY-NOTES: authority-granting EKUs come only from ceremonies. RFC
+    // 6960 4.2.2.2: the CA's own OCSPSigning certificate speaks for it.
+    if (*eku == ExtendedKeyUsage::ocsp_signing) {
+      throw ConfigError(m.path_of("extended_key_usage") +
+                        ": ocsp_signing is not allowed in a profile: a delegated OCSP responder comes only from "
+                        "`ceremony: ocsp-signer` (it could answer for every certificate of the CA)");
+    }
     p.extended_key_usage.push_back(*eku);
   }
   if (p.extended_key_usage.empty()) throw ConfigError("missing " + m.path_of("extended_key_usage"));
-  for (auto suffix : m.optional_string_list("allowed_dns_suffixes")) {
-    if (suffix.empty() || suffix.front() == '.' || suffix.back() == '.') {
-      throw ConfigError(m.path_of("allowed_dns_suffixes") + ": '" + suffix + "' must be a domain like example.test");
+  for (const auto& requester : m.optional_string_list("requesters")) {
+    if (!is_requester(requester)) {
+      throw ConfigError(m.path_of("requesters") + ": '" + requester +
+                        "' is not enroll, admin, acme, sha256:<64 lowercase hex digits> or user:<NAME>");
     }
-    for (auto& c : suffix) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    p.allowed_dns_suffixes.push_back(suffix);
+    p.requesters.push_back(requester);
   }
+  p.names = read_name_policy(m);
   m.finish();
   return p;
 }

@@ -2,7 +2,10 @@
 
 #include <openssl/pem.h>
 
+#include <algorithm>
+
 #include "hsmca/signer/strict_yaml.hpp"
+#include "x509_build.hpp"
 
 namespace hsmca::signer {
 
@@ -61,9 +64,86 @@ Outcome<LeafPlan> CertificateAuthority::prepare(const IssuanceRequest& request,
     for (const auto& q : profiles_) names += (names.empty() ? "" : ", ") + q.name;
     return Rejection{"unknown_profile", "no profile '" + request.profile + "' (profiles: " + names + ")"};
   }
+  if (auto refused = authorize_profile(*p, request.caller)) return *refused;
+  if (request.renewal && request.renewal->profile != p->name) {
+    return Rejection{"renewal_mismatch", "certificate " + request.renewal->serial + " was issued under profile \"" +
+                                             request.renewal->profile + "\"; a renewal keeps its profile"};
+  }
   auto parsed = parse_certificate_request(request.csr);
   if (!parsed.ok()) return parsed.rejection();
-  return plan_leaf(parsed.value(), *p, context_, request.days, now);
+  auto plan = plan_leaf(parsed.value(), *p, context_, request.days, now);
+  if (plan.ok() && request.renewal) {
+    // RFC 7030 4.2.2: the renewal's Subject and SubjectAltName are those of
+    // the certificate it renews; compared as the ledger records both.
+    const Renewal& old = *request.renewal;
+    auto sorted = [](std::vector<std::string> v) {
+      std::sort(v.begin(), v.end());
+      return v;
+    };
+    if (plan.value().subject != old.subject) {
+      return Rejection{"renewal_mismatch", "the request's subject \"" + plan.value().subject +
+                                               "\" differs from the renewed certificate's \"" + old.subject + "\""};
+    }
+    if (sorted(plan.value().sans) != sorted(old.sans)) {
+      std::string asked, had;
+      for (const auto& s : plan.value().sans) asked += (asked.empty() ? "" : ", ") + s;
+      for (const auto& s : old.sans) had += (had.empty() ? "" : ", ") + s;
+      return Rejection{"renewal_mismatch", "the request's names (" + (asked.empty() ? "none" : asked) +
+                                               ") differ from the renewed certificate's (" +
+                                               (had.empty() ? "none" : had) + ")"};
+    }
+  }
+  return plan;
+}
+
+std::string_view standing_name(Standing::Status status) noexcept {
+  switch (status) {
+    case Standing::Status::not_ours: return "not issued by this CA";
+    case Standing::Status::issued: return "issued";
+    case Standing::Status::revoked: return "revoked";
+    case Standing::Status::expired: return "expired";
+  }
+  return "unknown";
+}
+
+Standing CertificateAuthority::standing(X509* certificate, std::chrono::system_clock::time_point now) const {
+  Standing out;
+  if (certificate == nullptr) return out;
+  // Cheap refusals first: another issuer's certificate costs no ledger read.
+  if (X509_NAME_cmp(X509_get_issuer_name(certificate), X509_get_subject_name(issuer_.get())) != 0) return out;
+  auto entry = ledger_.find(issuer_id_, detail::serial_hex(X509_get0_serialNumber(certificate)));
+  if (!entry || entry->der.empty()) return out;
+  const Bytes der = to_der(certificate);
+  if (der.size() != entry->der.size() || !std::equal(der.begin(), der.end(), entry->der.begin())) return out;
+  const std::int64_t t = detail::whole_seconds(now);
+  if (entry->status == CertificateStatus::revoked) {
+    out.status = Standing::Status::revoked;
+  } else if (entry->status != CertificateStatus::issued) {
+    return out;
+  } else if (t < entry->record.not_before || t >= entry->record.not_after) {
+    out.status = Standing::Status::expired;
+  } else {
+    out.status = Standing::Status::issued;
+  }
+  out.entry = std::move(entry);
+  return out;
+}
+
+Outcome<Renewal> CertificateAuthority::renewal_of(X509* certificate, const std::optional<std::string>& named_profile,
+                                                  std::chrono::system_clock::time_point now) const {
+  auto found = standing(certificate, now);
+  if (found.status != Standing::Status::issued) {
+    return Rejection{"renewal_refused", "the certificate presented for renewal is " +
+                                            std::string(standing_name(found.status)) +
+                                            ": only an unrevoked, unexpired certificate of this CA can be renewed"};
+  }
+  const auto& record = found.entry->record;
+  if (named_profile && *named_profile != record.profile) {
+    return Rejection{"renewal_refused", "certificate " + record.serial + " was issued under profile \"" +
+                                            record.profile + "\", not \"" + *named_profile +
+                                            "\": a renewal keeps its profile (RFC 7030 4.2.2)"};
+  }
+  return Renewal{record.serial, record.profile, record.subject, record.sans};
 }
 
 IssuedCertificate CertificateAuthority::complete(const LeafPlan& plan, const std::string& profile,
@@ -103,7 +183,7 @@ Outcome<IssuedCertificate> CertificateAuthority::issue(const IssuanceRequest& re
     auto plan = prepare(request, std::chrono::system_clock::now());
     if (!plan.ok()) return plan.rejection();
     try {
-      return complete(plan.value(), request.profile, request.requester);
+      return complete(plan.value(), request.profile, request.caller.description);
     } catch (const DuplicateSerial&) {
       if (attempt > 0) throw;
     }

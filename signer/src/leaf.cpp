@@ -1,14 +1,12 @@
 #include "hsmca/signer/leaf.hpp"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <stdexcept>
 #include <string_view>
 
 #include "hsmca/signer/algorithm.hpp"
+#include "hsmca/signer/name_policy.hpp"
 #include "hsmca/signer/signed_object.hpp"
 #include "x509_build.hpp"
 
@@ -51,70 +49,11 @@ void require_issuer(const IssuerContext& issuer) {
   }
 }
 
-std::string lowercase(std::string_view s) {
-  std::string out(s);
-  std::ranges::transform(out, out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-// IA5String (rfc822Name, URI, dNSName) holds ASCII; spaces and control
-// characters have no place in any of the three.
+// IA5String (URI) holds ASCII; spaces and control characters have no place in
+// a URL a relying party is to fetch.
 bool visible_ascii(std::string_view s) {
   return !s.empty() && std::ranges::all_of(s, [](unsigned char c) { return c > 0x20 && c < 0x7f; });
 }
-
-// A host name as RFC 1034 3.5 / RFC 5280 4.2.1.6 preferred syntax has it, at
-// least two labels, the last not all digits (so "10.0.0.1" is no DNS name), and
-// optionally a wildcard as the whole leftmost label.
-bool is_dns_name(std::string_view name) {
-  if (name.starts_with("*.")) name.remove_prefix(2);
-  if (name.empty() || name.size() > 253) return false;
-  std::size_t labels = 0;
-  std::string_view last;
-  for (std::size_t start = 0;;) {
-    const std::size_t dot = name.find('.', start);
-    const std::string_view label = name.substr(start, dot == std::string_view::npos ? name.npos : dot - start);
-    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
-    for (unsigned char c : label) {
-      if (!std::isalnum(c) && c != '-') return false;
-    }
-    ++labels;
-    last = label;
-    if (dot == std::string_view::npos) break;
-    start = dot + 1;
-  }
-  return labels >= 2 && !std::ranges::all_of(last, [](unsigned char c) { return std::isdigit(c) != 0; });
-}
-
-// On a label boundary: "example.test" covers itself and "a.example.test", never
-// "badexample.test". `name` is lowercase already.
-bool within_suffixes(const std::string& name, const std::vector<std::string>& suffixes) {
-  if (suffixes.empty()) return true;
-  const std::string_view bare = std::string_view(name).starts_with("*.") ? std::string_view(name).substr(2) : name;
-  for (const std::string& configured : suffixes) {
-    std::string suffix = lowercase(configured);
-    if (suffix.starts_with('.')) suffix.erase(0, 1);
-    if (suffix.empty()) continue;
-    if (bare == suffix) return true;
-    if (bare.size() > suffix.size() && bare.ends_with(suffix) && bare[bare.size() - suffix.size() - 1] == '.') {
-      return true;
-    }
-  }
-  return false;
-}
-
-std::string joined(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
-  return out;
-}
-
-// A name the CA grants, in both the text the ledger records and the form the
-// certificate carries.
-struct GrantedName {
-  SubjectAltName text;
-  GeneralNamePtr name;
-};
 
 GeneralNamePtr ia5_name(int type, const std::string& value) {
   Ia5StringPtr ia5(ASN1_IA5STRING_new());
@@ -126,69 +65,23 @@ GeneralNamePtr ia5_name(int type, const std::string& value) {
   return name;
 }
 
-// Every requested name checked and normalised (DNS names lowercase, IP
-// addresses in canonical text), duplicates dropped, the CN added when it is a
-// DNS name not yet among them. One name outside the policy refuses them all: a
-// certificate with fewer names than asked for would surprise its requester.
-Outcome<std::vector<GrantedName>> grant_names(const CertificateRequest& request, const Profile& profile,
-                                              const std::string& common_name) {
-  std::vector<GrantedName> granted;
-  auto already = [&granted](const SubjectAltName& san) {
-    return std::ranges::any_of(granted, [&san](const GrantedName& g) { return g.text == san; });
-  };
-  auto grant_dns = [&](const std::string& requested) -> std::optional<Rejection> {
-    const std::string name = lowercase(requested);
-    if (!is_dns_name(name)) return Rejection{"san_policy", "\"" + requested + "\" is not a valid DNS name"};
-    if (!within_suffixes(name, profile.allowed_dns_suffixes)) {
-      return Rejection{"san_policy", "DNS name \"" + name + "\" is outside the names profile \"" + profile.name +
-                                         "\" allows (" + joined(profile.allowed_dns_suffixes) + ")"};
-    }
-    SubjectAltName san{SubjectAltName::Kind::dns, name};
-    if (!already(san)) granted.push_back({san, ia5_name(GEN_DNS, name)});
-    return std::nullopt;
-  };
-
-  for (const SubjectAltName& requested : request.sans) {
-    switch (requested.kind) {
-      case SubjectAltName::Kind::dns:
-        if (auto rejection = grant_dns(requested.value)) return *rejection;
-        break;
-      case SubjectAltName::Kind::ip: {
-        Asn1OctetStringPtr octets(a2i_IPADDRESS(requested.value.c_str()));
-        if (!octets) {
-          drain_openssl_errors();
-          return Rejection{"san_policy", "\"" + requested.value + "\" is not an IP address"};
-        }
-        std::array<char, INET6_ADDRSTRLEN> text{};
-        const int family = ASN1_STRING_length(octets.get()) == 4 ? AF_INET : AF_INET6;
-        if (inet_ntop(family, ASN1_STRING_get0_data(octets.get()), text.data(), text.size()) == nullptr) {
-          return Rejection{"san_policy", "\"" + requested.value + "\" is not an IP address"};
-        }
-        SubjectAltName san{SubjectAltName::Kind::ip, text.data()};
-        if (already(san)) break;
-        GeneralNamePtr name(GENERAL_NAME_new());
-        if (!name) throw OpenSslError("GENERAL_NAME_new");
-        GENERAL_NAME_set0_value(name.get(), GEN_IPADD, octets.release());
-        granted.push_back({std::move(san), std::move(name)});
-        break;
-      }
-      case SubjectAltName::Kind::email:
-      case SubjectAltName::Kind::uri: {
-        const bool email = requested.kind == SubjectAltName::Kind::email;
-        if (!visible_ascii(requested.value) || (email && requested.value.find('@') == std::string::npos)) {
-          return Rejection{"san_policy", std::string(email ? "email address" : "URI") + " \"" + requested.value +
-                                             "\" is not valid in a certificate"};
-        }
-        if (already(requested)) break;
-        granted.push_back({requested, ia5_name(email ? GEN_EMAIL : GEN_URI, requested.value)});
-        break;
-      }
+// A name grant_names granted (so already checked and canonical), in the form
+// the certificate carries it.
+GeneralNamePtr general_name(const SubjectAltName& san) {
+  switch (san.kind) {
+    case SubjectAltName::Kind::dns: return ia5_name(GEN_DNS, san.value);
+    case SubjectAltName::Kind::email: return ia5_name(GEN_EMAIL, san.value);
+    case SubjectAltName::Kind::uri: return ia5_name(GEN_URI, san.value);
+    case SubjectAltName::Kind::ip: {
+      Asn1OctetStringPtr octets(a2i_IPADDRESS(san.value.c_str()));
+      if (!octets) throw OpenSslError("a2i_IPADDRESS(" + san.value + ")");
+      GeneralNamePtr name(GENERAL_NAME_new());
+      if (!name) throw OpenSslError("GENERAL_NAME_new");
+      GENERAL_NAME_set0_value(name.get(), GEN_IPADD, octets.release());
+      return name;
     }
   }
-  if (is_dns_name(common_name)) {
-    if (auto rejection = grant_dns(common_name)) return *rejection;
-  }
-  return granted;
+  throw std::invalid_argument("a subjectAltName of an unknown kind");
 }
 
 void check_url(const std::optional<std::string>& url, const char* what) {
@@ -376,11 +269,10 @@ Outcome<LeafPlan> plan_leaf(const CertificateRequest& request, const Profile& pr
   }
 
   const X509_NAME* subject = request.subject();
-  const std::string common_name = request.common_name();
-  auto names = grant_names(request, profile, common_name);
+  auto names = grant_names(request, profile.names, profile.name);
   if (!names.ok()) return names.rejection();
-  std::vector<GrantedName>& granted = names.value();
-  if (common_name.empty() && granted.empty()) {
+  const std::vector<SubjectAltName>& granted = names.value();
+  if (request.common_name().empty() && granted.empty()) {
     return Rejection{"no_identity", "the request names no subject common name and no subjectAltName"};
   }
 
@@ -422,10 +314,11 @@ Outcome<LeafPlan> plan_leaf(const CertificateRequest& request, const Profile& pr
   if (!granted.empty()) {
     GeneralNamesPtr general_names(GENERAL_NAMES_new());
     if (!general_names) throw OpenSslError("GENERAL_NAMES_new");
-    for (GrantedName& g : granted) {
-      if (sk_GENERAL_NAME_push(general_names.get(), g.name.get()) <= 0) throw OpenSslError("sk_GENERAL_NAME_push");
-      g.name.release();
-      plan.sans.push_back(g.text.str());
+    for (const SubjectAltName& san : granted) {
+      GeneralNamePtr name = general_name(san);
+      if (sk_GENERAL_NAME_push(general_names.get(), name.get()) <= 0) throw OpenSslError("sk_GENERAL_NAME_push");
+      name.release();
+      plan.sans.push_back(san.str());
     }
     // RFC 5280 4.2.1.6: critical when the subject is empty.
     detail::add_extension(cert.get(), NID_subject_alt_name, general_names.get(),

@@ -46,7 +46,9 @@ TEST_F(CaConfigTest, ResolvesPathsAgainstTheFileAndDefaultsWhatIsLeftOut) {
   EXPECT_EQ(c.ledger, dir_.path() / "var/ledger.db");
   EXPECT_EQ(c.pkcs11.sessions, 4);
   ASSERT_NE(c.profile("server"), nullptr);
-  EXPECT_EQ(c.profile("server")->allowed_dns_suffixes, std::vector<std::string>{"example.test"});
+  EXPECT_TRUE(c.profile("server")->names.restricted) << "allowed_dns_suffixes, the older spelling of names.dns";
+  EXPECT_EQ(c.profile("server")->names.dns, std::vector<std::string>{"example.test"});
+  EXPECT_TRUE(c.profile("server")->requesters.empty()) << "only hsmca sign on the CA host";
   EXPECT_EQ(c.profile("client"), nullptr);
   EXPECT_FALSE(c.revocation.crl_url);
   EXPECT_EQ(c.revocation.crl_validity_hours, 24);
@@ -101,6 +103,128 @@ TEST_F(CaConfigTest, RefusesAnUnknownTopLevelKeyAndAMissingRequiredOne) {
     ADD_FAILURE() << "a CA file without a ledger loaded";
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("ledger"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(CaConfigTest, ReadsAProfilesNamePolicyAndRequesters) {
+  const auto c = load(
+      "  web:\n"
+      "    validity_days: 30\n"
+      "    extended_key_usage: [server_auth]\n"
+      "    requesters: [enroll, acme, \"sha256:" + std::string(64, 'a') + "\", \"user:alice\"]\n"
+      "    names:\n"
+      "      dns: [Example.TEST, localhost]\n"
+      "      wildcards: true\n"
+      "      ip: [10.0.0.0/8, \"fd00::/8\", 192.0.2.7]\n"
+      "      email: [Example.TEST, Ops@Example.TEST]\n"
+      "      uri: [\"SPIFFE://Prod/ns/\", \"https://example.test\"]\n"
+      "      common_name: text\n");
+  const Profile* web = c.profile("web");
+  ASSERT_NE(web, nullptr);
+  EXPECT_EQ(web->requesters,
+            (std::vector<std::string>{"enroll", "acme", "sha256:" + std::string(64, 'a'), "user:alice"}));
+  EXPECT_TRUE(web->names.restricted);
+  EXPECT_EQ(web->names.dns, (std::vector<std::string>{"example.test", "localhost"}));
+  EXPECT_TRUE(web->names.wildcards);
+  ASSERT_EQ(web->names.ip.size(), 3u);
+  EXPECT_EQ(web->names.ip[0].str(), "10.0.0.0/8");
+  EXPECT_EQ(web->names.ip[1].str(), "fd00::/8");
+  EXPECT_EQ(web->names.ip[2].str(), "192.0.2.7/32") << "a bare address is one address";
+  EXPECT_EQ(web->names.email, (std::vector<std::string>{"example.test", "Ops@example.test"}))
+      << "domains lowercase; a mailbox's local part is its owner's";
+  EXPECT_EQ(web->names.uri, (std::vector<std::string>{"spiffe://prod/ns/", "https://example.test"}));
+  EXPECT_EQ(web->names.common_name, NamePolicy::CommonName::text);
+}
+
+TEST_F(CaConfigTest, LeavesAProfileUnrestrictedWhenItsNamesBlockListsNoKindOfName) {
+  const auto c = load(
+      "  open: {extended_key_usage: [client_auth], names: {common_name: text, wildcards: false}}\n"
+      "  bare: {extended_key_usage: [client_auth]}\n");
+  EXPECT_FALSE(c.profile("open")->names.restricted);
+  EXPECT_EQ(c.profile("open")->names.common_name, NamePolicy::CommonName::text);
+  EXPECT_FALSE(c.profile("bare")->names.restricted);
+  EXPECT_EQ(c.profile("bare")->names.common_name, NamePolicy::CommonName::name);
+}
+
+TEST_F(CaConfigTest, RestrictsAProfileWhoseNamesBlockListsAKindEvenWithNoEntries) {
+  const auto c = load("  none: {extended_key_usage: [client_auth], names: {email: []}}\n");
+  EXPECT_TRUE(c.profile("none")->names.restricted) << "a written kind with nothing in it allows nothing";
+  EXPECT_TRUE(c.profile("none")->names.email.empty());
+}
+
+TEST_F(CaConfigTest, ReadsASingleLabelDnsSuffixInEitherSpelling) {
+  const auto c = load(
+      "  old: {extended_key_usage: [server_auth], allowed_dns_suffixes: [localhost]}\n"
+      "  new: {extended_key_usage: [server_auth], names: {dns: [build01]}}\n");
+  EXPECT_EQ(c.profile("old")->names.dns, std::vector<std::string>{"localhost"});
+  EXPECT_EQ(c.profile("new")->names.dns, std::vector<std::string>{"build01"});
+}
+
+TEST_F(CaConfigTest, RefusesBothSpellingsOfTheDnsSuffixes) {
+  const std::string error = error_of(
+      "  web: {extended_key_usage: [server_auth], allowed_dns_suffixes: [a.test], names: {dns: [b.test]}}\n");
+  EXPECT_NE(error.find("profiles.web.allowed_dns_suffixes"), std::string::npos) << error;
+  EXPECT_NE(error.find("profiles.web.names.dns"), std::string::npos) << error;
+}
+
+TEST_F(CaConfigTest, RefusesOcspSigningInAProfile) {
+  EXPECT_EQ(error_of("  responder: {extended_key_usage: [ocsp_signing]}\n"),
+            "profiles.responder.extended_key_usage: ocsp_signing is not allowed in a profile: a delegated OCSP "
+            "responder comes only from `ceremony: ocsp-signer` (it could answer for every certificate of the CA)");
+  EXPECT_NE(error_of("  both: {extended_key_usage: [server_auth, ocsp_signing]}\n").find("ocsp_signing"),
+            std::string::npos);
+}
+
+TEST_F(CaConfigTest, RefusesARangeWithHostBitsNamingItAndTheNetwork) {
+  const std::string error = error_of("  web: {extended_key_usage: [server_auth], names: {ip: [10.0.0.1/8]}}\n");
+  EXPECT_NE(error.find("profiles.web.names.ip"), std::string::npos) << error;
+  EXPECT_NE(error.find("10.0.0.1/8"), std::string::npos) << error;
+  EXPECT_NE(error.find("10.0.0.0/8"), std::string::npos) << "suggests the network: " << error;
+  const std::string v6 = error_of("  web: {extended_key_usage: [server_auth], names: {ip: [\"fd00::1/8\"]}}\n");
+  EXPECT_NE(v6.find("fd00::1/8"), std::string::npos) << v6;
+}
+
+// Each bad value: the key path and the value in one line.
+struct BadValue {
+  std::string yaml;  // the profile's names block or requesters line
+  std::string path;
+  std::string value;
+};
+
+TEST_F(CaConfigTest, RefusesEveryValueItCannotHonourNamingTheKeyAndTheValue) {
+  const std::vector<BadValue> cases = {
+      {"requesters: [root]", "profiles.p.requesters", "root"},
+      {"requesters: [Enroll]", "profiles.p.requesters", "Enroll"},
+      {"requesters: [\"sha256:" + std::string(64, 'A') + "\"]", "profiles.p.requesters", std::string(64, 'A')},
+      {"requesters: [\"sha256:abc\"]", "profiles.p.requesters", "sha256:abc"},
+      {"requesters: [\"user:\"]", "profiles.p.requesters", "user:"},
+      {"names: {dns: [\"*.example.test\"]}", "profiles.p.names.dns", "*.example.test"},
+      {"names: {dns: [.example.test]}", "profiles.p.names.dns", ".example.test"},
+      {"names: {dns: [example.test.]}", "profiles.p.names.dns", "example.test."},
+      {"names: {dns: [\"exa mple.test\"]}", "profiles.p.names.dns", "exa mple.test"},
+      {"allowed_dns_suffixes: [\"\"]", "profiles.p.allowed_dns_suffixes", "\"\""},
+      {"names: {wildcards: maybe}", "profiles.p.names.wildcards", "maybe"},
+      {"names: {ip: [10.0.0.0/33]}", "profiles.p.names.ip", "10.0.0.0/33"},
+      {"names: {ip: [10.0.0.0/08]}", "profiles.p.names.ip", "10.0.0.0/08"},
+      {"names: {ip: [10.1/16]}", "profiles.p.names.ip", "10.1/16"},
+      {"names: {ip: [\"fd00::/129\"]}", "profiles.p.names.ip", "fd00::/129"},
+      {"names: {email: [\"a@b@example.test\"]}", "profiles.p.names.email", "a@b@example.test"},
+      {"names: {email: [\"@example.test\"]}", "profiles.p.names.email", "@example.test"},
+      {"names: {email: [\"*.example.test\"]}", "profiles.p.names.email", "*.example.test"},
+      {"names: {uri: [prod/ns]}", "profiles.p.names.uri", "prod/ns"},
+      {"names: {uri: [\"spiffe://evil@prod/\"]}", "profiles.p.names.uri", "spiffe://evil@prod/"},
+      {"names: {uri: [\"https://example.test:8443/\"]}", "profiles.p.names.uri", "https://example.test:8443/"},
+      {"names: {uri: [\"https://example.test/a/../b\"]}", "profiles.p.names.uri", "https://example.test/a/../b"},
+      {"names: {uri: [\"urn:example:a\"]}", "profiles.p.names.uri", "urn:example:a"},
+      {"names: {common_name: free}", "profiles.p.names.common_name", "free"},
+      {"names: {dnss: [example.test]}", "profiles.p.names.dnss", ""},
+  };
+  for (const BadValue& c : cases) {
+    SCOPED_TRACE(c.yaml);
+    const std::string error = error_of("  p: {extended_key_usage: [server_auth], " + c.yaml + "}\n");
+    EXPECT_NE(error.find(c.path), std::string::npos) << error;
+    EXPECT_NE(error.find(c.value), std::string::npos) << error;
+    EXPECT_EQ(error.find('\n'), std::string::npos) << error;
   }
 }
 

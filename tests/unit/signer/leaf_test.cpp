@@ -16,14 +16,17 @@
 #include "softhsm_env.hpp"
 #include "test_certificates.hpp"
 #include "test_keys.hpp"
+#include "test_requests.hpp"
 
 namespace hsmca::signer {
 namespace {
 
 using namespace std::chrono;
 using test::make_root;
+using test::make_request;
 using test::MismatchedKey;
 using test::octets;
+using test::RequestSpec;
 using token::KeyType;
 using token::SignatureScheme;
 using Kind = SubjectAltName::Kind;
@@ -49,71 +52,30 @@ IssuedCertificate make_subordinate(const IssuerContext& root, const SigningKey& 
   return issue_subordinate_ca(root, key.spki_der(), spec).certificate;
 }
 
+// What example.test's servers may be called: names under the given
+// suffixes, addresses in the documentation ranges (RFC 5737, RFC 3849), its
+// mailboxes and its own https URLs.
 Profile server_profile(std::vector<std::string> suffixes = {"example.test"}) {
   return {.name = "server",
           .validity_days = 90,
           .extended_key_usage = {ExtendedKeyUsage::server_auth},
-          .allowed_dns_suffixes = std::move(suffixes)};
+          .names = {.restricted = true,
+                    .dns = std::move(suffixes),
+                    .ip = {*IpRange::parse("192.0.2.0/24"), *IpRange::parse("2001:db8::/32")},
+                    .email = {"example.test"},
+                    .uri = {"https://example.test/"}}};
 }
 
-Profile client_profile() {
-  return {.name = "client", .validity_days = 30, .extended_key_usage = {ExtendedKeyUsage::client_auth}};
+// A server profile without a name policy: any valid name of every kind.
+Profile unrestricted_server_profile() {
+  return {.name = "server", .validity_days = 90, .extended_key_usage = {ExtendedKeyUsage::server_auth}};
 }
 
-struct RequestSpec {
-  std::vector<std::pair<int, std::string>> subject;  // NID, UTF-8 value
-  std::vector<SubjectAltName> sans;
-  bool ask_ca = false;
-};
-
-void add_request_extension(STACK_OF(X509_EXTENSION) * extensions, int nid, const std::string& conf) {
-  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, nullptr, nid, conf.c_str());
-  if (ext == nullptr) throw OpenSslError("X509V3_EXT_conf_nid(" + conf + ")");
-  sk_X509_EXTENSION_push(extensions, ext);
-}
-
-// What parse_certificate_request would hand over for a request made with `key`:
-// a self-signed PKCS#10 request and the fields read from it.
-CertificateRequest make_request(EVP_PKEY* key, const RequestSpec& spec) {
-  X509ReqPtr req(X509_REQ_new());
-  if (!req) throw OpenSslError("X509_REQ_new");
-  X509_REQ_set_version(req.get(), X509_REQ_VERSION_1);
-  X509NamePtr name(X509_NAME_new());
-  for (const auto& [nid, value] : spec.subject) {
-    X509_NAME_add_entry_by_NID(name.get(), nid, MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(value.data()),
-                               static_cast<int>(value.size()), -1, 0);
-  }
-  X509_REQ_set_subject_name(req.get(), name.get());
-  X509_REQ_set_pubkey(req.get(), key);
-
-  STACK_OF(X509_EXTENSION)* extensions = sk_X509_EXTENSION_new_null();
-  if (!spec.sans.empty()) {
-    std::string conf;
-    for (const auto& san : spec.sans) conf += (conf.empty() ? "" : ",") + san.str();
-    add_request_extension(extensions, NID_subject_alt_name, conf);
-  }
-  if (spec.ask_ca) {
-    add_request_extension(extensions, NID_basic_constraints, "critical,CA:TRUE");
-    add_request_extension(extensions, NID_key_usage, "critical,keyCertSign,cRLSign");
-  }
-  if (sk_X509_EXTENSION_num(extensions) > 0) X509_REQ_add_extensions(req.get(), extensions);
-  sk_X509_EXTENSION_pop_free(extensions, X509_EXTENSION_free);
-
-  const int type = EVP_PKEY_get_base_id(key);
-  if (X509_REQ_sign(req.get(), key, type == EVP_PKEY_ED25519 ? nullptr : EVP_sha256()) <= 0) {
-    throw OpenSslError("X509_REQ_sign");
-  }
-  CertificateRequest request;
-  unsigned char* der = nullptr;
-  const int len = i2d_PUBKEY(key, &der);
-  request.spki_der.assign(der, der + len);
-  OPENSSL_free(der);
-  request.request = std::move(req);
-  request.rsa = type == EVP_PKEY_RSA;
-  request.key_type = type == EVP_PKEY_RSA ? "rsa-2048" : type == EVP_PKEY_ED25519 ? "ed25519" : "ec-p256";
-  request.sans = spec.sans;
-  request.requests_ca = spec.ask_ca;
-  return request;
+Profile client_profile(NamePolicy::CommonName common_name = NamePolicy::CommonName::name) {
+  return {.name = "client",
+          .validity_days = 30,
+          .extended_key_usage = {ExtendedKeyUsage::client_auth},
+          .names = {.common_name = common_name}};
 }
 
 const SoftwareSigningKey& ec_key() { return test::key_for(SignatureScheme::ecdsa_sha256); }
@@ -332,7 +294,7 @@ TEST(LeafTest, CarriesEveryExtendedKeyUsageTheProfileNames) {
                                                      NID_email_protect, NID_time_stamp, NID_OCSP_sign}));
 }
 
-TEST(LeafTest, AddsTheCommonNameAsADnsNameOnlyWhenItIsOneAndMissing) {
+TEST(LeafTest, AddsTheCommonNameAsADnsNameOrIpAddressOnlyWhenItIsOneAndMissing) {
   {
     SCOPED_TRACE("CN is a DNS name and missing from the SANs");
     const LeafPlan p = plan(make_request(ec_key().pkey(), {{{NID_commonName, "www.example.test"}}, {}}));
@@ -346,20 +308,36 @@ TEST(LeafTest, AddsTheCommonNameAsADnsNameOnlyWhenItIsOneAndMissing) {
     EXPECT_EQ(p.subject, "CN=WWW.Example.TEST") << "the subject itself is the requester's";
   }
   {
-    SCOPED_TRACE("CN is a person's name");
+    SCOPED_TRACE("CN is a person's name, in a profile that reads the CN as free text");
     const LeafPlan p = plan(make_request(ec_key().pkey(), {{{NID_commonName, "Alice Example"}},
                                                            {{Kind::email, "alice@example.test"}}}),
-                            client_profile());
+                            client_profile(NamePolicy::CommonName::text));
     EXPECT_EQ(p.sans, std::vector<std::string>{"email:alice@example.test"});
+  }
+  {
+    SCOPED_TRACE("CN is a person's name, in a profile that reads the CN as a name");
+    const auto outcome = plan_leaf(make_request(ec_key().pkey(), {{{NID_commonName, "Alice Example"}},
+                                                                  {{Kind::email, "alice@example.test"}}}),
+                                   client_profile(), p256_root().context(), std::nullopt, system_clock::now());
+    ASSERT_FALSE(outcome.ok());
+    EXPECT_EQ(outcome.rejection().code, "name_policy");
   }
   {
     SCOPED_TRACE("CN is an IP address");
     const LeafPlan p = plan(make_request(ec_key().pkey(), {{{NID_commonName, "192.0.2.1"}}, {}}), client_profile());
+    EXPECT_EQ(p.sans, std::vector<std::string>{"IP:192.0.2.1"});
+  }
+  {
+    SCOPED_TRACE("CN is an IP address, in a profile that reads the CN as free text");
+    const LeafPlan p = plan(make_request(ec_key().pkey(), {{{NID_commonName, "192.0.2.1"}}, {}}),
+                            client_profile(NamePolicy::CommonName::text));
     EXPECT_TRUE(p.sans.empty());
   }
 }
 
 TEST(LeafTest, GrantsEveryKindOfRequestedNameOnceInCanonicalForm) {
+  Profile profile = server_profile();
+  profile.names.common_name = NamePolicy::CommonName::text;
   const IssuedCertificate leaf = issue(
       make_request(ec_key().pkey(), {{{NID_commonName, "Example Service"}},
                                      {{Kind::dns, "A.Example.Test"},
@@ -367,7 +345,8 @@ TEST(LeafTest, GrantsEveryKindOfRequestedNameOnceInCanonicalForm) {
                                       {Kind::ip, "2001:DB8:0:0::1"},
                                       {Kind::ip, "192.0.2.7"},
                                       {Kind::email, "ops@example.test"},
-                                      {Kind::uri, "https://example.test/service"}}}));
+                                      {Kind::uri, "https://example.test/service"}}}),
+      profile);
   EXPECT_EQ(san_strings(leaf.x509()),
             (std::vector<std::string>{"DNS:a.example.test", "IP:2001:db8::1", "IP:192.0.2.7", "email:ops@example.test",
                                       "URI:https://example.test/service"}));
@@ -379,7 +358,7 @@ TEST(LeafTest, RejectsTheWholeRequestWhenOneDnsNameIsOutsideTheAllowedSuffixes) 
                                      {{Kind::dns, "api.example.test"}, {Kind::dns, "www.other.test"}}}),
       server_profile(), p256_root().context(), std::nullopt, system_clock::now());
   ASSERT_FALSE(outcome.ok());
-  EXPECT_EQ(outcome.rejection().code, "san_policy");
+  EXPECT_EQ(outcome.rejection().code, "name_policy");
   EXPECT_NE(outcome.rejection().message.find("www.other.test"), std::string::npos) << outcome.rejection().message;
 }
 
@@ -387,22 +366,24 @@ TEST(LeafTest, RejectsACommonNameOutsideTheAllowedSuffixes) {
   const auto outcome = plan_leaf(make_request(ec_key().pkey(), {{{NID_commonName, "www.other.test"}}, {}}),
                                  server_profile(), p256_root().context(), std::nullopt, system_clock::now());
   ASSERT_FALSE(outcome.ok());
-  EXPECT_EQ(outcome.rejection().code, "san_policy");
+  EXPECT_EQ(outcome.rejection().code, "name_policy");
 }
 
 TEST(LeafTest, AllowsASuffixOnlyOnALabelBoundary) {
+  Profile with_wildcards = server_profile();
+  with_wildcards.names.wildcards = true;
   for (const char* name : {"example.test", "a.example.test", "b.a.example.test", "*.example.test"}) {
     SCOPED_TRACE(name);
-    const auto outcome = plan_leaf(make_request(ec_key().pkey(), {{}, {{Kind::dns, name}}}), server_profile(),
+    const auto outcome = plan_leaf(make_request(ec_key().pkey(), {{}, {{Kind::dns, name}}}), with_wildcards,
                                    p256_root().context(), std::nullopt, system_clock::now());
     EXPECT_TRUE(outcome.ok()) << outcome.rejection().message;
   }
   for (const char* name : {"badexample.test", "example.test.evil", "test", "xexample.test", "*.test"}) {
     SCOPED_TRACE(name);
-    const auto outcome = plan_leaf(make_request(ec_key().pkey(), {{}, {{Kind::dns, name}}}), server_profile(),
+    const auto outcome = plan_leaf(make_request(ec_key().pkey(), {{}, {{Kind::dns, name}}}), with_wildcards,
                                    p256_root().context(), std::nullopt, system_clock::now());
     ASSERT_FALSE(outcome.ok());
-    EXPECT_EQ(outcome.rejection().code, "san_policy");
+    EXPECT_EQ(outcome.rejection().code, "name_policy");
   }
 }
 
@@ -413,8 +394,9 @@ TEST(LeafTest, MatchesSuffixesCaseInsensitivelyAndIssuesLowercaseNames) {
   EXPECT_EQ(san_strings(sign_planned(p, p256_root().context()).x509()), p.sans);
 }
 
-TEST(LeafTest, AllowsAnyDnsNameWhenTheProfileListsNoSuffixes) {
-  const LeafPlan p = plan(make_request(ec_key().pkey(), {{}, {{Kind::dns, "anything.else.test"}}}), server_profile({}));
+TEST(LeafTest, AllowsAnyDnsNameWhenTheProfileRestrictsNoNames) {
+  const LeafPlan p = plan(make_request(ec_key().pkey(), {{}, {{Kind::dns, "anything.else.test"}}}),
+                          unrestricted_server_profile());
   EXPECT_EQ(p.sans, std::vector<std::string>{"DNS:anything.else.test"});
 }
 
@@ -422,9 +404,10 @@ TEST(LeafTest, RejectsARequestedDnsNameThatIsNotOne) {
   for (const char* name : {"exa mple.example.test", "-a.example.test", "a..example.test", "a.example.test."}) {
     SCOPED_TRACE(name);
     const auto outcome = plan_leaf(make_request(ec_key().pkey(), {{{NID_commonName, "x"}}, {{Kind::dns, name}}}),
-                                   server_profile({}), p256_root().context(), std::nullopt, system_clock::now());
+                                   unrestricted_server_profile(), p256_root().context(), std::nullopt,
+                                   system_clock::now());
     ASSERT_FALSE(outcome.ok());
-    EXPECT_EQ(outcome.rejection().code, "san_policy");
+    EXPECT_EQ(outcome.rejection().code, "name_policy");
   }
 }
 
@@ -494,8 +477,11 @@ TEST(LeafTest, RejectsARequestWithNeitherCommonNameNorSubjectAltName) {
 }
 
 TEST(LeafTest, RejectsAServerCertificateWithoutAnyNameAClientCanCheck) {
+  // With the CN read as free text nothing becomes a SAN; the lint catches it.
+  Profile profile = server_profile();
+  profile.names.common_name = NamePolicy::CommonName::text;
   const auto outcome = plan_leaf(make_request(ec_key().pkey(), {{{NID_commonName, "Example Web Server"}}, {}}),
-                                 server_profile(), p256_root().context(), std::nullopt, system_clock::now());
+                                 profile, p256_root().context(), std::nullopt, system_clock::now());
   ASSERT_FALSE(outcome.ok());
   EXPECT_EQ(outcome.rejection().code, "lint");
   EXPECT_NE(outcome.rejection().message.find("subjectAltName"), std::string::npos) << outcome.rejection().message;

@@ -47,10 +47,13 @@ TEST(ProfileTest, IsAServerProfileExactlyWhenItHasServerAuth) {
   EXPECT_FALSE(Profile{}.server());
 }
 
-TEST(ProfileTest, DefaultsToNinetyDaysAndAnyDnsName) {
+TEST(ProfileTest, DefaultsToNinetyDaysAnyNameAndNoRemoteRequester) {
   const Profile profile;
   EXPECT_EQ(profile.validity_days, 90);
-  EXPECT_TRUE(profile.allowed_dns_suffixes.empty());
+  EXPECT_FALSE(profile.names.restricted);
+  EXPECT_TRUE(profile.names.dns.empty());
+  EXPECT_EQ(profile.names.common_name, NamePolicy::CommonName::name);
+  EXPECT_TRUE(profile.requesters.empty());
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "hsmca/signer/authorization.hpp"
 #include "hsmca/signer/ca_config.hpp"
 #include "hsmca/signer/leaf.hpp"
 #include "hsmca/signer/ledger.hpp"
@@ -13,12 +14,35 @@
 
 namespace hsmca::signer {
 
+// RFC 7030 4.2.2: what a renewal must keep of the certificate it renews.
+struct Renewal {
+  std::string serial;               // of the certificate being renewed
+  std::string profile;              // the renewal is issued under the same profile
+  std::string subject;              // RFC 2253, as the ledger recorded it
+  std::vector<std::string> sans{};  // as the ledger recorded them ("DNS:...", "IP:...")
+};
+
 struct IssuanceRequest {
   std::span<const unsigned char> csr;  // PEM or DER PKCS#10
   std::string profile;
   std::optional<int> days;             // shorter than the profile's, never longer
-  std::string requester;               // who asked: "cli:alice@host", "mtls:CN=...", "bearer:enroll"
+  Caller caller{};                     // who asked; its description is the ledger's requester
+  std::optional<Renewal> renewal{};    // set for a renewal (EST simplereenroll): names and profile must not change
 };
+
+// A certificate someone presents to the CA (a TLS client certificate, the
+// certificate being renewed) as the ledger knows it.
+struct Standing {
+  enum class Status {
+    not_ours,  // the ledger holds no certificate with exactly these bytes
+    issued,    // ours, unrevoked and within its validity
+    revoked,
+    expired,   // ours, unrevoked, outside its validity
+  };
+  Status status = Status::not_ours;
+  std::optional<LedgerEntry> entry{};  // when ours
+};
+std::string_view standing_name(Standing::Status status) noexcept;  // "not issued by this CA", "revoked", ...
 
 // An issuing CA: decides certificates from requests, records them in the
 // ledger before the key signs, checks them after, and hands out only what the
@@ -30,6 +54,11 @@ class CertificateAuthority {
                        std::vector<Profile> profiles, RevocationSettings revocation);
 
   // Decides and checks the certificate; touches neither ledger nor key.
+  // Refusals, in this order: unknown_profile; profile_forbidden (the caller
+  // may not request the profile, authorize_profile); the request's own
+  // (parse_certificate_request, plan_leaf: name_policy, ...); for a renewal,
+  // renewal_mismatch when the subject or the SANs differ from the renewed
+  // certificate's or the profile is another.
   Outcome<LeafPlan> prepare(const IssuanceRequest& request, std::chrono::system_clock::time_point now) const;
   // Records the plan as pending, signs it, checks the result and records it
   // as issued; returns only once the issued row is durable. A failure after
@@ -37,6 +66,16 @@ class CertificateAuthority {
   IssuedCertificate complete(const LeafPlan& plan, const std::string& profile, const std::string& requester);
   // prepare + complete.
   Outcome<IssuedCertificate> issue(const IssuanceRequest& request);
+
+  // What the ledger says of a presented certificate: a read, no signature
+  // check needed — only a certificate byte for byte equal to one this CA
+  // recorded as issued counts as ours.
+  Standing standing(X509* certificate, std::chrono::system_clock::time_point now) const;
+  // Whether the holder of `certificate` may renew it (EST simplereenroll): it
+  // is ours, issued, unrevoked and unexpired, and `named_profile` (an EST
+  // label) is absent or its own profile. Rejection "renewal_refused" otherwise.
+  Outcome<Renewal> renewal_of(X509* certificate, const std::optional<std::string>& named_profile,
+                              std::chrono::system_clock::time_point now) const;
   // A full CRL of everything the ledger holds as revoked, valid for
   // `validity`, numbered with the ledger's next CRL number — taken before
   // signing, so a failed signature leaves a gap, never two CRLs with one number.
@@ -47,6 +86,7 @@ class CertificateAuthority {
   const std::vector<X509Ptr>& chain() const noexcept { return chain_; }
   std::string chain_pem() const;  // the issuer's certificate, then the chain above it
   const Profile* profile(const std::string& name) const noexcept;
+  const std::vector<Profile>& profiles() const noexcept { return profiles_; }
 
  private:
   X509Ptr issuer_;

@@ -38,14 +38,18 @@ struct LeafPlan {
 // Decides the certificate for a request under a profile: subject from the
 // request; basicConstraints CA:FALSE (critical); keyUsage digitalSignature
 // (+ keyEncipherment for RSA keys in server profiles), critical; EKU from the
-// profile; SKI; AKI = the issuer's SKI; SANs = the requested DNS/IP/email/URI
-// names, plus the CN when it is a DNS name and not yet among them. A DNS name
-// outside the profile's allowed suffixes rejects the whole request
-// (san_policy). Other requested extensions (CA:TRUE among them) are never
-// copied. Serial: 16 CSPRNG bytes, positive. Validity: notBefore = now - 1 min;
-// notAfter = earliest of now + (days, capped at the profile's validity_days),
-// now + profile validity and the issuer's notAfter. Then runs
-// check_before_signing. Rejection codes: san_policy, no_identity (no subject
+// profile; SKI; AKI = the issuer's SKI; SANs = what grant_names
+// (name_policy.hpp) grants under the profile's name policy: the requested
+// DNS/IP/email/URI names, checked and canonical, plus the subject CN as a DNS
+// or IP SAN when the policy reads the CN as a name (common_name: name, the
+// default) and it is not yet among them. One name the policy refuses — a
+// requested name outside it, a malformed one, a second CN, a CN that is
+// neither a granted name nor one the policy allows — rejects the whole
+// request (name_policy). Other requested extensions (CA:TRUE among them) are
+// never copied. Serial: 16 CSPRNG bytes, positive. Validity: notBefore = now -
+// 1 min; notAfter = earliest of now + (days, capped at the profile's
+// validity_days), now + profile validity and the issuer's notAfter. Then runs
+// check_before_signing. Rejection codes: name_policy, no_identity (no subject
 // CN and no SAN), invalid_validity (days < 1), lint (a check failed).
 Outcome<LeafPlan> plan_leaf(const CertificateRequest& request, const Profile& profile, const IssuerContext& issuer,
                             std::optional<int> days, std::chrono::system_clock::time_point now);

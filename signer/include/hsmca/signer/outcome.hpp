@@ -7,7 +7,7 @@ namespace hsmca::signer {
 
 // A request refused for a reason its sender can fix: an expected business
 // outcome, so a value rather than an exception. `code` is stable and machine
-// readable ("bad_signature", "key_policy", "san_policy", ...); `message` is one
+// readable ("bad_signature", "key_policy", "name_policy", ...); `message` is one
 // line for a human, naming the problem.
 struct Rejection {
   std::string code;
