@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <fstream>
 
+#include "hsmca/signer/certificate_authority.hpp"
+
 #include "hsmca/signer/openssl.hpp"
 #include "hsmca/signer/strict_yaml.hpp"
 
@@ -49,6 +51,36 @@ bool parse_sha256_hex(std::string_view hex, std::array<unsigned char, 32>& out) 
 
 bool is_role(std::string_view role) { return role == kRoleEnroll || role == kRoleAdmin; }
 
+// The subject's CN when it has exactly one: with two, which one a reader
+// takes differs between programs, so neither names anybody.
+std::string only_common_name(X509* cert) {
+  X509_NAME* name = X509_get_subject_name(cert);
+  const int first = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+  if (first < 0 || X509_NAME_get_index_by_NID(name, NID_commonName, first) >= 0) return {};
+  unsigned char* utf8 = nullptr;
+  const int len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, first)));
+  if (len < 0) {
+    signer::drain_openssl_errors();
+    return {};
+  }
+  std::string out(reinterpret_cast<char*>(utf8), static_cast<std::size_t>(len));
+  OPENSSL_free(utf8);
+  return out;
+}
+
+// Certificates of this CA that client_ca trusts: then anybody who may enroll
+// can obtain a client certificate that passes the handshake, with a CN of
+// their choosing.
+bool trusts_this_ca(const std::filesystem::path& client_ca, const std::vector<signer::X509Ptr>& ca_certificates) {
+  if (client_ca.empty() || ca_certificates.empty()) return false;
+  for (const auto& trusted : signer::read_certificates(client_ca)) {
+    for (const auto& ours : ca_certificates) {
+      if (X509_cmp(trusted.get(), ours.get()) == 0) return true;
+    }
+  }
+  return false;
+}
+
 // A CN is chosen by whoever requested the client certificate; it must not be
 // able to start a new log line or fake a field.
 std::string printable(std::string_view text) {
@@ -74,10 +106,19 @@ bool Identity::has_role(std::string_view role) const {
   return std::find(roles.begin(), roles.end(), role) != roles.end();
 }
 
+signer::Caller Identity::caller() const {
+  signer::Caller c;
+  c.roles = roles;
+  if (kind == Kind::client_certificate && !fingerprint.empty()) c.identities.push_back("sha256:" + fingerprint);
+  c.description = describe();
+  return c;
+}
+
 std::string Identity::describe() const {
   switch (kind) {
     case Kind::client_certificate:
-      return "mtls:CN=" + printable(name);
+      // The fingerprint's start tells two certificates with one CN apart.
+      return "mtls:CN=" + printable(name) + (fingerprint.empty() ? "" : ";sha256=" + fingerprint.substr(0, 16));
     case Kind::bearer_token: {
       // name is "token:<ROLES>:<hash prefix>", built here from the file's roles and the hash.
       constexpr std::string_view kPrefix = "token:";
@@ -91,9 +132,20 @@ std::string Identity::describe() const {
   return "anonymous";
 }
 
-Authorizer Authorizer::from(const ApplianceConfig& config) {
+Authorizer Authorizer::from(const ApplianceConfig& config, const std::vector<signer::X509Ptr>& ca_certificates) {
   Authorizer a;
   a.roles_ = config.roles;
+  if (trusts_this_ca(config.client_ca, ca_certificates)) {
+    for (const auto& [role, names] : config.roles) {
+      for (const auto& n : names) {
+        if (n == "*" || n.starts_with("sha256:")) continue;
+        throw ConfigError("appliance.auth.roles." + role + ": '" + n + "' grants " + role +
+                          " by common name, but client_ca trusts this CA, so anyone allowed to enroll could get a "
+                          "certificate with that name; pin the certificate instead: \"sha256:FINGERPRINT\" "
+                          "(openssl x509 -in CERT -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : | tr A-F a-f)");
+      }
+    }
+  }
   if (config.tokens_file.empty()) return a;
 
   const std::string file = config.tokens_file.string();
@@ -124,13 +176,28 @@ Authorizer Authorizer::from(const ApplianceConfig& config) {
   return a;
 }
 
-Identity Authorizer::for_client_certificate(const std::string& common_name) const {
+Identity Authorizer::for_client_certificate(X509* certificate) const {
+  std::array<unsigned char, 32> digest{};
+  unsigned int length = 0;
+  if (X509_digest(certificate, EVP_sha256(), digest.data(), &length) != 1 || length != digest.size()) {
+    signer::drain_openssl_errors();
+    return {};
+  }
+  return for_client_certificate(only_common_name(certificate), signer::to_hex(std::span<const unsigned char>(digest)));
+}
+
+Identity Authorizer::for_client_certificate(const std::string& common_name, const std::string& fingerprint) const {
   Identity id;
   id.kind = Identity::Kind::client_certificate;
   id.name = common_name;
+  id.fingerprint = fingerprint;
+  const std::string pin = "sha256:" + fingerprint;
   for (const auto& [role, names] : roles_) {
     const bool granted = std::any_of(names.begin(), names.end(), [&](const std::string& n) {
-      return n == "*" || (!common_name.empty() && n == common_name);
+      if (n == "*") return true;
+      // A pin matches the fingerprint only: a CN may spell "sha256:..." too.
+      if (n.starts_with("sha256:")) return !fingerprint.empty() && n == pin;
+      return !common_name.empty() && n == common_name;
     });
     if (granted) id.roles.push_back(role);
   }

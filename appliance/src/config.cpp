@@ -78,8 +78,21 @@ void read_roles(StrictMap m, const StrictMap& auth, ApplianceConfig& c) {
       throw ConfigError(m.path_of(role) + ": unknown role '" + role + "' (the roles are enroll and admin)");
     }
     auto names = m.optional_string_list(role);
-    for (const auto& name : names) {
+    for (auto& name : names) {
       if (name.empty()) throw ConfigError(m.path_of(role) + ": an empty common name");
+      if (name == "*" && role != "enroll") {
+        throw ConfigError(m.path_of(role) + ": \"*\" (any valid client certificate) may only be granted the enroll "
+                          "role; name " + role + " certificates by fingerprint: \"sha256:FINGERPRINT\"");
+      }
+      if (name.starts_with("sha256:")) {
+        std::string hex = name.substr(7);
+        for (auto& ch : hex) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        if (hex.size() != 64 || hex.find_first_not_of("0123456789abcdef") != std::string::npos) {
+          throw ConfigError(m.path_of(role) + ": '" + name + "' is not sha256: followed by 64 hex digits (the "
+                            "certificate's SHA-256 fingerprint without colons)");
+        }
+        name = "sha256:" + hex;
+      }
     }
     if (!names.empty() && c.client_ca.empty()) {
       // Without client_ca no client certificate is asked for, so these names could never match.

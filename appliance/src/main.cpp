@@ -8,6 +8,7 @@
 #include "hsmca/appliance/auth.hpp"
 #include "hsmca/appliance/config.hpp"
 #include "hsmca/appliance/metrics.hpp"
+#include "hsmca/signer/certificate_authority.hpp"
 #include "hsmca/token/error.hpp"
 #include "server.hpp"
 #include "service.hpp"
@@ -31,7 +32,13 @@ int main(int argc, char** argv) {
   try {
     const auto ca_config = signer::CaConfig::load(config_file);
     const auto config = appliance::ApplianceConfig::from(ca_config);
-    const auto authorizer = appliance::Authorizer::from(config);
+    // This CA's own certificates: a role granted by CN is refused when
+    // client_ca trusts one of them (anyone who may enroll could get the CN).
+    std::vector<signer::X509Ptr> ca_certificates = signer::read_certificates(ca_config.issuer_certificate);
+    for (const auto& file : ca_config.chain) {
+      for (auto& c : signer::read_certificates(file)) ca_certificates.push_back(std::move(c));
+    }
+    const auto authorizer = appliance::Authorizer::from(config, ca_certificates);
     appliance::Metrics metrics;
 
     token::PoolOptions observers;

@@ -33,30 +33,20 @@ std::string media_type(const Request& req) {
 
 // The status a refused request gets: what is wrong with the bytes is 400 (or
 // 413), what the CA will not grant is 422, an unknown profile is 404.
+// A caller asking for what it may not have (a profile, a renewal) is 403.
 unsigned status_for(const signer::Rejection& r) {
   if (r.code == "request_too_large") return 413;
   if (r.code == "malformed_request") return 400;
   if (r.code == "unknown_profile") return 404;
+  if (r.code == "profile_forbidden" || r.code == "renewal_refused") return 403;
   return 422;
 }
 
-std::string common_name(X509* cert) {
-  X509_NAME* name = X509_get_subject_name(cert);
-  int idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
-  if (idx < 0) return {};
-  ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx));
-  unsigned char* utf8 = nullptr;
-  int len = ASN1_STRING_to_UTF8(&utf8, data);
-  if (len < 0) return {};
-  std::string out(reinterpret_cast<char*>(utf8), static_cast<std::size_t>(len));
-  OPENSSL_free(utf8);
-  return out;
-}
-
-std::string serial_of(X509* cert) {
-  const ASN1_INTEGER* s = X509_get0_serialNumber(cert);
-  return signer::to_hex({s->data, static_cast<std::size_t>(s->length)});
-}
+// How often the revocation watcher reads the ledger's revocation version: a
+// revocation by another process shows in every answer within this.
+constexpr std::chrono::milliseconds kRevocationWatchInterval{250};
+// Bounds the client-certificate standing cache; full, it starts over.
+constexpr std::size_t kStandingEntries = 10'000;
 
 // "67:CF:47" as `openssl x509 -serial` or a browser shows it -> "67cf47", the
 // ledger's spelling; nullopt when it is not hex.
@@ -199,14 +189,28 @@ class Service::Exchange {
     finish(std::move(res));
   }
 
-  // false (after answering 401/403) unless the caller holds `role`.
-  bool authorize(std::string_view role) {
+  // false (after answering 401) unless the caller is known and its
+  // credential still counts: a client certificate of this CA must be in the
+  // ledger, unrevoked, on every request that relies on it.
+  bool authenticate() {
     if (identity.kind == Identity::Kind::none) {
       error(401, "unauthenticated",
             ctx.request.count(http::field::authorization) ? "the bearer token is not valid"
                                                            : "present a client certificate or a bearer token");
       return false;
     }
+    if (identity.kind == Identity::Kind::client_certificate) {
+      if (auto why = service_.shut_out(ctx); !why.empty()) {
+        error(401, "credential_refused", "the client certificate " + why);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // false (after answering 401/403) unless the caller holds `role`.
+  bool authorize(std::string_view role) {
+    if (!authenticate()) return false;
     if (!identity.has_role(role)) {
       error(403, "forbidden", identity.describe() + " lacks the " + std::string(role) + " role");
       return false;
@@ -229,7 +233,11 @@ Service::Service(const signer::CaConfig& ca_config, const ApplianceConfig& confi
       ocsp_validity_(std::chrono::hours{ca_config.revocation.ocsp_validity_hours}),
       ocsp_cache_(kOcspCacheEntries),
       fresh_signatures_(ca_config.revocation.ocsp_fresh_signatures_per_second,
-                        std::max(1, ca_config.revocation.ocsp_fresh_signatures_per_second)) {
+                        std::max(1, ca_config.revocation.ocsp_fresh_signatures_per_second)),
+      revocations_([&issuing] { return issuing.ledger().revocation_version(issuing.ca().issuer_id()); },
+                   kRevocationWatchInterval, [](const std::exception& e) {
+                     log_line({{"event", "revocation_watch_failed"}, {"problem", e.what()}});
+                   }) {
   auto& ca = issuing_.ca();
   std::vector<X509*> chain{ca.issuer_certificate()};
   for (const auto& c : ca.chain()) chain.push_back(c.get());
@@ -264,8 +272,7 @@ Service::Service(const signer::CaConfig& ca_config, const ApplianceConfig& confi
   ocsp_unauthorized_ = bytes_text(signer::OcspResponder::error_response(OcspResponseStatus::unauthorized));
   ocsp_try_later_ = bytes_text(signer::OcspResponder::error_response(OcspResponseStatus::try_later));
   ocsp_internal_error_ = bytes_text(signer::OcspResponder::error_response(OcspResponseStatus::internal_error));
-  revocation_version_ = issuing_.ledger().revocation_version(ca.issuer_id());
-  revocation_checked_ = std::chrono::steady_clock::now();
+  standing_version_ = revocations_.current();
 }
 
 Identity Service::identify(const RequestContext& ctx) const {
@@ -278,8 +285,41 @@ Identity Service::identify(const RequestContext& ctx) const {
     }
     return {};
   }
-  if (ctx.peer && ctx.peer_trusted) return authorizer_.for_client_certificate(common_name(ctx.peer.get()));
+  if (ctx.peer && ctx.peer_trusted) return authorizer_.for_client_certificate(ctx.peer.get());
   return {};
+}
+
+std::string Service::shut_out(const RequestContext& ctx) {
+  X509* peer = ctx.peer.get();
+  std::array<unsigned char, 32> digest{};
+  unsigned int length = 0;
+  if (peer == nullptr || X509_digest(peer, EVP_sha256(), digest.data(), &length) != 1) return "cannot be read";
+  const std::string key(reinterpret_cast<const char*>(digest.data()), length);
+  const auto version = revocations_.current();
+  {
+    std::lock_guard lock(standing_mutex_);
+    if (standing_version_ != version) {
+      standing_.clear();
+      standing_version_ = version;
+    }
+    if (auto hit = standing_.find(key); hit != standing_.end()) return hit->second;
+  }
+  // A ledger read, on this thread: one per certificate and revocation version.
+  auto& ca = issuing_.ca();
+  std::string why;
+  if (X509_NAME_cmp(X509_get_issuer_name(peer), X509_get_subject_name(ca.issuer_certificate())) == 0) {
+    // Names this CA as its issuer: it counts only as the ledger has it.
+    const auto standing = ca.standing(peer, std::chrono::system_clock::now());
+    if (standing.status != signer::Standing::Status::issued) {
+      why = "is " + std::string(signer::standing_name(standing.status));
+    }
+  }
+  std::lock_guard lock(standing_mutex_);
+  if (standing_version_ == version) {
+    if (standing_.size() >= kStandingEntries) standing_.clear();
+    standing_.emplace(key, why);
+  }
+  return why;
 }
 
 void Service::handle(RequestContext ctx, std::function<void(Response)> done) {
@@ -418,10 +458,21 @@ bool Service::submit(const std::shared_ptr<Exchange>& ex, std::function<void()> 
 // one, a new certificate gets the default profile and a renewal keeps its own.
 void Service::enroll(const std::shared_ptr<Exchange>& ex, std::optional<std::string> named, bool est, bool reenroll) {
   const auto& req = ex->ctx.request;
-  if (!reenroll && !ex->authorize("enroll")) return;
-  if (reenroll && !ex->ctx.peer) {
-    return ex->error(401, "unauthenticated", "re-enrollment needs the client certificate being renewed");
+  if (reenroll) {
+    // RFC 7030 4.2.2: the client authenticates with the certificate it
+    // renews, and that certificate must pass client verification.
+    if (!ex->ctx.peer) {
+      return ex->error(401, "unauthenticated", "re-enrollment needs the client certificate being renewed");
+    }
+    if (!ex->ctx.peer_trusted) {
+      return ex->error(403, "renewal_refused",
+                       "the certificate presented for renewal did not pass client verification (appliance.auth.client_ca,"
+                       " clientAuth)");
+    }
+    ex->identity = authorizer_.for_client_certificate(ex->ctx.peer.get());
   }
+  // Which profiles the caller may have is signer's decision (requesters).
+  if (!ex->authenticate()) return;
 
   auto csr = std::make_shared<token::Bytes>();
   if (est) {
@@ -453,39 +504,27 @@ void Service::enroll(const std::shared_ptr<Exchange>& ex, std::optional<std::str
   std::string profile = named.value_or(config_.default_profile);
   submit(ex, [this, ex, csr, profile, named, est, reenroll]() mutable {
     auto& ca = issuing_.ca();
+    // Only configured profile names become metric labels: the caller chooses this one.
+    const std::string metric_profile = ca.profile(profile) ? profile : "(unknown)";
     try {
+      signer::IssuanceRequest request{*csr, profile, std::nullopt, ex->identity.caller()};
       if (reenroll) {
-        X509* peer = ex->ctx.peer.get();
-        // Renewal is for certificates this CA issued and still stands behind.
-        EVP_PKEY* issuer_key = X509_get0_pubkey(ca.issuer_certificate());
-        auto entry = issuing_.ledger().find(ca.issuer_id(), serial_of(peer));
-        if (X509_verify(peer, issuer_key) != 1 || !entry) {
-          signer::drain_openssl_errors();
-          return ex->error(403, "forbidden", "the client certificate was not issued by this CA");
+        auto renewal = ca.renewal_of(ex->ctx.peer.get(), named, std::chrono::system_clock::now());
+        if (!renewal.ok()) {
+          metrics_.count_issuance(metric_profile, "rejected");
+          return ex->error(status_for(renewal.rejection()), renewal.rejection().code, renewal.rejection().message);
         }
-        if (entry->status != signer::CertificateStatus::issued) {
-          return ex->error(403, "forbidden", "the client certificate is " + std::string(signer::status_name(entry->status)));
-        }
-        if (X509_cmp_current_time(X509_get0_notAfter(peer)) <= 0) {
-          return ex->error(403, "forbidden", "the client certificate has expired");
-        }
-        auto parsed = signer::parse_certificate_request(*csr);
-        if (!parsed.ok()) return ex->error(status_for(parsed.rejection()), parsed.rejection().code, parsed.rejection().message);
-        if (X509_NAME_cmp(parsed.value().subject(), X509_get_subject_name(peer)) != 0) {
-          return ex->error(422, "subject_mismatch", "the request's subject differs from the certificate being renewed");
-        }
-        ex->identity.kind = Identity::Kind::client_certificate;
-        ex->identity.name = common_name(peer);
-        if (!named) profile = entry->record.profile;
+        request.profile = renewal.value().profile;
+        request.renewal = std::move(renewal.value());
       }
-      auto outcome = ca.issue({*csr, profile, std::nullopt, ex->identity.describe()});
+      auto outcome = ca.issue(request);
       if (!outcome.ok()) {
-        metrics_.count_issuance(profile, "rejected");
+        metrics_.count_issuance(metric_profile, "rejected");
         const auto& r = outcome.rejection();
         return ex->error(status_for(r), r.code, r.message);
       }
       const auto& cert = outcome.value();
-      metrics_.count_issuance(profile, "issued");
+      metrics_.count_issuance(request.profile, "issued");
       ex->serial = cert.serial_hex();
       if (est) {
         Response res{http::status::ok, ex->ctx.request.version()};
@@ -500,13 +539,13 @@ void Service::enroll(const std::shared_ptr<Exchange>& ex, std::optional<std::str
       res.body() = json{{"serial", cert.serial_hex()}, {"certificate", cert.pem()}, {"chain", chain_json_}}.dump();
       return ex->finish(std::move(res));
     } catch (const token::Error& e) {
-      metrics_.count_issuance(profile, "error");
+      metrics_.count_issuance(metric_profile, "error");
       return ex->error(503, "token_unavailable", e.what());
     } catch (const signer::LedgerError& e) {
-      metrics_.count_issuance(profile, "error");
+      metrics_.count_issuance(metric_profile, "error");
       return ex->error(503, "ledger_unavailable", e.what());
     } catch (const std::exception& e) {
-      metrics_.count_issuance(profile, "error");
+      metrics_.count_issuance(metric_profile, "error");
       return ex->error(500, "internal", e.what());
     }
   });
@@ -578,13 +617,11 @@ void Service::revoke(const std::shared_ptr<Exchange>& ex, const std::string& ser
           return ex->error(409, "not_issued",
                            "certificate " + serial + " is " + std::string(signer::status_name(outcome.status)) +
                                ", not issued: there is nothing to revoke");
-        case Result::revoked: {
-          // The next GET /crl looks at the ledger at once rather than within the second.
-          std::lock_guard lock(crl_mutex_);
-          crl_checked_ = {};
-          break;
-        }
+        case Result::revoked:
         case Result::already_revoked:
+          // Before the answer: the next OCSP answer, CRL and client
+          // certificate check of this process see the revocation.
+          revocations_.advance(issuing_.ledger().revocation_version(issuing_.ca().issuer_id()));
           break;
       }
       ex->serial = serial;
@@ -608,9 +645,12 @@ void Service::crl(const std::shared_ptr<Exchange>& ex) {
   {
     std::lock_guard lock(crl_mutex_);
     const auto now = std::chrono::steady_clock::now();
-    // A CRL past its nextUpdate is no answer: wait for the new one.
-    if (crl_ && std::chrono::system_clock::now() < crl_->next_update) current = crl_;
-    const bool due = !current || now - crl_checked_ >= std::chrono::seconds(1) || now >= current->refresh_after;
+    // A CRL past its nextUpdate, or one that may lack a revocation the
+    // watcher has seen, is no answer: wait for the new one.
+    if (crl_ && std::chrono::system_clock::now() < crl_->next_update && at_least(crl_->version, revocations_.current())) {
+      current = crl_;
+    }
+    const bool due = !current || now >= current->refresh_after;
     if (due && !crl_refreshing_) {
       crl_refreshing_ = true;
       start = true;
@@ -636,32 +676,38 @@ void Service::refresh_crl() {
   try {
     auto& ca = issuing_.ca();
     auto& ledger = issuing_.ledger();
-    std::shared_ptr<const CachedCrl> current;
-    {
-      std::lock_guard lock(crl_mutex_);
-      current = crl_;
-    }
-    // Read before the entries: a revocation landing in between makes the next
-    // look re-sign once more, never miss it.
-    const auto version = ledger.revocation_version(ca.issuer_id());
-    if (current && current->version == version && std::chrono::steady_clock::now() < current->refresh_after &&
-        std::chrono::system_clock::now() < current->next_update) {
-      fresh = current;
-    } else {
-      const auto validity = std::chrono::hours{ca_config_.revocation.crl_validity_hours};
-      const auto signed_crl = ca.issue_crl(validity);
-      auto made = std::make_shared<CachedCrl>();
-      made->der.assign(signed_crl.der.begin(), signed_crl.der.end());
-      made->number = signed_crl.number;
-      made->version = version;
-      made->this_update = std::chrono::system_clock::time_point{std::chrono::seconds{signed_crl.this_update}};
-      made->next_update = std::chrono::system_clock::time_point{std::chrono::seconds{signed_crl.next_update}};
-      made->refresh_after = std::chrono::steady_clock::now() + validity / 2;
-      fresh = std::move(made);
-      log_line({{"event", "crl_signed"},
-                {"crl_number", signed_crl.number},
-                {"revoked", signed_crl.entries},
-                {"next_update", signer::rfc3339(signed_crl.next_update)}});
+    // Requests that arrived after the watcher saw a newer revocation than the
+    // one this round read wait for a CRL that lists it: sign again (the
+    // ledger's version only grows, so a round or two suffices).
+    for (int round = 0; round < 3 && !(fresh && at_least(fresh->version, revocations_.current())); ++round) {
+      std::shared_ptr<const CachedCrl> current = fresh;
+      if (!current) {
+        std::lock_guard lock(crl_mutex_);
+        current = crl_;
+      }
+      // Read before the entries: a revocation landing in between makes the next
+      // look re-sign once more, never miss it.
+      const auto version = ledger.revocation_version(ca.issuer_id());
+      revocations_.advance(version);
+      if (current && current->version == version && std::chrono::steady_clock::now() < current->refresh_after &&
+          std::chrono::system_clock::now() < current->next_update) {
+        fresh = current;
+      } else {
+        const auto validity = std::chrono::hours{ca_config_.revocation.crl_validity_hours};
+        const auto signed_crl = ca.issue_crl(validity);
+        auto made = std::make_shared<CachedCrl>();
+        made->der.assign(signed_crl.der.begin(), signed_crl.der.end());
+        made->number = signed_crl.number;
+        made->version = version;
+        made->this_update = std::chrono::system_clock::time_point{std::chrono::seconds{signed_crl.this_update}};
+        made->next_update = std::chrono::system_clock::time_point{std::chrono::seconds{signed_crl.next_update}};
+        made->refresh_after = std::chrono::steady_clock::now() + validity / 2;
+        fresh = std::move(made);
+        log_line({{"event", "crl_signed"},
+                  {"crl_number", signed_crl.number},
+                  {"revoked", signed_crl.entries},
+                  {"next_update", signer::rfc3339(signed_crl.next_update)}});
+      }
     }
   } catch (const token::Error& e) {
     failure_status = 503;
@@ -679,9 +725,8 @@ void Service::refresh_crl() {
   std::vector<std::shared_ptr<Exchange>> waiters;
   {
     std::lock_guard lock(crl_mutex_);
-    // A failed refresh is retried by a request at least a second later; until
-    // then the last CRL, still valid, is served.
-    crl_checked_ = std::chrono::steady_clock::now();
+    // A failed refresh is retried by the next request; a CRL that lists every
+    // revocation and is still valid keeps being served meanwhile.
     crl_refreshing_ = false;
     if (fresh) crl_ = fresh;
     waiters.swap(crl_waiters_);
@@ -789,51 +834,6 @@ void Service::health(const std::shared_ptr<Exchange>& ex) {
   });
 }
 
-// The ledger's revocation version as last seen; a worker looks again when
-// that is a second old. Requests never wait for the look.
-signer::RevocationVersion Service::revocation_version() {
-  bool start = false;
-  signer::RevocationVersion current;
-  {
-    std::lock_guard lock(ocsp_mutex_);
-    current = revocation_version_;
-    if (!revocation_refreshing_ && std::chrono::steady_clock::now() - revocation_checked_ >= std::chrono::seconds(1)) {
-      revocation_refreshing_ = true;
-      start = true;
-    }
-  }
-  if (start) {
-    const bool submitted = pool_.try_submit([this] {
-      std::optional<signer::RevocationVersion> seen;
-      try {
-        seen = issuing_.ledger().revocation_version(issuing_.ca().issuer_id());
-      } catch (const std::exception&) {
-        // Looked at again on the next request a second later; until then the
-        // cached answers stand, as the CRL's do.
-      }
-      std::lock_guard lock(ocsp_mutex_);
-      if (seen) revocation_version_ = *seen;
-      revocation_checked_ = std::chrono::steady_clock::now();
-      revocation_refreshing_ = false;
-    });
-    if (!submitted) {
-      std::lock_guard lock(ocsp_mutex_);
-      revocation_refreshing_ = false;
-    }
-  }
-  return current;
-}
-
-// Revocations only add up, so a larger count (or a later newest revocation)
-// is the newer version.
-void Service::advance_revocation_version(const signer::RevocationVersion& seen) {
-  std::lock_guard lock(ocsp_mutex_);
-  const auto& v = revocation_version_;
-  if (seen.revoked > v.revoked || (seen.revoked == v.revoked && seen.latest_revoked_at > v.latest_revoked_at)) {
-    revocation_version_ = seen;
-  }
-}
-
 signer::OcspStatus Service::ocsp_status(const std::string& serial) const {
   signer::OcspStatus out;
   auto entry = issuing_.ledger().find(issuing_.ca().issuer_id(), serial);
@@ -894,7 +894,7 @@ void Service::ocsp(const std::shared_ptr<Exchange>& ex, const token::Bytes& der)
 
   const auto& id = query.requests.front();
   const std::string key(id.der.begin(), id.der.end());
-  if (auto hit = ocsp_cache_.fresh(key, revocation_version(), std::chrono::steady_clock::now())) {
+  if (auto hit = ocsp_cache_.fresh(key, revocations_.current(), std::chrono::steady_clock::now())) {
     metrics_.count_ocsp(status_label(hit->status), "cache");
     return ex->finish_ocsp(200, hit->der, hit.get());
   }
@@ -925,34 +925,40 @@ void Service::answer_cached_ocsp(const signer::CertId& id) {
   unsigned failure_status = 0;
   std::string_view failure;
   try {
-    // The version is read before the status: a revocation in between makes
-    // the answer look stale at once, never hides the revocation.
-    const auto version = issuing_.ledger().revocation_version(issuing_.ca().issuer_id());
-    advance_revocation_version(version);
-    const auto status = ocsp_status(id.serial_hex);
-    const auto steady_now = std::chrono::steady_clock::now();
-    auto cached = ocsp_cache_.any(key);
-    if (cached && same_status(cached->status, status) && steady_now < cached->refresh_after) {
-      ocsp_cache_.confirm(key, cached, version);
-      answer = std::move(cached);
-    } else if (status.status == signer::OcspStatus::Status::unknown && !fresh_signatures_.try_take()) {
-      // Serials nobody issued are what a flood of random requests asks
-      // about: past the budget they get an unsigned unauthorized (RFC 5019 2.2.3).
-      metrics_.count_ocsp_over_budget("unknown");
-      failure_status = 200;
-      failure = ocsp_unauthorized_;
-    } else {
-      auto made = std::make_shared<OcspAnswer>();
-      made->status = status;
-      made->this_update = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
-      made->next_update = made->this_update + ocsp_validity_;
-      made->refresh_after = steady_now + (status.status == signer::OcspStatus::Status::unknown
-                                              ? std::min<std::chrono::steady_clock::duration>(kUnknownRecheck, ocsp_validity_ / 2)
-                                              : std::chrono::steady_clock::duration(ocsp_validity_ / 2));
-      made->der = bytes_text(ocsp_responder(made->next_update).respond_one(id, status, made->this_update, made->next_update));
-      ocsp_cache_.store(key, made, version);
-      answer = std::move(made);
-      signed_now = true;
+    // Waiters that joined after the watcher saw a newer revocation than this
+    // round read must not get its answer: look again (the version only grows).
+    for (int round = 0; round < 3; ++round) {
+      answer.reset();
+      // The version is read before the status: a revocation in between makes
+      // the answer look stale at once, never hides the revocation.
+      const auto version = issuing_.ledger().revocation_version(issuing_.ca().issuer_id());
+      revocations_.advance(version);
+      const auto status = ocsp_status(id.serial_hex);
+      const auto steady_now = std::chrono::steady_clock::now();
+      auto cached = ocsp_cache_.any(key);
+      if (cached && same_status(cached->status, status) && steady_now < cached->refresh_after) {
+        ocsp_cache_.confirm(key, cached, version);
+        answer = std::move(cached);
+      } else if (status.status == signer::OcspStatus::Status::unknown && !fresh_signatures_.try_take()) {
+        // Serials nobody issued are what a flood of random requests asks
+        // about: past the budget they get an unsigned unauthorized (RFC 5019 2.2.3).
+        metrics_.count_ocsp_over_budget("unknown");
+        failure_status = 200;
+        failure = ocsp_unauthorized_;
+      } else {
+        auto made = std::make_shared<OcspAnswer>();
+        made->status = status;
+        made->this_update = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+        made->next_update = made->this_update + ocsp_validity_;
+        made->refresh_after = steady_now + (status.status == signer::OcspStatus::Status::unknown
+                                                ? std::min<std::chrono::steady_clock::duration>(kUnknownRecheck, ocsp_validity_ / 2)
+                                                : std::chrono::steady_clock::duration(ocsp_validity_ / 2));
+        made->der = bytes_text(ocsp_responder(made->next_update).respond_one(id, status, made->this_update, made->next_update));
+        ocsp_cache_.store(key, made, version);
+        answer = std::move(made);
+        signed_now = true;
+      }
+      if (!answer || at_least(version, revocations_.current())) break;
     }
   } catch (const token::Error&) {
     failure_status = 503;

@@ -23,6 +23,7 @@
 #include "hsmca/appliance/metrics.hpp"
 #include "hsmca/appliance/ocsp_cache.hpp"
 #include "hsmca/appliance/rate_limit.hpp"
+#include "hsmca/appliance/revocation_watcher.hpp"
 #include "hsmca/signer/certificate_authority.hpp"
 #include "hsmca/signer/ledger.hpp"
 #include "hsmca/signer/ocsp.hpp"
@@ -71,10 +72,12 @@ class Service {
   void answer_ocsp(const std::shared_ptr<Exchange>& ex, const signer::OcspQuery& query);  // on a worker
   signer::OcspStatus ocsp_status(const std::string& serial) const;
   const signer::OcspResponder& ocsp_responder(std::chrono::system_clock::time_point next_update) const;
-  signer::RevocationVersion revocation_version();
-  void advance_revocation_version(const signer::RevocationVersion& seen);
   bool submit(const std::shared_ptr<Exchange>& ex, std::function<void()> job);
   Identity identify(const RequestContext& ctx) const;
+  // Why a client certificate the request relies on no longer counts (revoked,
+  // or claiming to be this CA's without being in its ledger); empty when it
+  // counts. Cached per certificate while the revocation version stands.
+  std::string shut_out(const RequestContext& ctx);
 
   const signer::CaConfig& ca_config_;
   const ApplianceConfig& config_;
@@ -94,11 +97,16 @@ class Service {
   bool health_ok_ = false;
   std::string health_body_;
 
-  // GET /crl answers from the last CRL signed. A worker re-signs it when the
-  // ledger's revocations changed (any process may revoke; looked at no more
-  // than once a second) or half its validity has passed; one refresh at a
-  // time, and requests meanwhile get the cached CRL (or, before the first
-  // one, wait for it).
+  // Client certificates of this CA that requests relied on: fingerprint ->
+  // why it no longer counts ("" when it does), valid at standing_version_.
+  std::mutex standing_mutex_;
+  signer::RevocationVersion standing_version_;                 // guarded by standing_mutex_
+  std::unordered_map<std::string, std::string> standing_;       // guarded by standing_mutex_
+
+  // GET /crl answers from the last CRL signed, while it lists every
+  // revocation of the current version; otherwise requests wait for a worker
+  // to sign the new one (a revocation is never missing from an answer). It is
+  // re-signed also when half its validity has passed; one refresh at a time.
   struct CachedCrl {
     std::string der;
     std::int64_t number = 0;
@@ -109,7 +117,6 @@ class Service {
   };
   std::mutex crl_mutex_;
   std::shared_ptr<const CachedCrl> crl_;                   // guarded by crl_mutex_
-  std::chrono::steady_clock::time_point crl_checked_{};    // guarded by crl_mutex_
   bool crl_refreshing_ = false;                            // guarded by crl_mutex_
   std::vector<std::shared_ptr<Exchange>> crl_waiters_;     // guarded by crl_mutex_
 
@@ -123,8 +130,8 @@ class Service {
   std::uintmax_t root_crl_size_ = 0;                           // guarded by root_crl_mutex_
 
   // OCSP. Requests without a nonce about one certificate are answered from
-  // ocsp_cache_ while the ledger's revocation version (looked at no more than
-  // once a second, by a worker) is the one the answer was confirmed at; a
+  // ocsp_cache_ while the ledger's revocation version (revocations_) is the
+  // one the answer was confirmed at; a
   // miss goes to a worker, and concurrent misses for one CertID wait for the
   // same signature. Requests with a nonce are signed for themselves.
   signer::IssuerContext ocsp_issuer_;
@@ -137,10 +144,14 @@ class Service {
   // Signatures for answers that cannot be cached (revocation.ocsp_fresh_signatures_per_second).
   TokenBucket fresh_signatures_;
   std::mutex ocsp_mutex_;
-  signer::RevocationVersion revocation_version_;                   // guarded by ocsp_mutex_
-  std::chrono::steady_clock::time_point revocation_checked_{};     // guarded by ocsp_mutex_
-  bool revocation_refreshing_ = false;                             // guarded by ocsp_mutex_
   std::unordered_map<std::string, std::vector<std::shared_ptr<Exchange>>> ocsp_waiting_;  // guarded by ocsp_mutex_
+
+  // The ledger's revocation version, watched on a thread of its own (every
+  // kRevocationWatchInterval) and advanced at once by this process's own
+  // revocations; the CRL, OCSP answers and client certificates' standing are
+  // served only as confirmed at it.
+  RevocationWatcher revocations_;
+  // Last: its thread stops first, before anything it reads goes away.
 };
 
 }  // namespace hsmca::appliance

@@ -28,7 +28,8 @@ struct Http {
 
 // A running hsmca-appliance on ports the kernel chose, in its own CA
 // directory: the TLS certificate and an ops-admin client certificate issued
-// by that CA, and bearer tokens for the enroll and admin roles.
+// by that CA (admin by its fingerprint: client_ca trusts this CA, so a CN
+// grants nothing), and bearer tokens for the enroll and admin roles.
 class ApplianceFixture : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -40,17 +41,21 @@ class ApplianceFixture : public ::testing::Test {
                  "  tls: {certificate: server-chain.pem, key: server.key}\n"
                  "  auth:\n"
                  "    client_ca: clients-ca.pem\n"
-                 "    roles: {enroll: [\"*\"], admin: [\"ops-admin\"]}\n"
+                 "    roles: {enroll: [\"*\"], admin: [\"OPS-FINGERPRINT\"]}\n"
                  "    tokens_file: api-tokens\n"
                  "  default_profile: server\n"
                  "  limits: {read_timeout_ms: 1500, idle_timeout_ms: 5000, shutdown_grace_ms: 5000}\n" +
                  extra_appliance_yaml());
     // The appliance's own TLS certificate, issued by the CA it serves.
     openssl_csr(dir_.path(), "server", "/CN=ca.example.test", "DNS:ca.example.test,IP:127.0.0.1");
-    sign_with_cli("server", "server", "server-chain.pem");
+    sign_with_cli("server", "host", "server-chain.pem");
     // Client certificates for mTLS.
     openssl_csr(dir_.path(), "ops", "/CN=ops-admin");
     sign_with_cli("ops", "client", "ops.crt");
+    // The admin role pinned to ops.crt, as README tells operators to do.
+    std::string yaml = read_file(dir_ / "ca.yaml");
+    yaml.replace(yaml.find("OPS-FINGERPRINT"), 15, "sha256:" + openssl_fingerprint(dir_ / "ops.crt"));
+    write_file(dir_ / "ca.yaml", yaml);
     write_file(dir_ / "clients-ca.pem", read_file(dir_ / "issuing.crt") + read_file(dir_ / "root.crt"));
     write_file(dir_ / "api-tokens", "# role sha256(token)\n"
                                     "enroll " + sha256_hex(kEnrollToken) + "\n"

@@ -75,6 +75,19 @@ class ApplianceOcspTest : public ApplianceFixture {
   std::string response_text(const std::string& file) {
     return openssl({"ocsp", "-respin", (dir_ / file).string(), "-resp_text", "-noverify"}).out;
   }
+
+  // GET /crl, verified under the issuer: whether it lists `serial`.
+  bool crl_lists(const std::string& serial) {
+    const fs::path der = dir_ / ("crl-" + std::to_string(++requests_) + ".der");
+    auto got = run_process({"curl", "-sS", "-f", "-o", der.string(), plain_url("/crl")});
+    EXPECT_EQ(got.exit_code, 0) << got.err;
+    auto text = openssl({"crl", "-inform", "DER", "-in", der.string(), "-CAfile", (dir_ / "chain.pem").string(),
+                         "-noout", "-text"});
+    EXPECT_NE(text.err.find("verify OK"), std::string::npos) << text.err;
+    std::string upper = serial;
+    for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return text.out.find("Serial Number: " + upper) != std::string::npos;
+  }
 };
 
 TEST_F(ApplianceOcspTest, OpensslGetsVerifiedGoodAndRevokedAnswersWithAndWithoutANonce) {
@@ -191,6 +204,29 @@ TEST_F(ApplianceOcspTest, ARevocationWithTheCliShowsWithinSecondsAndSurvivesARes
   std::string upper_serial = serial;
   for (auto& c : upper_serial) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   EXPECT_NE(text.out.find(upper_serial), std::string::npos) << text.out;
+}
+
+// The answers a stapling server or a relying party gets right after a
+// revocation: never the cached "good", never a CRL without it.
+TEST_F(ApplianceOcspTest, ARevocationThroughTheApiShowsInTheVeryNextAnswerAndCrl) {
+  const std::string serial = issue("web");
+  ASSERT_EQ(status_in(ask("web", false)), "good");  // cached as good
+  ASSERT_FALSE(crl_lists(serial));                   // cached without it
+  ASSERT_EQ(revoke(serial, bearer(kAdminToken), R"({"reason": "keyCompromise"})").status, 200);
+  EXPECT_EQ(status_in(ask("web", false)), "revoked") << "the first answer after the 200";
+  EXPECT_TRUE(crl_lists(serial)) << "the first CRL after the 200";
+}
+
+TEST_F(ApplianceOcspTest, ARevocationByAnotherProcessShowsInTheFirstAnswerAfterAQuietPeriod) {
+  const std::string serial = issue("web");
+  ASSERT_EQ(status_in(ask("web", false)), "good");
+  ASSERT_FALSE(crl_lists(serial));
+  auto cli = hsmca({"revoke", "--config", (dir_ / "ca.yaml").string(), "--serial", serial, "--reason", "superseded"});
+  ASSERT_EQ(cli.exit_code, 0) << cli.err;
+  // No traffic at all: nothing but the appliance's own watcher can notice.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  EXPECT_EQ(status_in(ask("web", false)), "revoked") << "the first answer after a quiet period";
+  EXPECT_TRUE(crl_lists(serial)) << "the first CRL after a quiet period";
 }
 
 TEST_F(ApplianceOcspTest, BadRequestsGetOcspErrorAnswersAndTheResponderKeepsServing) {

@@ -65,9 +65,10 @@ TEST_F(ApplianceTest, MissingOrWrongCredentialsGet401AndAWrongRoleGets403) {
   EXPECT_EQ(none.status, 401) << none.body;
   EXPECT_EQ(nlohmann::json::parse(none.body)["error"], "unauthenticated");
   EXPECT_EQ(enroll(body, bearer("not-a-token")).status, 401);
+  // The server profile's requesters are [enroll]: an admin-only token may not have it.
   auto admin_only = enroll(body, bearer(kAdminToken));
   EXPECT_EQ(admin_only.status, 403) << admin_only.body;
-  EXPECT_EQ(nlohmann::json::parse(admin_only.body)["error"], "forbidden");
+  EXPECT_EQ(nlohmann::json::parse(admin_only.body)["error"], "profile_forbidden");
   // A client certificate from another CA is not a credential.
   auto other = openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
                         (dir_ / "other.key").string(), "-subj", "/CN=ops-admin", "-days", "1", "-out",
@@ -114,7 +115,7 @@ TEST_F(ApplianceTest, BadRequestsGetTheRightStatusWhileTheServiceKeepsServing) {
   openssl_csr(dir_.path(), "evil", "/CN=evil.example.org", "DNS:evil.example.org");
   auto refused = enroll(est_body("evil"), auth);
   EXPECT_EQ(refused.status, 422) << refused.body;
-  EXPECT_EQ(nlohmann::json::parse(refused.body)["error"], "san_policy");
+  EXPECT_EQ(nlohmann::json::parse(refused.body)["error"], "name_policy");
 
   // The answer to an oversized body goes out before the body is read; the
   // client must still get it (no reset while it is sending), every time.
@@ -236,18 +237,18 @@ TEST_F(ApplianceTest, ReenrollRenewsACertificateThisCaIssuedToItsHolder) {
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_TRUE(verifies(certs_of(r)));
   EXPECT_EQ(ledger().back()["profile"], "client") << "renewal keeps the original profile";
-  // A label names the profile, even when it is the default one: the server
-  // profile, which wants a subjectAltName this request lacks, decides.
+  // RFC 7030 4.2.2: a renewal keeps its profile; a label naming another is refused.
   openssl_csr(dir_.path(), "renew2", "/CN=ops-admin");
   auto relabelled = enroll(est_body("renew2"), {"--cert", (dir_ / "ops.crt").string(), "--key", (dir_ / "ops.key").string()},
                            "/.well-known/est/server/simplereenroll");
-  EXPECT_EQ(relabelled.status, 422) << relabelled.body;
-  EXPECT_NE(relabelled.body.find("server certificate"), std::string::npos) << relabelled.body;
+  EXPECT_EQ(relabelled.status, 403) << relabelled.body;
+  EXPECT_EQ(nlohmann::json::parse(relabelled.body)["error"], "renewal_refused") << relabelled.body;
   // Another subject is refused.
   openssl_csr(dir_.path(), "other", "/CN=someone-else");
   auto mismatch = enroll(est_body("other"), {"--cert", (dir_ / "ops.crt").string(), "--key", (dir_ / "ops.key").string()},
                          "/.well-known/est/simplereenroll");
   EXPECT_EQ(mismatch.status, 422) << mismatch.body;
+  EXPECT_EQ(nlohmann::json::parse(mismatch.body)["error"], "renewal_mismatch") << mismatch.body;
 }
 
 TEST_F(ApplianceTest, AnswersUnavailableWhileTheTokenIsGoneAndRecoversOnItsOwnWhenItIsBack) {

@@ -119,9 +119,16 @@ void make_test_ca(const std::filesystem::path& dir, const std::string& extra_ca_
              "    validity_days: 90\n"
              "    extended_key_usage: [server_auth]\n"
              "    allowed_dns_suffixes: [example.test]\n"
+             "    requesters: [enroll]\n"
+             "  host:\n"
+             "    validity_days: 90\n"
+             "    extended_key_usage: [server_auth]\n"
+             "    names: {dns: [example.test], ip: [127.0.0.1]}\n"
              "  client:\n"
              "    validity_days: 30\n"
-             "    extended_key_usage: [client_auth]\n" +
+             "    extended_key_usage: [client_auth]\n"
+             "    requesters: [enroll]\n"
+             "    names: {common_name: text}\n" +
                  extra_ca_yaml);
 }
 

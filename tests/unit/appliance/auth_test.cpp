@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "hsmca/signer/certificate_authority.hpp"
 #include "hsmca/signer/openssl.hpp"
+#include "process.hpp"
 #include "softhsm_env.hpp"
 
 namespace hsmca::appliance {
@@ -127,29 +129,70 @@ TEST_F(AuthorizerTest, NeverEchoesWhatStandsInPlaceOfAHash) {
   EXPECT_EQ(message.find(kAdminToken), std::string::npos) << message;
 }
 
-TEST_F(AuthorizerTest, AnyValidClientCertificateHoldsAStarRoleOnlyNamedOnesTheOthers) {
-  const auto a = standard();
-  auto id = a.for_client_certificate("build-agent-7");
+const std::string kOpsFingerprint(64, 'a');
+const std::string kOtherFingerprint(64, 'b');
+
+TEST_F(AuthorizerTest, AnyValidClientCertificateHoldsAStarRolePinnedOnesTheOthers) {
+  ApplianceConfig c;
+  c.roles = {{"enroll", {"*"}}, {"admin", {"sha256:" + kOpsFingerprint}}};
+  const auto a = Authorizer::from(c);
+  auto id = a.for_client_certificate("build-agent-7", kOtherFingerprint);
   EXPECT_EQ(id.kind, Identity::Kind::client_certificate);
   EXPECT_EQ(id.roles, std::vector<std::string>{"enroll"});
-  EXPECT_EQ(id.describe(), "mtls:CN=build-agent-7");
+  EXPECT_EQ(id.describe(), "mtls:CN=build-agent-7;sha256=" + kOtherFingerprint.substr(0, 16));
 
-  id = a.for_client_certificate("ops-admin");
+  id = a.for_client_certificate("anyone", kOpsFingerprint);
   EXPECT_EQ(id.roles, (std::vector<std::string>{"admin", "enroll"}));
-  EXPECT_TRUE(id.has_role("admin"));
-
-  id = a.for_client_certificate("OPS-ADMIN");  // CNs are compared exactly
+  // A CN is no fingerprint, whatever it says.
+  id = a.for_client_certificate("sha256:" + kOpsFingerprint, kOtherFingerprint);
   EXPECT_FALSE(id.has_role("admin"));
 }
 
-TEST_F(AuthorizerTest, ClientCertificateOutsideEveryListHasNoRole) {
+TEST_F(AuthorizerTest, TheCallerCarriesRolesAndTheCertificatesPin) {
+  ApplianceConfig c;
+  c.roles = {{"enroll", {"*"}}};
+  const auto caller = Authorizer::from(c).for_client_certificate("dev", kOpsFingerprint).caller();
+  EXPECT_FALSE(caller.local);
+  EXPECT_EQ(caller.roles, std::vector<std::string>{"enroll"});
+  EXPECT_EQ(caller.identities, std::vector<std::string>{"sha256:" + kOpsFingerprint});
+  EXPECT_EQ(Identity{}.caller().roles.size(), 0u);
+  EXPECT_FALSE(Identity{}.caller().local) << "nobody is the CA host's operator by default";
+}
+
+TEST_F(AuthorizerTest, CommonNamesGrantRolesOnlyForACaOfAnotherHierarchy) {
   ApplianceConfig c;
   c.roles = {{"admin", {"ops-admin"}}};
   const auto a = Authorizer::from(c);
-  const auto id = a.for_client_certificate("someone-else");
-  EXPECT_EQ(id.kind, Identity::Kind::client_certificate);
-  EXPECT_TRUE(id.roles.empty());
-  EXPECT_TRUE(a.for_client_certificate("").roles.empty());
+  EXPECT_TRUE(a.for_client_certificate("ops-admin", kOtherFingerprint).has_role("admin"));
+  EXPECT_FALSE(a.for_client_certificate("OPS-ADMIN", kOtherFingerprint).has_role("admin")) << "compared exactly";
+  EXPECT_TRUE(a.for_client_certificate("someone-else", kOtherFingerprint).roles.empty());
+  EXPECT_TRUE(a.for_client_certificate("", kOtherFingerprint).roles.empty());
+}
+
+// client_ca holding a certificate of this CA: anyone who may enroll could
+// get a client certificate with any CN.
+TEST_F(AuthorizerTest, RefusesARoleByCommonNameWhenClientCaTrustsThisCa) {
+  auto made = test::run_process({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                                 "-nodes", "-keyout", (dir_ / "ca.key").string(), "-subj", "/CN=This CA", "-days", "1",
+                                 "-out", (dir_ / "ca.pem").string()});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  auto ours = signer::read_certificates(dir_ / "ca.pem");
+  ApplianceConfig c;
+  c.client_ca = dir_ / "ca.pem";
+  c.roles = {{"enroll", {"*"}}, {"admin", {"ops-admin"}}};
+  try {
+    Authorizer::from(c, ours);
+    ADD_FAILURE() << "a role by CN was accepted";
+  } catch (const ConfigError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("appliance.auth.roles.admin: 'ops-admin'"), std::string::npos) << m;
+    EXPECT_NE(m.find("sha256:FINGERPRINT"), std::string::npos) << m;
+  }
+  c.roles = {{"enroll", {"*"}}, {"admin", {"sha256:" + kOpsFingerprint}}};
+  EXPECT_NO_THROW(Authorizer::from(c, ours));
+  // Another hierarchy's client CA: names are that CA's business.
+  c.roles = {{"admin", {"ops-admin"}}};
+  EXPECT_NO_THROW(Authorizer::from(c, {}));
 }
 
 TEST(IdentityTest, DescribeEscapesControlCharactersInACommonName) {

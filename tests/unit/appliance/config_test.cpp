@@ -211,6 +211,19 @@ TEST_F(ApplianceConfigTest, RefusesARoleOtherThanEnrollOrAdmin) {
   EXPECT_NE(message.find("enroll and admin"), std::string::npos) << message;
 }
 
+TEST_F(ApplianceConfigTest, GrantsAnyCertificateTheEnrollRoleOnlyAndReadsFingerprintPins) {
+  const auto star = error_of(replace(kFullBlock, "admin: [\"ops-admin\"", "admin: [\"*\""));
+  EXPECT_EQ(star.rfind("appliance.auth.roles.admin: \"*\" (any valid client certificate) may only be granted the "
+                       "enroll role", 0), 0u) << star;
+  const std::string pin(64, 'A');
+  const auto c = load(replace(kFullBlock, "\"backup-admin\"", "\"sha256:" + pin + "\""));
+  EXPECT_EQ(c.roles.at("admin").back(), "sha256:" + std::string(64, 'a')) << "kept lowercase, as fingerprints compare";
+  const auto short_pin = error_of(replace(kFullBlock, "\"backup-admin\"", "\"sha256:abcd\""));
+  EXPECT_NE(short_pin.find("64 hex digits"), std::string::npos) << short_pin;
+  const auto colons = error_of(replace(kFullBlock, "\"backup-admin\"", "\"sha256:AB:CD\""));
+  EXPECT_NE(colons.find("without colons"), std::string::npos) << colons;
+}
+
 TEST_F(ApplianceConfigTest, RefusesRoleCommonNamesWithoutAClientCa) {
   EXPECT_NE(error_of(replace(kFullBlock, "    client_ca: clients-ca.pem\n", "")).find("appliance.auth.client_ca is not set"),
             std::string::npos);

@@ -6,12 +6,16 @@
 #include <string_view>
 #include <vector>
 
+#include <openssl/x509.h>
+
 #include "hsmca/appliance/config.hpp"
+#include "hsmca/signer/authorization.hpp"
+#include "hsmca/signer/openssl.hpp"
 
 namespace hsmca::appliance {
 
-inline constexpr std::string_view kRoleEnroll = "enroll";
-inline constexpr std::string_view kRoleAdmin = "admin";
+using signer::kRoleAdmin;
+using signer::kRoleEnroll;
 
 // Who made a request, as far as the appliance could establish it.
 struct Identity {
@@ -20,15 +24,24 @@ struct Identity {
   // client certificate subject CN, or "token:<ROLES>:<first 8 hex of its hash>"
   // (ROLES joined by '+' when one token holds several, e.g. "token:enroll+admin:1a2b3c4d")
   std::string name;
+  std::string fingerprint;         // client certificate: lowercase hex SHA-256 of its DER
   std::vector<std::string> roles;  // sorted, no duplicates
   bool has_role(std::string_view role) const;
+  // What signer's decisions need: the roles, the identity a profile's
+  // requesters may name ("sha256:HEX"), and describe().
+  signer::Caller caller() const;
   // For logs and the ledger's requester: "mtls:CN=ops-admin", "bearer:enroll:1a2b3c4d",
   // "anonymous". Control characters and backslashes in a CN come out as \xNN,
   // so a certificate cannot forge log lines. Never contains a token.
   std::string describe() const;
 };
 
-// Roles from client certificate CNs and API tokens. The token file holds lines
+// Roles from client certificates and API tokens. A role's list in
+// appliance.auth.roles names client certificates by "sha256:HEX" (the
+// certificate's fingerprint: nobody can enroll for a certificate with a given
+// fingerprint), by "*" (any valid client certificate; the enroll role only) or
+// by bare CN (only when client_ca trusts no certificate of this CA — else any
+// enroll caller could obtain that CN). The token file holds lines
 // "ROLE SHA256-HEX-OF-TOKEN" ('#' starts a comment; upper- or lowercase hex; one
 // token may appear on several lines, once per role); only hashes are kept, and
 // a presented token is hashed and compared in constant time.
@@ -37,12 +50,16 @@ struct Identity {
 class Authorizer {
  public:
   // Reads the tokens file (if any). ConfigError naming file and line on a bad line
-  // (unknown role, hash not 64 hex digits, not exactly two fields).
-  static Authorizer from(const ApplianceConfig& config);
+  // (unknown role, hash not 64 hex digits, not exactly two fields). With the
+  // CA's own certificates (issuer and chain): ConfigError when a role is
+  // granted by bare CN while client_ca holds one of them.
+  static Authorizer from(const ApplianceConfig& config, const std::vector<signer::X509Ptr>& ca_certificates = {});
 
   // A client certificate that already chained to client_ca in the handshake.
-  // Kind client_certificate, with no roles when the CN is in no role's list.
-  Identity for_client_certificate(const std::string& common_name) const;
+  // Kind client_certificate, with no roles when it is in no role's list. A
+  // certificate with more than one CN is matched by fingerprint only.
+  Identity for_client_certificate(X509* certificate) const;
+  Identity for_client_certificate(const std::string& common_name, const std::string& fingerprint) const;
   // The value after "Bearer ". none when the token is unknown.
   Identity for_bearer_token(std::string_view token) const;
 
