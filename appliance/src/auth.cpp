@@ -68,17 +68,35 @@ std::string only_common_name(X509* cert) {
   return out;
 }
 
-// Certificates of this CA that client_ca trusts: then anybody who may enroll
-// can obtain a client certificate that passes the handshake, with a CN of
-// their choosing.
+// Whether client_ca trusts this CA: then anybody who may enroll can obtain a
+// client certificate that passes the handshake, with a CN of their choosing.
+// Decided by verification, not by comparing files: client_ca may hold the
+// root while the CA file lists no chain, or a re-issued certificate of the
+// same key. ca_certificates: the issuer first, then the chain above it.
 bool trusts_this_ca(const std::filesystem::path& client_ca, const std::vector<signer::X509Ptr>& ca_certificates) {
   if (client_ca.empty() || ca_certificates.empty()) return false;
+  std::unique_ptr<X509_STORE, signer::Free<X509_STORE_free>> store(X509_STORE_new());
+  // The stack borrows the certificates: freed without them.
+  struct FreeStack {
+    void operator()(STACK_OF(X509) * stack) const noexcept { sk_X509_free(stack); }
+  };
+  std::unique_ptr<STACK_OF(X509), FreeStack> chain(sk_X509_new_null());
+  std::unique_ptr<X509_STORE_CTX, signer::Free<X509_STORE_CTX_free>> ctx(X509_STORE_CTX_new());
+  if (!store || !chain || !ctx) throw signer::OpenSslError("X509_STORE_new");
   for (const auto& trusted : signer::read_certificates(client_ca)) {
-    for (const auto& ours : ca_certificates) {
-      if (X509_cmp(trusted.get(), ours.get()) == 0) return true;
-    }
+    if (X509_STORE_add_cert(store.get(), trusted.get()) != 1) signer::drain_openssl_errors();  // a duplicate
   }
-  return false;
+  for (std::size_t i = 1; i < ca_certificates.size(); ++i) sk_X509_push(chain.get(), ca_certificates[i].get());
+  if (X509_STORE_CTX_init(ctx.get(), store.get(), ca_certificates.front().get(), chain.get()) != 1) {
+    throw signer::OpenSslError("X509_STORE_CTX_init");
+  }
+  // Any anchor in client_ca will do (an intermediate too); neither time nor
+  // purpose matter to the question of who can reach the handshake.
+  X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
+  X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_NO_CHECK_TIME);
+  const bool trusted = X509_verify_cert(ctx.get()) == 1;
+  signer::drain_openssl_errors();
+  return trusted;
 }
 
 // A CN is chosen by whoever requested the client certificate; it must not be
@@ -135,6 +153,10 @@ std::string Identity::describe() const {
 Authorizer Authorizer::from(const ApplianceConfig& config, const std::vector<signer::X509Ptr>& ca_certificates) {
   Authorizer a;
   a.roles_ = config.roles;
+  if (!ca_certificates.empty()) {
+    a.issuer_name_.reset(X509_NAME_dup(X509_get_subject_name(ca_certificates.front().get())), X509_NAME_free);
+    if (!a.issuer_name_) throw signer::OpenSslError("X509_NAME_dup");
+  }
   if (trusts_this_ca(config.client_ca, ca_certificates)) {
     for (const auto& [role, names] : config.roles) {
       for (const auto& n : names) {
@@ -183,7 +205,14 @@ Identity Authorizer::for_client_certificate(X509* certificate) const {
     signer::drain_openssl_errors();
     return {};
   }
-  return for_client_certificate(only_common_name(certificate), signer::to_hex(std::span<const unsigned char>(digest)));
+  // A certificate of this CA is what any enroll caller can get: its CN names
+  // nobody, whatever the configuration says.
+  const bool ours = issuer_name_ && X509_NAME_cmp(X509_get_issuer_name(certificate), issuer_name_.get()) == 0;
+  const std::string common_name = only_common_name(certificate);
+  Identity id = for_client_certificate(ours ? std::string() : common_name,
+                                       signer::to_hex(std::span<const unsigned char>(digest)));
+  id.name = common_name;  // still shown in logs and the ledger
+  return id;
 }
 
 Identity Authorizer::for_client_certificate(const std::string& common_name, const std::string& fingerprint) const {

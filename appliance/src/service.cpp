@@ -552,7 +552,7 @@ void Service::enroll(const std::shared_ptr<Exchange>& ex, std::optional<std::str
 }
 
 void Service::show_certificate(const std::shared_ptr<Exchange>& ex, const std::string& serial_text) {
-  if (ex->identity.kind == Identity::Kind::none) return (void)ex->authorize("enroll");
+  if (!ex->authenticate()) return;
   if (!ex->identity.has_role("enroll") && !ex->identity.has_role("admin")) return (void)ex->authorize("enroll");
   const auto serial = normalized_serial(serial_text);
   if (!serial) return ex->error(400, "malformed_request", "the serial must be hex");
@@ -723,14 +723,21 @@ void Service::refresh_crl() {
     failure_message = e.what();
   }
   std::vector<std::shared_ptr<Exchange>> waiters;
+  bool again = false;
   {
     std::lock_guard lock(crl_mutex_);
-    // A failed refresh is retried by the next request; a CRL that lists every
-    // revocation and is still valid keeps being served meanwhile.
-    crl_refreshing_ = false;
     if (fresh) crl_ = fresh;
-    waiters.swap(crl_waiters_);
+    // Waiters join under this lock: one that came after the watcher saw a
+    // revocation this CRL lacks waits for the next one, signed on this worker.
+    again = fresh && !at_least(fresh->version, revocations_.current());
+    if (!again) {
+      // A failed refresh is retried by the next request; a CRL that lists
+      // every revocation and is still valid keeps being served meanwhile.
+      crl_refreshing_ = false;
+      waiters.swap(crl_waiters_);
+    }
   }
+  if (again) return refresh_crl();
   for (const auto& w : waiters) {
     if (fresh) {
       w->finish_crl(*fresh);
@@ -924,14 +931,15 @@ void Service::answer_cached_ocsp(const signer::CertId& id) {
   bool signed_now = false;
   unsigned failure_status = 0;
   std::string_view failure;
-  try {
-    // Waiters that joined after the watcher saw a newer revocation than this
-    // round read must not get its answer: look again (the version only grows).
-    for (int round = 0; round < 3; ++round) {
-      answer.reset();
+  std::vector<std::shared_ptr<Exchange>> waiters;
+  for (int round = 0;; ++round) {
+    answer.reset();
+    signed_now = false;
+    signer::RevocationVersion version;
+    try {
       // The version is read before the status: a revocation in between makes
       // the answer look stale at once, never hides the revocation.
-      const auto version = issuing_.ledger().revocation_version(issuing_.ca().issuer_id());
+      version = issuing_.ledger().revocation_version(issuing_.ca().issuer_id());
       revocations_.advance(version);
       const auto status = ocsp_status(id.serial_hex);
       const auto steady_now = std::chrono::steady_clock::now();
@@ -958,23 +966,24 @@ void Service::answer_cached_ocsp(const signer::CertId& id) {
         answer = std::move(made);
         signed_now = true;
       }
-      if (!answer || at_least(version, revocations_.current())) break;
+    } catch (const token::Error&) {
+      failure_status = 503;
+      failure = ocsp_try_later_;
+    } catch (const signer::LedgerError&) {
+      failure_status = 503;
+      failure = ocsp_try_later_;
+    } catch (const std::exception&) {
+      failure_status = 500;
+      failure = ocsp_internal_error_;
     }
-  } catch (const token::Error&) {
-    failure_status = 503;
-    failure = ocsp_try_later_;
-  } catch (const signer::LedgerError&) {
-    failure_status = 503;
-    failure = ocsp_try_later_;
-  } catch (const std::exception&) {
-    failure_status = 500;
-    failure = ocsp_internal_error_;
-  }
-  std::vector<std::shared_ptr<Exchange>> waiters;
-  {
     std::lock_guard lock(ocsp_mutex_);
+    // Waiters join under this lock; one that joined after the watcher saw a
+    // newer revocation than this round read must not get its answer: look
+    // again (the ledger's version only grows, so a round or two suffices).
+    if (answer && round < 3 && !at_least(version, revocations_.current())) continue;
     waiters = std::move(ocsp_waiting_[key]);
     ocsp_waiting_.erase(key);
+    break;
   }
   for (std::size_t i = 0; i < waiters.size(); ++i) {
     if (answer) {

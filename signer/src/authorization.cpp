@@ -30,11 +30,10 @@ std::optional<Rejection> authorize_profile(const Profile& profile, const Caller&
     return Rejection{"profile_forbidden", "profile \"" + profile.name +
                                               "\" names no requesters, so only `hsmca sign` on the CA host may use it"};
   }
-  std::string allowed;
-  for (const auto& r : profile.requesters) allowed += (allowed.empty() ? "" : ", ") + r;
+  // Who else may is not the caller's business: the list may hold pins.
   return Rejection{"profile_forbidden", (caller.description.empty() ? std::string("the caller") : caller.description) +
-                                            " may not request profile \"" + profile.name + "\" (its requesters: " +
-                                            allowed + ")"};
+                                            " may not request profile \"" + profile.name +
+                                            "\": none of its roles or identities is among the profile's requesters"};
 }
 
 std::vector<std::string> requestable_profiles(const std::vector<Profile>& profiles, const Caller& caller) {

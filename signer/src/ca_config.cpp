@@ -55,6 +55,12 @@ Profile parse_profile(const std::string& name, StrictMap m) {
     p.requesters.push_back(requester);
   }
   p.names = read_name_policy(m);
+  // RFC 6125 6.4.4: a TLS client falls back to the CN when a certificate has
+  // no DNS name, so a server certificate's CN is never free text.
+  if (p.server() && p.names.common_name == NamePolicy::CommonName::text) {
+    throw ConfigError(m.path_of("names") + ": common_name: text is not allowed in a profile with server_auth (TLS"
+                      " clients read a CN as a host name when there is no DNS name; leave common_name out)");
+  }
   m.finish();
   return p;
 }

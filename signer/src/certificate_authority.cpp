@@ -60,9 +60,11 @@ Outcome<LeafPlan> CertificateAuthority::prepare(const IssuanceRequest& request,
                                                 std::chrono::system_clock::time_point now) const {
   const Profile* p = profile(request.profile);
   if (p == nullptr) {
+    // Only the profiles this caller may have: the others are not its business.
     std::string names;
-    for (const auto& q : profiles_) names += (names.empty() ? "" : ", ") + q.name;
-    return Rejection{"unknown_profile", "no profile '" + request.profile + "' (profiles: " + names + ")"};
+    for (const auto& q : requestable_profiles(profiles_, request.caller)) names += (names.empty() ? "" : ", ") + q;
+    return Rejection{"unknown_profile", "no profile '" + request.profile + "' (profiles you may request: " +
+                                            (names.empty() ? "none" : names) + ")"};
   }
   if (auto refused = authorize_profile(*p, request.caller)) return *refused;
   if (request.renewal && request.renewal->profile != p->name) {

@@ -269,6 +269,10 @@ Outcome<LeafPlan> plan_leaf(const CertificateRequest& request, const Profile& pr
   }
 
   const X509_NAME* subject = request.subject();
+  // A leaf named as its issuer reads, to a path builder, as the CA itself.
+  if (X509_NAME_entry_count(subject) > 0 && X509_NAME_cmp(subject, X509_get_subject_name(issuer.certificate)) == 0) {
+    return Rejection{"name_policy", "the request's subject is the issuing CA's own name"};
+  }
   auto names = grant_names(request, profile.names, profile.name);
   if (!names.ok()) return names.rejection();
   const std::vector<SubjectAltName>& granted = names.value();

@@ -351,6 +351,12 @@ Outcome<SubjectAltName> check_uri(const std::string& requested, const NamePolicy
       return refused("URI " + quoted(requested) + " has a \".\" or \"..\" path segment, which profile " +
                      quoted(profile_name) + " does not allow (it compares path prefixes)");
     }
+    // "..%2f", "..\\", "..;" and ports: spellings that one resolver reads as
+    // another path or authority than the prefix compare saw.
+    if (uri && (uri->port || requested.find_first_of("%\\;") != std::string::npos)) {
+      return refused("URI " + quoted(requested) + " has a port, a percent-encoding, a backslash or a ';', which profile " +
+                     quoted(profile_name) + " does not allow (they let one URI read as another)");
+    }
     const auto matches = [&uri](const std::string& entry) { return uri_matches(*uri, entry); };
     if (!uri || std::ranges::none_of(policy.uri, matches)) {
       return refused(outside("URI " + quoted(requested), policy, Kind::uri, profile_name));
@@ -436,10 +442,15 @@ NamePolicy read_name_policy(StrictMap& profile) {
   const std::vector<std::string> suffixes = profile.optional_string_list("allowed_dns_suffixes");
   auto names = profile.optional_map("names");
 
-  // Written, even as an empty list or a bare "dns:", restricts the profile:
-  // the safe reading of a line that names a kind but no value is "none".
+  // A `names` block, whatever it lists, restricts the profile: a kind of
+  // name it does not list is refused (README: "with it, default deny"). A
+  // block that reads as nothing at all ("names:") is a mistake, not "any".
+  if (profile.node()["names"].IsDefined() && !profile.node()["names"].IsMap()) {
+    throw ConfigError(profile.path_of("names") + " must be a block of dns, wildcards, ip, email, uri and common_name"
+                      " (leave it out for a profile that takes any name)");
+  }
   auto written = [&names](const char* key) { return names && names->node()[key].IsDefined(); };
-  policy.restricted = old_spelling || written("dns") || written("ip") || written("email") || written("uri");
+  policy.restricted = old_spelling || names.has_value();
 
   auto read_domains = [](const StrictMap& block, const std::string& key, const std::vector<std::string>& entries) {
     std::vector<std::string> out;
@@ -541,8 +552,23 @@ Outcome<std::vector<SubjectAltName>> grant_names(const CertificateRequest& reque
   if (const int count = common_name_count(request.subject()); count > 1) {
     return refused("the request has " + std::to_string(count) + " common names; at most one is allowed");
   }
-  if (policy.common_name == NamePolicy::CommonName::text) return granted;
   const std::string common_name = request.common_name();
+  // RFC 5280 A.1: ub-common-name is 64 characters.
+  if (std::ranges::count_if(common_name, [](unsigned char c) { return (c & 0xc0) != 0x80; }) > 64) {
+    return refused("the common name is longer than 64 characters (RFC 5280 ub-common-name)");
+  }
+  // S/MIME clients and name constraints read a subject emailAddress (PKCS #9)
+  // as an address: it obeys the email policy like an rfc822Name.
+  const X509_NAME* subject = request.subject();
+  for (int i = X509_NAME_get_index_by_NID(subject, NID_pkcs9_emailAddress, -1); i >= 0;
+       i = X509_NAME_get_index_by_NID(subject, NID_pkcs9_emailAddress, i)) {
+    const ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, i));
+    const std::string address(reinterpret_cast<const char*>(ASN1_STRING_get0_data(data)),
+                              static_cast<std::size_t>(ASN1_STRING_length(data)));
+    auto checked = check_name({Kind::email, address}, policy, profile_name);
+    if (!checked.ok()) return refused("subject emailAddress: " + checked.rejection().message);
+  }
+  if (policy.common_name == NamePolicy::CommonName::text) return granted;
   if (common_name.empty()) return granted;
   for (Kind kind : {Kind::dns, Kind::ip, Kind::email, Kind::uri}) {
     const auto same = canonical(kind, common_name);
@@ -559,7 +585,7 @@ Outcome<std::vector<SubjectAltName>> grant_names(const CertificateRequest& reque
   }
   return refused("common name " + quoted(common_name) +
                  " is neither one of the request's subjectAltNames nor a name profile " + quoted(profile_name) +
-                 " allows (write names: {common_name: text} in the profile to allow free text)");
+                 " allows (a profile without server_auth may allow free text: names: {common_name: text})");
 }
 
 }  // namespace hsmca::signer

@@ -78,6 +78,19 @@ std::optional<CertId> read_cert_id(OCSP_CERTID* cid) {
   if (len <= 0) return std::nullopt;
   id.der.assign(der, der + len);
   OPENSSL_free(der);
+  // The hash algorithm's parameters are absent or NULL (RFC 6960 4.1.1 via
+  // RFC 5754). Any other value would make the same certificate's CertID
+  // endlessly many different ones: each a cache miss and a signature.
+  const unsigned char* p = id.der.data();
+  long inner_length = 0;
+  int tag = 0, klass = 0;
+  if (ASN1_get_object(&p, &inner_length, &tag, &klass, static_cast<long>(id.der.size())) & 0x80) return std::nullopt;
+  std::unique_ptr<X509_ALGOR, Free<X509_ALGOR_free>> algorithm(
+      d2i_X509_ALGOR(nullptr, &p, static_cast<long>(id.der.data() + id.der.size() - p)));
+  if (!algorithm) return std::nullopt;
+  int parameter_type = V_ASN1_UNDEF;
+  X509_ALGOR_get0(nullptr, &parameter_type, nullptr, algorithm.get());
+  if (parameter_type != V_ASN1_UNDEF && parameter_type != V_ASN1_NULL) return std::nullopt;
   return id;
 }
 

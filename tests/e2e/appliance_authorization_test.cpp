@@ -26,18 +26,23 @@ class ApplianceAuthorizationTest : public ApplianceFixture {
            "    names: {dns: [localhost, registry, corp.test], ip: [10.0.0.0/8]}\n"
            "  offline:\n"
            "    validity_days: 30\n"
-           "    extended_key_usage: [client_auth]\n";
+           "    extended_key_usage: [client_auth]\n"
+           "  open:\n"
+           "    validity_days: 30\n"
+           "    extended_key_usage: [client_auth]\n"
+           "    requesters: [enroll]\n";
   }
 
   std::vector<std::string> mtls(const std::string& name) {
     return {"--cert", (dir_ / (name + ".crt")).string(), "--key", (dir_ / (name + ".key")).string()};
   }
 
-  // A client certificate NAME.crt for `subject`, enrolled over EST with the
-  // enroll token under the client profile.
-  void enroll_client(const std::string& name, const std::string& subject) {
-    openssl_csr(dir_.path(), name, subject);
-    auto r = enroll(est_body(name), bearer(kEnrollToken), "/.well-known/est/client/simpleenroll");
+  // A client certificate NAME.crt for `subject` (and `san`), enrolled over
+  // EST with the enroll token under `profile`.
+  void enroll_client(const std::string& name, const std::string& subject, const std::string& profile = "client",
+                     const std::string& san = "") {
+    openssl_csr(dir_.path(), name, subject, san);
+    auto r = enroll(est_body(name), bearer(kEnrollToken), "/.well-known/est/" + profile + "/simpleenroll");
     ASSERT_EQ(r.status, 200) << r.body;
     write_file(dir_ / (name + ".crt"), certs_of(r));
   }
@@ -94,6 +99,9 @@ TEST_F(ApplianceAuthorizationTest, ARevokedClientCertificateNoLongerAuthenticate
   EXPECT_NE(est.body.find("revoked"), std::string::npos) << est.body;
   auto api = api_enroll("web", "server", mtls("device"));
   EXPECT_EQ(api.status, 401) << api.body;
+  auto show = curl({"--cert", (dir_ / "device.crt").string(), "--key", (dir_ / "device.key").string(),
+                    url("/api/v1/certificates/" + serial_of("device"))});
+  EXPECT_EQ(show.status, 401) << "reading certificates relies on the credential too: " << show.body;
   EXPECT_EQ(ledger().size(), before) << "a refused request records nothing";
 }
 
@@ -148,10 +156,11 @@ TEST_F(ApplianceAuthorizationTest, ARoleGrantedByCommonNameWhileClientCaTrustsTh
 // Finding 3: simplereenroll to another profile, with new names, or with a
 // certificate that fails client verification.
 TEST_F(ApplianceAuthorizationTest, ReenrollmentCannotChangeTheProfileOrTheNames) {
-  enroll_client("device", "/CN=device-1");
+  // A profile with no name policy: only the renewal rule stands between the holder and new names.
+  enroll_client("device", "/CN=device-1", "open", "DNS:device-1");
   const auto before = ledger().size();
 
-  openssl_csr(dir_.path(), "grab", "/CN=device-1", "DNS:*.example.test,IP:10.1.2.3");
+  openssl_csr(dir_.path(), "grab", "/CN=device-1", "DNS:device-1,DNS:*.example.test,IP:10.1.2.3");
   auto server = enroll(est_body("grab"), mtls("device"), "/.well-known/est/server/simplereenroll");
   EXPECT_EQ(server.status, 403) << server.body;
   EXPECT_EQ(error_of(server), "renewal_refused");
@@ -170,10 +179,10 @@ TEST_F(ApplianceAuthorizationTest, ReenrollmentCannotChangeTheProfileOrTheNames)
   EXPECT_EQ(ledger().size(), before) << "refused renewals record nothing";
 
   // The holder with the same names renews under the same profile.
-  openssl_csr(dir_.path(), "same", "/CN=device-1");
-  auto same = enroll(est_body("same"), mtls("device"), "/.well-known/est/client/simplereenroll");
+  openssl_csr(dir_.path(), "same", "/CN=device-1", "DNS:device-1");
+  auto same = enroll(est_body("same"), mtls("device"), "/.well-known/est/open/simplereenroll");
   ASSERT_EQ(same.status, 200) << same.body;
-  EXPECT_EQ(ledger().back()["profile"], "client");
+  EXPECT_EQ(ledger().back()["profile"], "open");
 }
 
 // Finding 4: a profile carrying ocsp_signing would make any enroll caller a responder.
@@ -205,6 +214,11 @@ TEST_F(ApplianceAuthorizationTest, NamesOfEveryKindOutsideTheProfileAreRefused) 
     EXPECT_EQ(error_of(r), "name_policy");
     EXPECT_NE(r.body.find("server"), std::string::npos) << "names the profile: " << r.body;
   }
+  // A names block that lists only the CN's rule (the client profile) allows no name of any kind.
+  openssl_csr(dir_.path(), "person", "/CN=Alice Smith", "URI:spiffe://prod/ns/admin,email:ceo@bank.com");
+  auto person = enroll(est_body("person"), bearer(kEnrollToken), "/.well-known/est/client/simpleenroll");
+  EXPECT_EQ(person.status, 422) << person.body;
+  EXPECT_EQ(error_of(person), "name_policy");
   // The internal profile allows 10.0.0.0/8 and says so when refusing another address.
   openssl_csr(dir_.path(), "ip", "/CN=registry", "DNS:registry,IP:192.168.1.1");
   auto ip = api_enroll("ip", "internal", bearer(kEnrollToken));
@@ -243,8 +257,8 @@ TEST_F(ApplianceAuthorizationTest, SingleLabelNamesIssueUnderAProfileThatListsTh
   auto unlisted = api_enroll("build01", "internal", bearer(kEnrollToken));
   EXPECT_EQ(unlisted.status, 422) << unlisted.body;
   // A profile with no name policy takes any valid name, single labels too.
-  auto client = api_enroll("build01", "client", bearer(kEnrollToken));
-  EXPECT_EQ(client.status, 201) << client.body;
+  auto open = api_enroll("build01", "open", bearer(kEnrollToken));
+  EXPECT_EQ(open.status, 201) << open.body;
 }
 
 TEST_F(ApplianceAuthorizationTest, AProfileWithoutRequestersIsForTheCaHostOnly) {
@@ -256,6 +270,10 @@ TEST_F(ApplianceAuthorizationTest, AProfileWithoutRequestersIsForTheCaHostOnly) 
     EXPECT_EQ(error_of(r), "profile_forbidden");
     EXPECT_NE(r.body.find("hsmca sign"), std::string::npos) << "says who may: " << r.body;
   }
+  // Who else may have a profile is not told: the list may hold admins' pins.
+  auto internal = api_enroll("op", "internal", bearer(kAdminToken));
+  EXPECT_EQ(internal.status, 403) << internal.body;
+  EXPECT_EQ(internal.body.find("enroll"), std::string::npos) << internal.body;
   auto est = enroll(est_body("op"), bearer(kEnrollToken), "/.well-known/est/offline/simpleenroll");
   EXPECT_EQ(est.status, 403) << est.body;
   EXPECT_EQ(ledger().size(), before);

@@ -171,6 +171,27 @@ TEST_F(AuthorizerTest, CommonNamesGrantRolesOnlyForACaOfAnotherHierarchy) {
 
 // client_ca holding a certificate of this CA: anyone who may enroll could
 // get a client certificate with any CN.
+// client_ca holding only the root, and a CA file that lists no chain: the
+// issuing CA chains to client_ca all the same.
+TEST_F(AuthorizerTest, RefusesARoleByCommonNameWhenClientCaTrustsThisCaOnlyThroughItsRoot) {
+  const auto run = [](const std::vector<std::string>& argv) {
+    auto r = test::run_process(argv);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+  };
+  const std::string d = dir_.path().string();
+  run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+       d + "/root.key", "-subj", "/CN=Root", "-days", "1", "-out", d + "/root.pem"});
+  run({"openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+       d + "/issuing.key", "-subj", "/CN=Issuing", "-out", d + "/issuing.csr"});
+  test::write_file(dir_ / "ca.ext", "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n");
+  run({"openssl", "x509", "-req", "-in", d + "/issuing.csr", "-CA", d + "/root.pem", "-CAkey", d + "/root.key",
+       "-CAcreateserial", "-days", "1", "-extfile", d + "/ca.ext", "-out", d + "/issuing.pem"});
+  ApplianceConfig c;
+  c.client_ca = dir_ / "root.pem";
+  c.roles = {{"admin", {"ops-admin"}}};
+  EXPECT_THROW(Authorizer::from(c, signer::read_certificates(dir_ / "issuing.pem")), ConfigError);
+}
+
 TEST_F(AuthorizerTest, RefusesARoleByCommonNameWhenClientCaTrustsThisCa) {
   auto made = test::run_process({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
                                  "-nodes", "-keyout", (dir_ / "ca.key").string(), "-subj", "/CN=This CA", "-days", "1",

@@ -110,7 +110,7 @@ TEST_F(CaConfigTest, ReadsAProfilesNamePolicyAndRequesters) {
   const auto c = load(
       "  web:\n"
       "    validity_days: 30\n"
-      "    extended_key_usage: [server_auth]\n"
+      "    extended_key_usage: [client_auth]\n"
       "    requesters: [enroll, acme, \"sha256:" + std::string(64, 'a') + "\", \"user:alice\"]\n"
       "    names:\n"
       "      dns: [Example.TEST, localhost]\n"
@@ -136,14 +136,30 @@ TEST_F(CaConfigTest, ReadsAProfilesNamePolicyAndRequesters) {
   EXPECT_EQ(web->names.common_name, NamePolicy::CommonName::text);
 }
 
-TEST_F(CaConfigTest, LeavesAProfileUnrestrictedWhenItsNamesBlockListsNoKindOfName) {
+// README: "with it, default deny" — a names block that lists only the CN's
+// rule still restricts every kind of name it does not list.
+TEST_F(CaConfigTest, RestrictsAProfileWithANamesBlockWhateverTheBlockLists) {
   const auto c = load(
-      "  open: {extended_key_usage: [client_auth], names: {common_name: text, wildcards: false}}\n"
+      "  text: {extended_key_usage: [client_auth], names: {common_name: text, wildcards: false}}\n"
+      "  empty: {extended_key_usage: [client_auth], names: {}}\n"
       "  bare: {extended_key_usage: [client_auth]}\n");
-  EXPECT_FALSE(c.profile("open")->names.restricted);
-  EXPECT_EQ(c.profile("open")->names.common_name, NamePolicy::CommonName::text);
-  EXPECT_FALSE(c.profile("bare")->names.restricted);
+  EXPECT_TRUE(c.profile("text")->names.restricted);
+  EXPECT_EQ(c.profile("text")->names.common_name, NamePolicy::CommonName::text);
+  EXPECT_TRUE(c.profile("empty")->names.restricted);
+  EXPECT_FALSE(c.profile("bare")->names.restricted) << "only a profile without the block takes any name";
   EXPECT_EQ(c.profile("bare")->names.common_name, NamePolicy::CommonName::name);
+}
+
+TEST_F(CaConfigTest, RefusesANamesBlockThatIsNoBlock) {
+  const auto message = error_of("  odd: {extended_key_usage: [client_auth], names: }\n");
+  EXPECT_EQ(message.rfind("profiles.odd.names must be a block", 0), 0u) << message;
+}
+
+TEST_F(CaConfigTest, RefusesAFreeTextCommonNameInAServerProfile) {
+  // TLS clients fall back to the CN when a certificate has no DNS name.
+  const auto message = error_of("  srv: {extended_key_usage: [server_auth], names: {ip: [10.0.0.0/8], common_name: text}}\n");
+  EXPECT_NE(message.find("common_name: text is not allowed in a profile with server_auth"), std::string::npos)
+      << message;
 }
 
 TEST_F(CaConfigTest, RestrictsAProfileWhoseNamesBlockListsAKindEvenWithNoEntries) {

@@ -303,7 +303,7 @@ TEST(NamePolicyTest, MatchesAUriEntryBySchemeHostAndPathPrefix) {
   EXPECT_EQ(verdict(Kind::uri, "spiffe://prod/ns/web", policy), "ok spiffe://prod/ns/web");
   EXPECT_EQ(verdict(Kind::uri, "SPIFFE://PROD/ns/web", policy), "ok SPIFFE://PROD/ns/web")
       << "scheme and host compared case-insensitively; the URI kept as asked";
-  EXPECT_TRUE(allowed(Kind::uri, "spiffe://prod:8443/ns/web", policy)) << "the port is not the host";
+  EXPECT_FALSE(allowed(Kind::uri, "spiffe://prod:8443/ns/web", policy)) << "entries name no port, so none is allowed";
   for (const char* uri : {"spiffe://prod.evil/x", "spiffe://evil.prod/x", "spiffe://pro/x", "https://prod/",
                           "spiffe://prod", "spiffe:prod/x", "urn:spiffe:prod", "spiffe://prod:x/ns"}) {
     SCOPED_TRACE(uri);
@@ -341,7 +341,8 @@ TEST(NamePolicyTest, ComparesTheWholePathPrefixAndRefusesDotSegments) {
 
 TEST(NamePolicyTest, MatchesAnIpv6LiteralUriHost) {
   const NamePolicy policy{.restricted = true, .uri = {"https://[2001:db8::1]/"}};
-  EXPECT_TRUE(allowed(Kind::uri, "https://[2001:DB8::1]:8443/x", policy));
+  EXPECT_TRUE(allowed(Kind::uri, "https://[2001:DB8::1]/x", policy));
+  EXPECT_FALSE(allowed(Kind::uri, "https://[2001:db8::1]:8443/x", policy)) << "no port";
   EXPECT_FALSE(allowed(Kind::uri, "https://[2001:db8::2]/x", policy));
 }
 
@@ -352,15 +353,30 @@ TEST(NamePolicyTest, RefusesEveryUriInARestrictedProfileThatListsNone) {
 
 // --- reading the policy ------------------------------------------------------
 
-TEST(NamePolicyTest, IsRestrictedOnlyByAListOfNamesNotByTheCommonNameOrWildcards) {
+TEST(NamePolicyTest, IsRestrictedByANamesBlockWhateverItLists) {
   EXPECT_FALSE(from_yaml("{}").restricted);
-  EXPECT_FALSE(from_yaml("{names: {common_name: text, wildcards: true}}").restricted);
+  EXPECT_TRUE(from_yaml("{names: {common_name: text, wildcards: true}}").restricted);
+  EXPECT_TRUE(from_yaml("{names: {}}").restricted);
   EXPECT_TRUE(from_yaml("{names: {uri: [\"spiffe://prod/\"]}}").restricted);
   EXPECT_TRUE(from_yaml("{names: {ip: []}}").restricted);
   const NamePolicy text = from_yaml("{names: {common_name: text}}");
   EXPECT_EQ(text.common_name, CommonName::text);
-  EXPECT_TRUE(allowed(Kind::dns, "*.example.test", from_yaml("{names: {wildcards: false}}")))
-      << "an unrestricted profile allows wildcards whatever wildcards says";
+  // A client profile for people: a free-text CN, and no name of any kind.
+  EXPECT_FALSE(allowed(Kind::uri, "spiffe://prod/ns/admin", text));
+  EXPECT_FALSE(allowed(Kind::email, "ceo@bank.com", text));
+  EXPECT_FALSE(allowed(Kind::dns, "www.bank.com", text));
+  EXPECT_FALSE(allowed(Kind::ip, "8.8.8.8", text));
+  EXPECT_TRUE(allowed(Kind::dns, "*.example.test", kUnrestricted)) << "an unrestricted profile allows wildcards";
+}
+
+TEST(NamePolicyTest, RefusesUriSpellingsThatResolveElsewhereInARestrictedProfile) {
+  NamePolicy spiffe{.restricted = true, .uri = {"spiffe://prod/ns/"}};
+  EXPECT_TRUE(allowed(Kind::uri, "spiffe://prod/ns/web", spiffe));
+  for (const char* uri : {"spiffe://prod/ns/..%2fadmin", "spiffe://prod/ns/..\\admin", "spiffe://prod/ns/x/..;/admin",
+                          "spiffe://prod:443/ns/x", "spiffe://prod/ns/%61dmin"}) {
+    SCOPED_TRACE(uri);
+    EXPECT_FALSE(allowed(Kind::uri, uri, spiffe));
+  }
 }
 
 // --- the subject's common name -----------------------------------------------
@@ -394,6 +410,35 @@ TEST(NamePolicyTest, RefusesARequestWithTwoCommonNamesInEitherMode) {
     EXPECT_EQ(granted(spec, server_names(mode)), "refused the request has 2 common names; at most one is allowed");
   }
   EXPECT_EQ(granted(spec, kUnrestricted), "refused the request has 2 common names; at most one is allowed");
+}
+
+TEST(NamePolicyTest, RefusesACommonNameLongerThanRfc5280Allows) {
+  // OpenSSL's own name builder refuses such a CN; a hostile requester's does not.
+  for (std::size_t length : {64u, 65u}) {
+    auto request = make_request(key().pkey(), {{}, {}});
+    const std::string cn(length, 'a');
+    X509_NAME_ENTRY* entry = X509_NAME_ENTRY_create_by_NID(
+        nullptr, NID_commonName, V_ASN1_UTF8STRING, reinterpret_cast<const unsigned char*>(cn.data()),
+        static_cast<int>(cn.size()));
+    ASSERT_NE(entry, nullptr);
+    ASSERT_EQ(X509_NAME_add_entry(X509_REQ_get_subject_name(request.request.get()), entry, -1, 0), 1);
+    X509_NAME_ENTRY_free(entry);
+    const auto names = grant_names(request, server_names(CommonName::text), "client");
+    if (length == 64) {
+      EXPECT_TRUE(names.ok()) << names.rejection().message;
+    } else {
+      ASSERT_FALSE(names.ok());
+      EXPECT_EQ(names.rejection().message, "the common name is longer than 64 characters (RFC 5280 ub-common-name)");
+    }
+  }
+}
+
+TEST(NamePolicyTest, ChecksASubjectEmailAddressAgainstTheEmailPolicy) {
+  // S/MIME clients and name constraints read it as an address.
+  const RequestSpec outside{{{NID_commonName, "www.example.test"}, {NID_pkcs9_emailAddress, "ceo@bank.com"}}, {}};
+  EXPECT_TRUE(granted(outside, server_names()).starts_with("refused subject emailAddress:")) << granted(outside, server_names());
+  const RequestSpec inside{{{NID_commonName, "www.example.test"}, {NID_pkcs9_emailAddress, "ops@example.test"}}, {}};
+  EXPECT_EQ(granted(inside, server_names()), "DNS:www.example.test");
 }
 
 TEST(NamePolicyTest, AddsACommonNameThatIsAnAllowedDnsNameAsASubjectAltName) {
@@ -430,8 +475,8 @@ TEST(NamePolicyTest, RefusesACommonNameThatIsNeitherARequestedNameNorAnAllowedOn
     SCOPED_TRACE(cn);
     EXPECT_EQ(granted({{{NID_commonName, cn}}, {{Kind::dns, "www.example.test"}}}, server_names()),
               "refused common name \"" + std::string(cn) +
-                  "\" is neither one of the request's subjectAltNames nor a name profile \"server\" allows (write "
-                  "names: {common_name: text} in the profile to allow free text)");
+                  "\" is neither one of the request's subjectAltNames nor a name profile \"server\" allows (a "
+                  "profile without server_auth may allow free text: names: {common_name: text})");
   }
   EXPECT_TRUE(granted({{{NID_commonName, "evil.com."}}, {}}, kUnrestricted).starts_with("refused "))
       << "not a DNS name, so not a name an unrestricted profile allows either";

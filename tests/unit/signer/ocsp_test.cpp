@@ -285,6 +285,26 @@ TEST(OcspTest, RefusesGarbageAndTrailingBytesAsMalformedRequests) {
   EXPECT_THROW(OcspResponder::error_response(OcspResponseStatus::successful), std::invalid_argument);
 }
 
+// Each value of the hash algorithm's parameters would be another CertID for
+// the same certificate: another cache entry, another token signature.
+TEST(OcspTest, RefusesACertIdWhoseHashAlgorithmHasParametersOtherThanNull) {
+  const Pki& pki = pkis()[0];
+  const Files f(pki);
+  const Bytes good_request = openssl_request(f, false);
+  ASSERT_TRUE(parse_ocsp_request(good_request).ok());
+  // SHA-1's AlgorithmIdentifier as openssl writes it, parameters NULL (05 00).
+  const Bytes sha1_null{0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00};
+  const auto at = std::search(good_request.begin(), good_request.end(), sha1_null.begin(), sha1_null.end());
+  ASSERT_NE(at, good_request.end());
+  for (const Bytes& parameters : {Bytes{0x04, 0x00}, Bytes{0x02, 0x00}, Bytes{0x20, 0x00}}) {
+    Bytes changed = good_request;
+    std::copy(parameters.begin(), parameters.end(), changed.begin() + (at - good_request.begin()) + 9);
+    const auto query = parse_ocsp_request(changed);
+    ASSERT_FALSE(query.ok()) << int(parameters[0]);
+    EXPECT_EQ(query.rejection().code, "malformedRequest");
+  }
+}
+
 TEST(OcspTest, PrebuildsACacheableResponseForOneSerial) {
   for (const Pki& pki : pkis()) {
     SCOPED_TRACE(pki.name);

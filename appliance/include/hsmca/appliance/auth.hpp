@@ -1,6 +1,7 @@
 #pragma once
 #include <array>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -64,7 +65,9 @@ class Authorizer {
   Identity for_bearer_token(std::string_view token) const;
 
  private:
-  std::map<std::string, std::vector<std::string>> roles_;  // role -> CNs
+  std::map<std::string, std::vector<std::string>> roles_;  // role -> "*", "sha256:HEX" or CNs
+  // This CA's subject: its certificates' CNs grant nothing.
+  std::shared_ptr<X509_NAME> issuer_name_;
   struct TokenEntry {
     std::string role;
     std::array<unsigned char, 32> hash;  // SHA-256 of the token

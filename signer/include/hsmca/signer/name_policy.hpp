@@ -44,7 +44,7 @@ struct IpRange {
 // included). restricted == true: default deny — a name kind whose list is
 // empty is refused.
 struct NamePolicy {
-  bool restricted = false;  // true when any of dns/ip/email/uri was written (or allowed_dns_suffixes)
+  bool restricted = false;  // true when the profile has a names block (or allowed_dns_suffixes)
   // Lowercase suffixes on label boundaries: "example.test" allows itself and
   // "a.example.test", never "badexample.test". A single-label entry
   // ("localhost") matches itself and names below it.
