@@ -159,10 +159,11 @@ class Ceremony {
 
     transcript_.step("check that no output exists yet", [&] {
       for (const auto& out : spec_.outputs()) {
-        if (fs::exists(out)) {
-          if (out == spec_.transcript_out) transcript_path_.clear();  // never overwrite a record
-          throw ConfigError(out.string() + " already exists; hsmca never overwrites a ceremony output");
+        std::error_code ec;
+        if (out == spec_.transcript_out && fs::symlink_status(out, ec).type() != fs::file_type::not_found) {
+          transcript_path_.clear();  // never overwrite a record, nor write one through a link
         }
+        check_new_output(out, "a ceremony output");
         if (!fs::is_directory(fs::absolute(out).parent_path())) {
           throw ConfigError("the directory of " + out.string() + " does not exist");
         }

@@ -321,7 +321,7 @@ std::vector<fs::path> CeremonySpec::outputs() const {
 CeremonyOutline peek_ceremony(const fs::path& file) noexcept {
   CeremonyOutline outline;
   try {
-    YAML::Node root = YAML::LoadFile(file.string());
+    YAML::Node root = signer::load_yaml_file(file.string());
     if (root["ceremony"].IsScalar()) outline.kind = root["ceremony"].as<std::string>();
     outline.public_key = root["outputs"]["public_key"].IsScalar();
     outline.previous_crl = root["crl"]["previous"].IsScalar();

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "hsmca/signer/pin.hpp"
 #include "hsmca/token/error.hpp"
 
 namespace {
@@ -19,6 +20,8 @@ void add_token_options(CLI::App* cmd, hsmca::cli::TokenOptions& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before anything else: HSMCA_PIN may be in the environment from the start.
+  hsmca::signer::make_process_undumpable();
   CLI::App app{"hsmca: certificate authority whose keys live in a PKCS#11 token.\n"
                "PINs: HSMCA_PIN (user), HSMCA_SO_PIN (security officer), pin-source=file:PATH in a\n"
                "pkcs11: URI, or a prompt on a terminal. Never on the command line.",

@@ -108,7 +108,7 @@ int sign(const SignOptions& o) {
     fs::path out = o.out.empty() ? fs::path(o.out_dir) / fs::path(csr).filename().replace_extension(o.der ? ".der" : ".crt")
                                  : fs::path(o.out);
     if (!seen.insert(out).second) throw ConfigError("two requests would both be written to " + out.string());
-    if (fs::exists(out)) throw ConfigError(out.string() + " already exists; hsmca never overwrites a certificate");
+    check_new_output(out, "a certificate");
     outputs.push_back(out);
   }
   std::vector<std::string> requests;

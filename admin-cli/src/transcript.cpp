@@ -9,7 +9,6 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "hsmca/signer/clock.hpp"
 #include "hsmca/signer/openssl.hpp"
@@ -58,16 +57,30 @@ void write_new_file(const fs::path& path, const std::string& content) {
   }
 }
 
+void check_new_output(const fs::path& path, const std::string& what) {
+  std::error_code ec;
+  const auto status = fs::symlink_status(path, ec);  // the link itself, not what it points at
+  if (status.type() == fs::file_type::none) throw ConfigError("cannot examine " + path.string() + ": " + ec.message());
+  if (fs::is_symlink(status)) {
+    throw ConfigError(path.string() + " is a symbolic link; hsmca writes " + what +
+                      " only to a new file, never through a link");
+  }
+  if (fs::exists(status)) throw ConfigError(path.string() + " already exists; hsmca never overwrites " + what);
+}
+
 CeremonyTranscript::CeremonyTranscript(const fs::path& ceremony_file, int planned_steps) : planned_(planned_steps) {
   doc_["hsmca_version"] = HSMCA_VERSION;
   doc_["ceremony"] = nullptr;
   std::string sha;
   std::ifstream in(ceremony_file, std::ios::binary);
   if (in) {
-    std::ostringstream content;
-    content << in.rdbuf();
-    const std::string s = content.str();
-    sha = signer::sha256_hex({reinterpret_cast<const unsigned char*>(s.data()), s.size()});
+    // No further than a ceremony file may reach: a larger one is refused unparsed, and its hash says nothing.
+    std::string s(signer::kMaxYamlFileBytes + 1, '\0');
+    in.read(s.data(), static_cast<std::streamsize>(s.size()));
+    s.resize(static_cast<std::size_t>(in.gcount()));
+    if (s.size() <= signer::kMaxYamlFileBytes) {
+      sha = signer::sha256_hex({reinterpret_cast<const unsigned char*>(s.data()), s.size()});
+    }
   }
   doc_["ceremony_file"] = {{"path", fs::absolute(ceremony_file).string()}, {"sha256", sha}};
   char host[256] = {};

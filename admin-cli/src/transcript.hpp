@@ -38,4 +38,10 @@ class CeremonyTranscript {
 // On any failure the partial file is removed and the error thrown.
 void write_new_file(const std::filesystem::path& path, const std::string& content);
 
+// Refuses (ConfigError) an output that exists or is a symbolic link, dangling
+// or not: write_new_file would refuse it too, but only after what it was to
+// hold had been signed, recorded or generated. `what` names it in the error
+// ("a certificate", "a ceremony output").
+void check_new_output(const std::filesystem::path& path, const std::string& what);
+
 }  // namespace hsmca::cli

@@ -5,6 +5,7 @@
 #include <optional>
 #include <system_error>
 
+#include "hsmca/signer/secret_file.hpp"
 #include "hsmca/signer/strict_yaml.hpp"
 
 namespace hsmca::appliance {
@@ -39,6 +40,15 @@ fs::path existing_file(const StrictMap& m, const std::string& key, const fs::pat
   return p;
 }
 
+// The TLS key and the token list: refused while others may read them (or
+// group or others change them), before the service holds what they say.
+fs::path secret_file(const StrictMap& m, const std::string& key, const fs::path& base,
+                     const std::optional<std::string>& value) {
+  fs::path p = existing_file(m, key, base, value);
+  if (!p.empty()) signer::check_secret_file(p, m.path_of(key));
+  return p;
+}
+
 std::chrono::milliseconds millis(StrictMap& m, const std::string& key, long long min, std::chrono::milliseconds fallback) {
   auto v = m.optional_integer(key, min, kMaxTimeoutMs);
   return v ? std::chrono::milliseconds(*v) : fallback;
@@ -51,6 +61,8 @@ std::size_t count(StrictMap& m, const std::string& key, long long min, long long
 
 void read_limits(StrictMap m, ApplianceConfig& c) {
   c.max_connections = count(m, "max_connections", 1, 1'000'000, c.max_connections);
+  c.max_connections_per_address =
+      count(m, "max_connections_per_address", 1, 1'000'000, c.max_connections_per_address);
   c.body_limit = count(m, "body_limit", 1, 64LL * 1024 * 1024, c.body_limit);
   c.header_limit = count(m, "header_limit", 1, 1024LL * 1024, c.header_limit);
   c.handshake_timeout = millis(m, "handshake_timeout_ms", 1, c.handshake_timeout);
@@ -69,7 +81,7 @@ void read_tls(StrictMap m, const fs::path& base, ApplianceConfig& c) {
   const auto key = m.optional_string("key");
   m.finish();
   c.tls_certificate = existing_file(m, "certificate", base, required(m, "certificate", certificate));
-  c.tls_key = existing_file(m, "key", base, required(m, "key", key));
+  c.tls_key = secret_file(m, "key", base, required(m, "key", key));
 }
 
 void read_roles(StrictMap m, const StrictMap& auth, ApplianceConfig& c) {
@@ -110,7 +122,7 @@ void read_auth(StrictMap m, const fs::path& base, ApplianceConfig& c) {
   m.finish();
   c.client_ca = existing_file(m, "client_ca", base, client_ca);
   if (roles) read_roles(*roles, m, c);
-  c.tokens_file = existing_file(m, "tokens_file", base, tokens_file);
+  c.tokens_file = secret_file(m, "tokens_file", base, tokens_file);
 }
 
 }  // namespace

@@ -9,12 +9,15 @@
 #include "hsmca/appliance/config.hpp"
 #include "hsmca/appliance/metrics.hpp"
 #include "hsmca/signer/certificate_authority.hpp"
+#include "hsmca/signer/pin.hpp"
 #include "hsmca/token/error.hpp"
 #include "server.hpp"
 #include "service.hpp"
 #include "work_pool.hpp"
 
 int main(int argc, char** argv) {
+  // Before anything else: HSMCA_PIN may be in the environment from the start.
+  hsmca::signer::make_process_undumpable();
   CLI::App app{"hsmca-appliance: HTTPS certificate signing service (EST, RFC 7030, and a JSON API) whose issuing\n"
                "key stays in a PKCS#11 token. Reads the CA file's `appliance` block. The token PIN comes from\n"
                "HSMCA_PIN or the CA file's pkcs11.pin_source. SIGTERM/SIGINT stop it gracefully.",

@@ -14,6 +14,7 @@
 #include <optional>
 #include <thread>
 
+#include "hsmca/appliance/connection_budget.hpp"
 #include "hsmca/signer/strict_yaml.hpp"
 
 namespace hsmca::appliance {
@@ -28,10 +29,18 @@ struct Server::Shared {
   Service& service;
   ssl::context tls{ssl::context::tls_server};
   net::io_context ioc;
-  std::atomic<std::size_t> connections{0};
+  // One budget per listener: idle sockets on the anonymous plain listener
+  // never lock out enrollment and administration on HTTPS.
+  ConnectionBudget https_connections;
+  ConnectionBudget plain_connections;
   std::atomic<bool> stopping{false};
 
-  Shared(const ApplianceConfig& c, Service& s) : config(c), service(s), ioc(static_cast<int>(c.io_threads)) {}
+  Shared(const ApplianceConfig& c, Service& s)
+      : config(c),
+        service(s),
+        ioc(static_cast<int>(c.io_threads)),
+        https_connections(c.max_connections, c.max_connections_per_address),
+        plain_connections(c.max_connections, c.max_connections_per_address) {}
 };
 
 namespace {
@@ -43,16 +52,25 @@ std::string endpoint_text(const tcp::endpoint& ep) {
   return (addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string()) + ":" + std::to_string(ep.port());
 }
 
+// RFC 9112 6.1: a request's body length follows from Transfer-Encoding only
+// when chunked is its final coding, and this server decodes no other, so the
+// field must say chunked alone. Beast reads any other value ("xchunked",
+// "chunked, identity") as no body at all, and the body would be parsed as a
+// second request: smuggled past whatever sits in front. HTTP/1.0 has no
+// transfer codings (6.1: its framing is faulty).
+bool framing_is_faulty(const http::request<http::string_body>& request) {
+  const auto [first, last] = request.base().equal_range(http::field::transfer_encoding);
+  if (first == last) return false;
+  return std::next(first) != last || !beast::iequals(first->value(), "chunked") || request.version() < 11;
+}
+
 // Beast's advanced_server_flex shape: one session type per transport, the HTTP
 // logic shared through CRTP. Every handler runs on the connection's strand.
 template <class Derived>
 class HttpSession {
  public:
-  HttpSession(std::shared_ptr<Shared> shared, std::string remote)
-      : shared_(std::move(shared)), remote_(std::move(remote)) {
-    ++shared_->connections;
-  }
-  ~HttpSession() { --shared_->connections; }
+  HttpSession(std::shared_ptr<Shared> shared, std::string remote, std::unique_ptr<ConnectionBudget::Slot> slot)
+      : shared_(std::move(shared)), remote_(std::move(remote)), slot_(std::move(slot)) {}
 
  protected:
   Derived& derived() { return static_cast<Derived&>(*this); }
@@ -65,11 +83,21 @@ class HttpSession {
     // which also bounds a slow client that never finishes its headers.
     beast::get_lowest_layer(derived().stream())
         .expires_after(requests_ == 0 ? shared_->config.read_timeout : shared_->config.idle_timeout);
+    if (requests_ > 0) {
+      // Waiting for a keep-alive request: a full listener may close this
+      // connection to make room (on its own strand).
+      slot_->idle([weak = derived().weak_from_this()] {
+        if (auto self = weak.lock()) {
+          net::post(self->stream().get_executor(), [self] { self->do_close(); });
+        }
+      });
+    }
     http::async_read(derived().stream(), buffer_, *parser_,
                      beast::bind_front_handler(&HttpSession::on_read, derived().shared_from_this()));
   }
 
   void on_read(beast::error_code ec, std::size_t) {
+    slot_->busy();
     if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == net::error::operation_aborted ||
         ec == net::error::connection_reset || ec == net::error::eof) {
       return derived().do_close();
@@ -85,6 +113,11 @@ class HttpSession {
     if (ec) {
       if (requests_ == 0 && buffer_.size() == 0 && !parser_->got_some()) return derived().do_close();
       return reply_and_close(http::status::bad_request, "malformed_http", ec.message());
+    }
+    if (framing_is_faulty(parser_->get())) {
+      // What follows on the connection cannot be told apart from the body: answer and close.
+      return reply_and_close(http::status::bad_request, "bad_transfer_encoding",
+                             "Transfer-Encoding must be chunked alone (RFC 9112 6.1)");
     }
     ++requests_;
     RequestContext ctx;
@@ -151,6 +184,7 @@ class HttpSession {
 
   std::shared_ptr<Shared> shared_;
   std::string remote_;
+  std::unique_ptr<ConnectionBudget::Slot> slot_;  // this connection's place in its listener's budget
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<X509> peer_;
@@ -164,8 +198,10 @@ class HttpSession {
 class PlainSession : public HttpSession<PlainSession>, public std::enable_shared_from_this<PlainSession> {
  public:
   static constexpr bool kSecure = false;
-  PlainSession(tcp::socket socket, std::shared_ptr<Shared> shared, std::string remote)
-      : HttpSession(std::move(shared), std::move(remote)), stream_(std::move(socket)) {}
+  PlainSession(tcp::socket socket, std::shared_ptr<Shared> shared, std::string remote,
+               std::unique_ptr<ConnectionBudget::Slot> slot)
+      : HttpSession(std::move(shared), std::move(remote), std::move(slot)), stream_(std::move(socket)) {}
+  static ConnectionBudget& budget(Shared& shared) { return shared.plain_connections; }
   beast::tcp_stream& stream() { return stream_; }
   void run() {
     net::dispatch(stream_.get_executor(), beast::bind_front_handler(&PlainSession::do_read, shared_from_this()));
@@ -184,8 +220,10 @@ class PlainSession : public HttpSession<PlainSession>, public std::enable_shared
 class TlsSession : public HttpSession<TlsSession>, public std::enable_shared_from_this<TlsSession> {
  public:
   static constexpr bool kSecure = true;
-  TlsSession(tcp::socket socket, std::shared_ptr<Shared> shared, std::string remote)
-      : HttpSession(shared, std::move(remote)), stream_(std::move(socket), shared->tls) {}
+  TlsSession(tcp::socket socket, std::shared_ptr<Shared> shared, std::string remote,
+             std::unique_ptr<ConnectionBudget::Slot> slot)
+      : HttpSession(shared, std::move(remote), std::move(slot)), stream_(std::move(socket), shared->tls) {}
+  static ConnectionBudget& budget(Shared& shared) { return shared.https_connections; }
   beast::ssl_stream<beast::tcp_stream>& stream() { return stream_; }
 
   void run() {
@@ -261,14 +299,17 @@ class Listener : public std::enable_shared_from_this<Listener<Session>> {
   void on_accept(beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
     if (!ec) {
-      if (shared_->connections.load() >= shared_->config.max_connections || shared_->stopping.load()) {
+      beast::error_code rec;
+      const auto remote = socket.remote_endpoint(rec);
+      auto slot = shared_->stopping.load() ? nullptr
+                                           : Session::budget(*shared_).admit(rec ? "unknown" : remote.address().to_string());
+      if (!slot) {
         beast::error_code ignored;
-        socket.close(ignored);  // over the cap: refuse rather than queue
+        socket.close(ignored);  // over a cap: refuse rather than queue
       } else {
-        beast::error_code rec;
-        auto remote = socket.remote_endpoint(rec);
         socket.set_option(tcp::no_delay(true), rec);
-        std::make_shared<Session>(std::move(socket), shared_, rec ? "unknown" : endpoint_text(remote))->run();
+        std::make_shared<Session>(std::move(socket), shared_, rec ? "unknown" : endpoint_text(remote), std::move(slot))
+            ->run();
       }
     }
     accept();

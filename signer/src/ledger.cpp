@@ -2,7 +2,9 @@
 
 #include "hsmca/signer/revocation.hpp"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -197,6 +199,16 @@ std::int64_t query_integer(sqlite3* db, const char* sql, const std::string& wher
   StatementPtr stmt = prepare(db, where, sql);
   Query q(db, stmt.get());
   return q.step(where, sql) ? q.integer(0) : 0;
+}
+
+// The record of what was issued is no other user's to read or change. SQLite
+// creates a new database 0644 (less the umask) and gives its -wal, -shm and
+// -journal files the database file's mode, so a new ledger starts as an empty
+// file made 0600 here; an existing file keeps the mode its operator gave it.
+void create_private_file(const fs::path& path) {
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  // EEXIST: the ledger is there already. Any other error SQLite reports below, naming the file.
+  if (fd >= 0) close(fd);
 }
 
 DatabasePtr open_connection(const fs::path& path, int flags) {
@@ -667,6 +679,7 @@ std::unique_ptr<Ledger> Ledger::open(const fs::path& path) {
   }
 
   auto state = std::make_unique<State>(path);
+  create_private_file(path);
   state->write_db = open_connection(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   sqlite3* db = state->write_db.get();
   const std::string& where = state->where;

@@ -1,12 +1,18 @@
 #include "hsmca/signer/pin.hpp"
 
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <vector>
 
+#include "hsmca/signer/secret_file.hpp"
 #include "hsmca/signer/strict_yaml.hpp"
 
 namespace hsmca::signer {
@@ -18,6 +24,12 @@ const char* role_name(PinRole role) { return role == PinRole::user ? "user PIN" 
 token::Secret from_file(const std::string& path, PinRole role) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw ConfigError(std::string("cannot read the ") + role_name(role) + " file " + path);
+  try {
+    check_secret_file(fd, path, std::string("the ") + role_name(role) + " file");
+  } catch (...) {
+    close(fd);
+    throw;
+  }
   token::Secret pin;
   char c;
   ssize_t n;
@@ -31,9 +43,44 @@ token::Secret from_file(const std::string& path, PinRole role) {
   return pin;
 }
 
+// Moves a PIN out of the environment: /proc/PID/environ shows the block the
+// process was started with, whatever unsetenv does to `environ`, so the
+// "NAME=VALUE" strings are wiped in place once the pointers are gone.
+token::Secret take_from_environment(const std::string& name) {
+  std::vector<char*> entries;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    if (std::strncmp(*e, name.c_str(), name.size()) == 0 && (*e)[name.size()] == '=') entries.push_back(*e);
+  }
+  if (entries.empty()) return {};
+  auto wipe = [&] {
+    unsetenv(name.c_str());
+    // glibc never frees these strings (neither the initial block nor setenv's copies).
+    for (char* entry : entries) explicit_bzero(entry, std::strlen(entry));
+  };
+  token::Secret pin;
+  try {
+    pin.assign(entries.front() + name.size() + 1);
+  } catch (...) {
+    wipe();  // a PIN too long to hold leaves the environment all the same
+    throw;
+  }
+  wipe();
+  return pin;
+}
+
+// A PIN read from the environment once, kept in locked memory for the next
+// login with the same variable (a ceremony logs in to two tokens with HSMCA_PIN).
 token::Secret from_env(const std::string& name) {
-  const char* value = std::getenv(name.c_str());
-  return token::Secret(value ? value : "");
+  static std::mutex mutex;
+  static std::map<std::string, token::Secret> taken;
+  std::lock_guard lock(mutex);
+  auto it = taken.find(name);
+  if (it == taken.end()) {
+    token::Secret pin = take_from_environment(name);
+    if (pin.empty()) return pin;
+    it = taken.emplace(name, std::move(pin)).first;
+  }
+  return token::Secret(it->second.view());
 }
 
 token::Secret prompt(PinRole role, const std::string& token_label) {
@@ -65,7 +112,10 @@ token::Secret prompt(PinRole role, const std::string& token_label) {
 
 }  // namespace
 
+void make_process_undumpable() { prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); }
+
 token::Secret read_pin(PinRole role, const std::string& source, const std::string& token_label) {
+  make_process_undumpable();
   token::Secret pin;
   if (source.rfind("file:", 0) == 0) {
     pin = from_file(source.substr(5), role);
@@ -73,7 +123,9 @@ token::Secret read_pin(PinRole role, const std::string& source, const std::strin
     pin = from_env(source.substr(4));
     if (pin.empty()) throw ConfigError("pin source " + source + " names an unset or empty variable");
   } else if (!source.empty()) {
-    throw ConfigError("unknown pin source '" + source + "' (use env:NAME or file:PATH)");
+    // Not repeated: a PIN typed where its source belongs would end up in logs.
+    throw ConfigError(std::string("the ") + role_name(role) + " source must be env:NAME or file:PATH (the value given "
+                      "is not shown: it may be the PIN itself)");
   } else {
     pin = from_env(role == PinRole::user ? "HSMCA_PIN" : "HSMCA_SO_PIN");
     if (pin.empty() && isatty(STDIN_FILENO)) pin = prompt(role, token_label);

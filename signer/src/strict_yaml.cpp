@@ -1,5 +1,7 @@
 #include "hsmca/signer/strict_yaml.hpp"
 
+#include <fstream>
+
 namespace hsmca::signer {
 
 StrictMap::StrictMap(const YAML::Node& node, std::string path) : node_(node), path_(std::move(path)) {
@@ -109,11 +111,20 @@ void StrictMap::finish() const {
 }
 
 YAML::Node load_yaml_file(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw ConfigError("cannot read " + file);
+  // Read with the limit, not measured first: what is parsed is what was read.
+  std::string text(kMaxYamlFileBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  if (in.bad()) throw ConfigError("cannot read " + file);
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > kMaxYamlFileBytes) {
+    throw ConfigError(file + " is larger than " + std::to_string(kMaxYamlFileBytes) +
+                      " bytes (1 MiB), the limit for a ceremony or CA file");
+  }
   YAML::Node root;
   try {
-    root = YAML::LoadFile(file);
-  } catch (const YAML::BadFile&) {
-    throw ConfigError("cannot read " + file);
+    root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     throw ConfigError(file + ": not valid YAML: line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
   }

@@ -57,9 +57,9 @@ class ApplianceFixture : public ::testing::Test {
     yaml.replace(yaml.find("OPS-FINGERPRINT"), 15, "sha256:" + openssl_fingerprint(dir_ / "ops.crt"));
     write_file(dir_ / "ca.yaml", yaml);
     write_file(dir_ / "clients-ca.pem", read_file(dir_ / "issuing.crt") + read_file(dir_ / "root.crt"));
-    write_file(dir_ / "api-tokens", "# role sha256(token)\n"
-                                    "enroll " + sha256_hex(kEnrollToken) + "\n"
-                                    "admin " + sha256_hex(kAdminToken) + "  # ops automation\n");
+    write_secret_file(dir_ / "api-tokens", "# role sha256(token)\n"
+                                           "enroll " + sha256_hex(kEnrollToken) + "\n"
+                                           "admin " + sha256_hex(kAdminToken) + "  # ops automation\n");
     start();
   }
 

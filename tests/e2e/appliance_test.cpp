@@ -8,7 +8,10 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <fstream>
+#include <iterator>
 #include <regex>
 #include <set>
 #include <thread>
@@ -19,6 +22,37 @@ namespace hsmca::test {
 namespace {
 
 class ApplianceTest : public ApplianceFixture {};
+
+// Writes `bytes` to a new connection to 127.0.0.1:port and reads until the
+// server closes it; `closed` says whether it did within `seconds`.
+std::string exchange_raw(int port, const std::string& bytes, bool& closed, int seconds = 4) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  closed = false;
+  std::string answer;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      write(fd, bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size())) {
+    close(fd);
+    return answer;
+  }
+  timeval tv{seconds, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0) answer.append(buf, static_cast<std::size_t>(n));
+  closed = n == 0;
+  close(fd);
+  return answer;
+}
+
+std::size_t responses_in(const std::string& answer) {
+  std::size_t count = 0;
+  for (auto pos = answer.find("HTTP/1."); pos != std::string::npos; pos = answer.find("HTTP/1.", pos + 1)) ++count;
+  return count;
+}
 
 TEST_F(ApplianceTest, EstCacertsGivesTheChainWithoutAuthentication) {
   auto r = curl({url("/.well-known/est/cacerts")});
@@ -152,6 +186,78 @@ TEST_F(ApplianceTest, BadRequestsGetTheRightStatusWhileTheServiceKeepsServing) {
   EXPECT_EQ(ledger().size(), 2u) << "no refused request left a row";
   auto good = enroll(est_body("web"), auth);
   EXPECT_EQ(good.status, 200) << good.body;
+}
+
+TEST_F(ApplianceTest, TransferEncodingOtherThanChunkedIsRefusedAndWhatFollowsIsNeverAnswered) {
+  // RFC 9112 6.1. Read as "no body", the body would be the next request: one
+  // a proxy in front never saw (request smuggling).
+  const std::string post = "POST /ocsp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/ocsp-request\r\n";
+  const std::string smuggled = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  const std::vector<std::pair<std::string, std::string>> attempts = {
+      {"Transfer-Encoding: xchunked\r\n", smuggled},
+      {"Transfer-Encoding: chunked, identity\r\n", smuggled},
+      {"Transfer-Encoding: identity\r\n", smuggled},
+      // Two fields: a proxy that reads the first and this server the last disagree on the length.
+      {"Transfer-Encoding: identity\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n" + smuggled},
+  };
+  for (const auto& [framing, body] : attempts) {
+    SCOPED_TRACE(framing);
+    bool closed = false;
+    const auto answer = exchange_raw(http_port_, post + framing + "\r\n" + body, closed);
+    EXPECT_EQ(answer.rfind("HTTP/1.1 400 ", 0), 0u) << answer;
+    EXPECT_NE(answer.find("{\"error\":\"bad_transfer_encoding\""), std::string::npos) << answer;
+    EXPECT_EQ(responses_in(answer), 1u) << "the smuggled request was answered:\n" << answer;
+    EXPECT_TRUE(closed) << "the connection stays open after a request of unknown length";
+  }
+  // HTTP/1.0 has no transfer codings.
+  bool closed = false;
+  const auto old = exchange_raw(http_port_, "POST /ocsp HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", closed);
+  EXPECT_EQ(old.rfind("HTTP/1.1 400 ", 0), 0u) << old;
+
+  // chunked alone is the framing it reads: both requests are answered, the second is /healthz's.
+  const auto chunked = exchange_raw(http_port_,
+                                    post + "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+                                           "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+                                    closed);
+  EXPECT_EQ(responses_in(chunked), 2u) << chunked;
+  EXPECT_EQ(chunked.find("bad_transfer_encoding"), std::string::npos) << chunked;
+  EXPECT_NE(chunked.find("\"status\":\"ok\""), std::string::npos) << chunked;
+  EXPECT_TRUE(healthy());
+}
+
+TEST_F(ApplianceTest, ThePinIsGoneFromTheEnvironmentOnceTheServiceHasStarted) {
+  const std::string proc = "/proc/" + std::to_string(appliance_->pid());
+  // Root may read a process's environment whether or not it is dumpable.
+  std::ifstream environ_file(proc + "/environ", std::ios::binary);
+  if (environ_file) {
+    const std::string env{std::istreambuf_iterator<char>(environ_file), std::istreambuf_iterator<char>()};
+    EXPECT_NE(env.find("SOFTHSM2_CONF="), std::string::npos) << "the environment was not read";
+    EXPECT_EQ(env.find("HSMCA_PIN"), std::string::npos);
+    EXPECT_EQ(env.find(kUserPin), std::string::npos);
+  }
+  if (geteuid() != 0) {
+    // Others cannot read it: a process that is not dumpable has its /proc files owned by root.
+    EXPECT_FALSE(environ_file.is_open()) << "the environment of the process is readable";
+    struct stat st {};
+    ASSERT_EQ(stat((proc + "/environ").c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, 0u) << "the appliance is dumpable";
+  }
+}
+
+TEST_F(ApplianceTest, RefusesToStartWhileOthersMayReadItsTlsKeyOrTokensFile) {
+  for (const char* name : {"server.key", "api-tokens"}) {
+    SCOPED_TRACE(name);
+    const std::string file = (dir_ / name).string();
+    fs::permissions(file, fs::perms::others_read, fs::perm_options::add);
+    // `timeout`: an appliance that starts all the same is stopped, and the test fails.
+    auto r = run_process({"timeout", "10", built_program("hsmca-appliance"), "--config", (dir_ / "ca.yaml").string()},
+                         {{"HSMCA_PIN", kUserPin}});
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    const std::string key = std::string(name) == "server.key" ? "appliance.tls.key" : "appliance.auth.tokens_file";
+    EXPECT_EQ(r.err,
+              "hsmca-appliance: error: " + key + ": " + file + " is readable by others: chmod 600 " + file + "\n");
+    fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
+  }
 }
 
 TEST_F(ApplianceTest, ManyConcurrentClientsAllGetVerifyingCertificatesThatAreAllInTheLedger) {

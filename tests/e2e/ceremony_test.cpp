@@ -193,6 +193,62 @@ TEST_F(CeremonyTest, KeyCeremonyGeneratesKeyAndWritesPublicKeyAndTranscript) {
   EXPECT_EQ(t["key"]["spki_sha256"], sha256_hex(read_file(dir_ / "spare.der")));
 }
 
+TEST_F(CeremonyTest, RefusesAnOutputThatIsASymbolicLinkBeforeAKeyIsGenerated) {
+  fs::create_directory(dir_ / "elsewhere");
+  for (const char* output : {"root.crt", "root-ceremony.json"}) {
+    SCOPED_TRACE(output);
+    // Dangling: the file it names does not exist, so "does it exist?" says no.
+    fs::create_symlink(dir_ / "elsewhere" / output, dir_ / output);
+    auto r = hsmca({"ceremony", "run", write_ceremony(root_ceremony_yaml("Root Token", "root-key", "ec-p256")).string()});
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(r.err.find((dir_ / output).string() + " is a symbolic link"), std::string::npos) << r.err;
+    EXPECT_FALSE(key_exists("root-key")) << "a key was generated";
+    EXPECT_FALSE(fs::exists(dir_ / "elsewhere" / output)) << "written through the link";
+    EXPECT_TRUE(fs::is_empty(dir_ / "elsewhere"));
+    fs::remove(dir_ / output);
+    fs::remove(dir_ / "root.crt");
+    fs::remove(dir_ / "root-ceremony.json");
+  }
+  // The refusal is on record when the transcript itself is not the link.
+  fs::create_symlink(dir_ / "elsewhere" / "root.crt", dir_ / "root.crt");
+  hsmca({"ceremony", "run", write_ceremony(root_ceremony_yaml("Root Token", "root-key", "ec-p256")).string()});
+  auto t = read_json(dir_ / "root-ceremony.json");
+  EXPECT_EQ(t["result"], "failed");
+  EXPECT_EQ(t["steps"].back()["title"], "check that no output exists yet");
+}
+
+TEST_F(CeremonyTest, RefusesAPinFileOthersMayReadBeforeAKeyIsGenerated) {
+  write_secret_file(dir_ / "pin", std::string(kUserPin) + "\n");
+  fs::permissions(dir_ / "pin", fs::perms::others_read, fs::perm_options::add);
+  const std::string yaml = root_ceremony_yaml("Root Token", "root-key", "ec-p256");
+  const std::string with_pin_file = yaml.substr(0, yaml.find("key:\n")) + "  pin_source: file:" +
+                                    (dir_ / "pin").string() + "\n" + yaml.substr(yaml.find("key:\n"));
+  auto r = hsmca({"ceremony", "run", write_ceremony(with_pin_file).string()}, {{"HSMCA_PIN", ""}});
+  EXPECT_NE(r.exit_code, 0);
+  const std::string pin = (dir_ / "pin").string();
+  EXPECT_NE(r.err.find("the user PIN file: " + pin + " is readable by others: chmod 600 " + pin), std::string::npos)
+      << r.err;
+  EXPECT_FALSE(key_exists("root-key"));
+  EXPECT_FALSE(fs::exists(dir_ / "root.crt"));
+
+  fs::permissions(dir_ / "pin", fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
+  fs::remove(dir_ / "root-ceremony.json");
+  auto again = hsmca({"ceremony", "run", write_ceremony(with_pin_file).string()}, {{"HSMCA_PIN", ""}});
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+}
+
+TEST_F(CeremonyTest, NeverPrintsOrRecordsAPinWrittenWhereItsSourceBelongs) {
+  const std::string yaml = root_ceremony_yaml("Root Token", "root-key", "ec-p256");
+  const std::string pin_as_source = yaml.substr(0, yaml.find("key:\n")) + "  pin_source: s3cr3t-pin-value\n" +
+                                    yaml.substr(yaml.find("key:\n"));
+  auto r = hsmca({"ceremony", "run", write_ceremony(pin_as_source).string()});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("pin_source must be env:NAME or file:PATH"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("s3cr3t-pin-value"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.find("s3cr3t-pin-value"), std::string::npos) << r.out;
+  EXPECT_EQ(read_file(dir_ / "root-ceremony.json").find("s3cr3t-pin-value"), std::string::npos);
+}
+
 struct BadFile {
   const char* name;
   std::string (*edit)(std::string);
@@ -248,6 +304,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadFile{"UnknownCeremony", [](std::string s) { return replace(s, "ceremony: root", "ceremony: coronation"); },
                 "ceremony 'coronation'"},
         BadFile{"NotYaml", [](std::string) { return std::string("ceremony: [root\n"); }, "not valid YAML"},
+        BadFile{"OverOneMebibyte", [](std::string s) { return s + "# " + std::string(1024 * 1024, 'x') + "\n"; },
+                "is larger than 1048576 bytes (1 MiB), the limit for a ceremony or CA file"},
         BadFile{"MissingModule",
                 [](std::string s) { return replace(s, kSoftHsmModule, "/nonexistent/libpkcs11.so"); },
                 "cannot load PKCS#11 module /nonexistent/libpkcs11.so"},

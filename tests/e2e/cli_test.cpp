@@ -88,7 +88,7 @@ TEST_F(CliTest, KeyGeneratePrintsUriAndSpkiHashThatKeyShowConfirms) {
 TEST_F(CliTest, KeyCommandsAcceptAPkcs11UriWithPinSourceFile) {
   ASSERT_EQ(init("CA Token").exit_code, 0);
   fs::path pin = dir_ / "pin";
-  write_file(pin, std::string(kUserPin) + "\n");
+  write_secret_file(pin, std::string(kUserPin) + "\n");
   std::string uri = "pkcs11:token=CA%20Token?pin-source=file:" + pin.string();
   auto gen = hsmca({"key", "generate", "--module", kSoftHsmModule, "--token", uri, "--label", "k", "--type", "ed25519"},
                    {{"HSMCA_PIN", ""}});
@@ -97,6 +97,34 @@ TEST_F(CliTest, KeyCommandsAcceptAPkcs11UriWithPinSourceFile) {
                     {{"HSMCA_PIN", ""}});
   ASSERT_EQ(show.exit_code, 0) << show.err;
   EXPECT_EQ(nlohmann::json::parse(show.out)["type"], "ed25519");
+}
+
+TEST_F(CliTest, APinSourceOthersMayReadIsRefusedBeforeLoggingIn) {
+  ASSERT_EQ(init("CA Token").exit_code, 0);
+  fs::path pin = dir_ / "pin";
+  write_secret_file(pin, std::string(kUserPin) + "\n");
+  fs::permissions(pin, fs::perms::group_read | fs::perms::others_read, fs::perm_options::add);
+  std::string uri = "pkcs11:token=CA%20Token?pin-source=file:" + pin.string();
+  auto gen = hsmca({"key", "generate", "--module", kSoftHsmModule, "--token", uri, "--label", "k", "--type", "ec-p256"},
+                   {{"HSMCA_PIN", ""}});
+  EXPECT_NE(gen.exit_code, 0);
+  EXPECT_EQ(gen.err, "hsmca: error: the user PIN file: " + pin.string() + " is readable by others: chmod 600 " +
+                         pin.string() + "\n");
+  auto show = hsmca({"key", "show", "--module", kSoftHsmModule, "--token", "CA Token", "--label", "k"});
+  EXPECT_NE(show.exit_code, 0) << "a key was generated: " << show.out;
+}
+
+TEST_F(CliTest, APinTypedWhereItsSourceBelongsIsNeverPrinted) {
+  ASSERT_EQ(init("CA Token").exit_code, 0);
+  for (const std::string uri : {"pkcs11:token=CA%20Token?pin-source=s3cr3t-pin-value",
+                                "pkcs11:token=CA%20Token?s3cr3t-pin-value"}) {
+    auto r = hsmca({"key", "generate", "--module", kSoftHsmModule, "--token", uri, "--label", "k", "--type", "ec-p256"},
+                   {{"HSMCA_PIN", ""}});
+    EXPECT_NE(r.exit_code, 0) << uri;
+    EXPECT_EQ(r.err.find("s3cr3t-pin-value"), std::string::npos) << "the value was echoed: " << r.err;
+    EXPECT_EQ(r.out.find("s3cr3t-pin-value"), std::string::npos) << r.out;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
 }
 
 TEST_F(CliTest, RefusalsAreOneLineThatNamesTheProblem) {

@@ -30,7 +30,7 @@ TEST_P(EngineInteropTest, RootKeySignsALeafThroughTheEngineThatVerifiesAgainstTh
              "[pkcs11_section]\nengine_id = pkcs11\n"
              "MODULE_PATH = " + std::string(kSoftHsmModule) + "\ninit = 0\n"
              "[req]\ndistinguished_name = dn\n[dn]\n");
-  write_file(dir_ / "pin", std::string(kUserPin));
+  write_secret_file(dir_ / "pin", std::string(kUserPin));
   std::map<std::string, std::string> env{{"OPENSSL_CONF", cnf.string()}};
 
   auto leaf_req = openssl({"req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",

@@ -135,6 +135,58 @@ TEST_F(IssuanceTest, SignManyWritesOneFilePerRequestWithChainOrDer) {
   EXPECT_EQ(ledger().size(), 2u);
 }
 
+TEST_F(IssuanceTest, AnOutputThatIsASymbolicLinkIsRefusedBeforeAnythingIsSignedOrRecorded) {
+  auto csr = make_csr("web", "/CN=web.example.test");
+  fs::create_directory(dir_ / "elsewhere");
+  // Dangling: the file it names does not exist, so "does it exist?" says no.
+  fs::create_symlink(dir_ / "elsewhere" / "web.crt", dir_ / "web.crt");
+  auto out = sign({"--csr", csr.string(), "--profile", "server", "--out", (dir_ / "web.crt").string()});
+  EXPECT_NE(out.exit_code, 0);
+  EXPECT_EQ(out.err, "hsmca: error: " + (dir_ / "web.crt").string() +
+                         " is a symbolic link; hsmca writes a certificate only to a new file, never through a link\n");
+
+  // One of several --out-dir targets, pointing at a file that exists.
+  auto other = make_csr("other", "/CN=other.example.test");
+  fs::create_directory(dir_ / "out");
+  write_file(dir_ / "elsewhere" / "kept.crt", "kept\n");
+  fs::create_symlink(dir_ / "elsewhere" / "kept.crt", dir_ / "out" / "web.crt");
+  auto batch = sign({"--csr", other.string(), "--csr", csr.string(), "--profile", "server", "--out-dir",
+                     (dir_ / "out").string()});
+  EXPECT_NE(batch.exit_code, 0);
+  EXPECT_NE(batch.err.find((dir_ / "out" / "web.crt").string() + " is a symbolic link"), std::string::npos)
+      << batch.err;
+
+  EXPECT_FALSE(fs::exists(dir_ / "elsewhere" / "web.crt"));
+  EXPECT_EQ(read_file(dir_ / "elsewhere" / "kept.crt"), "kept\n");
+  EXPECT_FALSE(fs::exists(dir_ / "out" / "other.crt"));
+  EXPECT_TRUE(ledger().empty()) << "a certificate was signed and recorded";
+}
+
+TEST_F(IssuanceTest, APinFileOthersMayReadStopsSigningBeforeAnythingIsRecorded) {
+  write_secret_file(dir_ / "pin", std::string(kUserPin) + "\n");
+  fs::permissions(dir_ / "pin", fs::perms::others_read, fs::perm_options::add);
+  std::string yaml = read_file(dir_ / "ca.yaml");
+  const std::string token = "token: Issuing Token, sessions: 4";
+  yaml.replace(yaml.find(token), token.size(), token + ", pin_source: \"file:" + (dir_ / "pin").string() + "\"");
+  write_file(dir_ / "ca.yaml", yaml);
+  auto csr = make_csr("web", "/CN=web.example.test");
+
+  const std::string pin = (dir_ / "pin").string();
+  auto r = hsmca({"sign", "--config", (dir_ / "ca.yaml").string(), "--csr", csr.string(), "--profile", "server", "--out",
+                  (dir_ / "web.crt").string()},
+                 {{"HSMCA_PIN", ""}});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(r.err, "hsmca: error: the user PIN file: " + pin + " is readable by others: chmod 600 " + pin + "\n");
+  EXPECT_FALSE(fs::exists(dir_ / "web.crt"));
+  EXPECT_TRUE(ledger().empty());
+
+  fs::permissions(dir_ / "pin", fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
+  auto signed_now = hsmca({"sign", "--config", (dir_ / "ca.yaml").string(), "--csr", csr.string(), "--profile",
+                           "server", "--out", (dir_ / "web.crt").string()},
+                          {{"HSMCA_PIN", ""}});
+  EXPECT_EQ(signed_now.exit_code, 0) << signed_now.err;
+}
+
 TEST_F(IssuanceTest, DaysBeyondTheProfileAreCappedAtTheProfile) {
   auto csr = make_csr("web", "/CN=web.example.test");
   ASSERT_EQ(sign({"--csr", csr.string(), "--profile", "server", "--days", "400", "--out", (dir_ / "web.crt").string()}).exit_code, 0);

@@ -417,7 +417,7 @@ TEST_F(OcspSignerCeremonyTest, MakesAResponderCertificateThatOpensslAcceptsForTh
              "[engine_section]\npkcs11 = pkcs11_section\n"
              "[pkcs11_section]\nengine_id = pkcs11\n"
              "MODULE_PATH = " + std::string(kSoftHsmModule) + "\ninit = 0\n");
-  write_file(dir_ / "pin", std::string(kUserPin));
+  write_secret_file(dir_ / "pin", std::string(kUserPin));
   write_file(dir_ / "index.txt", "V\t300101000000Z\t\t1234\tunknown\t/CN=leaf\n");
   write_file(dir_ / "chain.pem", read_file(dir_ / "issuing.crt") + read_file(dir_ / "root.crt"));
   auto request = openssl({"ocsp", "-issuer", (dir_ / "issuing.crt").string(), "-serial", "0x1234", "-no_nonce",

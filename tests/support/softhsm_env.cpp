@@ -30,6 +30,11 @@ void write_file(const fs::path& path, const std::string& content) {
   out << content;
 }
 
+void write_secret_file(const fs::path& path, const std::string& content) {
+  write_file(path, content);
+  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
+}
+
 SoftHsmEnv& SoftHsmEnv::get() {
   static SoftHsmEnv env;
   return env;

@@ -51,5 +51,8 @@ class TempDir {
 
 std::string read_file(const std::filesystem::path& path);
 void write_file(const std::filesystem::path& path, const std::string& content);
+// write_file, then chmod 600: a PIN file, an API token list or a key, which
+// hsmca refuses while others may read it.
+void write_secret_file(const std::filesystem::path& path, const std::string& content);
 
 }  // namespace hsmca::test

@@ -1,26 +1,39 @@
 #include "hsmca/token/secret.hpp"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstring>
+#include <new>
 #include <stdexcept>
 #include <utility>
 
 namespace hsmca::token {
 namespace {
 
+// A page of its own: madvise and mlock work on whole pages, and a page shared
+// with other heap data would drag that data along (or leave the PIN behind).
+std::size_t page_size() noexcept {
+  static const std::size_t size = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  return size;
+}
+
 char* allocate() {
-  auto* p = new char[Secret::kCapacity];
+  static_assert(Secret::kCapacity <= 4096, "a Secret fits in the smallest page");
+  void* p = mmap(nullptr, page_size(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  // Left out of core dumps, whatever the process's dumpable flag.
+  madvise(p, page_size(), MADV_DONTDUMP);
   // Best effort: keep the PIN out of swap. Failing (RLIMIT_MEMLOCK) is not fatal.
-  mlock(p, Secret::kCapacity);
-  return p;
+  mlock(p, page_size());
+  return static_cast<char*>(p);
 }
 
 void release(char* p) noexcept {
   if (p == nullptr) return;
   explicit_bzero(p, Secret::kCapacity);
-  munlock(p, Secret::kCapacity);
-  delete[] p;
+  munlock(p, page_size());
+  munmap(p, page_size());
 }
 
 }  // namespace

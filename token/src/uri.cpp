@@ -91,6 +91,10 @@ Pkcs11Uri Pkcs11Uri::parse(std::string_view text) {
       if (!item.empty()) {
         auto eq = item.find('=');
         if (eq == std::string_view::npos) {
+          // A query item without '=' is not repeated: it may be a PIN typed where pin-source belongs.
+          if (sep == '&') {
+            throw std::invalid_argument("pkcs11 URI: a query attribute has no value (expected NAME=VALUE)");
+          }
           throw std::invalid_argument("pkcs11 URI: attribute '" + std::string(item) + "' has no value");
         }
         fn(item.substr(0, eq), item.substr(eq + 1));

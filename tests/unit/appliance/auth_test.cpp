@@ -28,7 +28,7 @@ std::string upper(std::string s) {
 class AuthorizerTest : public ::testing::Test {
  protected:
   Authorizer with_tokens(const std::string& content) {
-    test::write_file(dir_ / "api-tokens", content);
+    test::write_secret_file(dir_ / "api-tokens", content);
     ApplianceConfig c;
     c.roles = {{"enroll", {"*"}}, {"admin", {"ops-admin"}}};
     c.tokens_file = dir_ / "api-tokens";

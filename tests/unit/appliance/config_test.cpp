@@ -27,9 +27,8 @@ constexpr const char* kFullBlock = R"(appliance:
 class ApplianceConfigTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    for (const char* name : {"server-chain.pem", "server.key", "clients-ca.pem", "api-tokens"}) {
-      test::write_file(dir_ / name, "placeholder\n");
-    }
+    for (const char* name : {"server-chain.pem", "clients-ca.pem"}) test::write_file(dir_ / name, "placeholder\n");
+    for (const char* name : {"server.key", "api-tokens"}) test::write_secret_file(dir_ / name, "placeholder\n");
   }
 
   signer::CaConfig ca(const std::string& appliance_block, int sessions = 4) const {
@@ -176,6 +175,25 @@ TEST_F(ApplianceConfigTest, RefusesAMissingClientCaOrTokensFile) {
   EXPECT_NE(error_of(kFullBlock).find("appliance.auth.tokens_file: no such file"), std::string::npos);
   std::filesystem::create_directory(dir_ / "api-tokens");
   EXPECT_NE(error_of(kFullBlock).find("is not a file"), std::string::npos);
+}
+
+TEST_F(ApplianceConfigTest, RefusesATlsKeyOrTokensFileThatOthersMayReadOrChange) {
+  namespace fs = std::filesystem;
+  const auto key = (dir_ / "server.key").string();
+  fs::permissions(key, fs::perms::others_read, fs::perm_options::add);
+  EXPECT_EQ(error_of(kFullBlock), "appliance.tls.key: " + key + " is readable by others: chmod 600 " + key);
+  fs::permissions(key, fs::perms::others_read, fs::perm_options::remove);
+  fs::permissions(key, fs::perms::group_write, fs::perm_options::add);
+  EXPECT_EQ(error_of(kFullBlock), "appliance.tls.key: " + key + " is writable by group or others: chmod 600 " + key);
+  fs::permissions(key, fs::perms::owner_read | fs::perms::group_read, fs::perm_options::replace);
+
+  const auto tokens = (dir_ / "api-tokens").string();
+  fs::permissions(tokens, fs::perms::others_write, fs::perm_options::add);
+  EXPECT_EQ(error_of(kFullBlock),
+            "appliance.auth.tokens_file: " + tokens + " is writable by group or others: chmod 600 " + tokens);
+  fs::permissions(tokens, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
+  // Readable by the owner and its group (a key shared with the service's group) is fine.
+  EXPECT_EQ(load(kFullBlock).tls_key, dir_ / "server.key");
 }
 
 TEST_F(ApplianceConfigTest, TakesAbsolutePathsAsTheyAre) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
@@ -505,6 +506,21 @@ TEST_F(LedgerTest, UsesWriteAheadLoggingInTheFileItself) {
   RawConnection raw(db_path());
   // journal_mode=WAL is stored in the file: any connection sees it.
   EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
+}
+
+TEST_F(LedgerTest, CreatesItsFileAndItsWalAndShmFilesReadableByTheOwnerOnly) {
+  const mode_t saved = umask(022);  // the usual umask, which leaves new files readable by all
+  {
+    auto ledger = Ledger::open(db_path());
+    ledger->record_pending(record_for(kIssuerA, "01"));
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      const std::filesystem::path file = db_path().string() + suffix;
+      struct stat st {};
+      EXPECT_EQ(stat(file.c_str(), &st), 0) << file;
+      EXPECT_EQ(st.st_mode & 0777, 0600u) << file;
+    }
+  }
+  umask(saved);
 }
 
 TEST_F(LedgerTest, RejectsMalformedRecordsBeforeWritingAnything) {

@@ -1,7 +1,11 @@
 #include "hsmca/token/secret.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -115,6 +119,40 @@ TEST(SecretTest, PushBackBeyondCapacityThrowsAndKeepsTheFullValue) {
   for (std::size_t i = 0; i < Secret::kCapacity; ++i) s.push_back('p');
   EXPECT_THROW(s.push_back('q'), std::length_error);
   EXPECT_EQ(s.view(), std::string(Secret::kCapacity, 'p'));
+}
+
+// The kernel's flags for the mapping that holds `p` (/proc/self/smaps
+// "VmFlags:"), e.g. "rd wr mr mw me lo ac dd"; empty when none holds it.
+std::string mapping_flags(const void* p) {
+  const auto address = reinterpret_cast<std::uintptr_t>(p);
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  bool inside = false;
+  while (std::getline(smaps, line)) {
+    unsigned long low = 0, high = 0;
+    char dash = 0;
+    // A mapping starts with "LOW-HIGH perms ..."; its fields are "Name: value".
+    if (std::sscanf(line.c_str(), "%lx%c%lx", &low, &dash, &high) == 3 && dash == '-') {
+      inside = low <= address && address < high;
+    } else if (inside && line.rfind("VmFlags:", 0) == 0) {
+      return line.substr(8) + " ";
+    }
+  }
+  return "";
+}
+
+TEST(SecretTest, KeepsThePinInAPageLeftOutOfCoreDumps) {
+  Secret s("1234-user");
+  const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(s.data()) % page, 0u) << "madvise works on whole pages";
+  const std::string flags = mapping_flags(s.data());
+  ASSERT_FALSE(flags.empty()) << "no mapping holds the buffer";
+  EXPECT_NE(flags.find(" dd "), std::string::npos) << "not MADV_DONTDUMP:" << flags;
+  Secret moved(std::move(s));
+  EXPECT_NE(mapping_flags(moved.data()).find(" dd "), std::string::npos);
+  Secret refilled;
+  refilled.push_back('x');
+  EXPECT_NE(mapping_flags(refilled.data()).find(" dd "), std::string::npos);
 }
 
 }  // namespace

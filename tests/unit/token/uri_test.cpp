@@ -151,5 +151,12 @@ TEST(Pkcs11UriTest, RefusesAnAttributeWithoutValue) {
   EXPECT_THAT(refusal("pkcs11:token"), HasSubstr("'token'"));
 }
 
+TEST(Pkcs11UriTest, RefusesAQueryItemWithoutValueWithoutRepeatingIt) {
+  // A PIN typed where "pin-source=" belongs must not end up in an error message.
+  auto why = refusal("pkcs11:token=t?s3cr3t-pin-value");
+  EXPECT_THAT(why, HasSubstr("has no value"));
+  EXPECT_THAT(why, Not(HasSubstr("s3cr3t-pin-value")));
+}
+
 }  // namespace
 }  // namespace hsmca::token

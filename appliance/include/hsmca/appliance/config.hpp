@@ -33,7 +33,8 @@ struct ApplianceConfig {
   std::filesystem::path root_crl;
 
   // limits (all optional in the file, under `limits:`)
-  std::size_t max_connections = 1024;
+  std::size_t max_connections = 1024;            // per listener
+  std::size_t max_connections_per_address = 64;  // per listener and client address
   std::size_t body_limit = 64 * 1024;
   std::size_t header_limit = 8 * 1024;
   std::chrono::milliseconds handshake_timeout{10'000};
@@ -48,8 +49,9 @@ struct ApplianceConfig {
   // Reads `ca.appliance`; relative paths are relative to the CA file and come
   // back absolute. workers and queue_limit come back resolved (never 0).
   // signer::ConfigError naming the key on any problem (no appliance block, an
-  // unknown key, a missing file, a role other than enroll/admin, role CNs
-  // without a client_ca, an unknown default_profile, a bad endpoint or limit).
+  // unknown key, a missing file, a TLS key or tokens file that others may
+  // read or group or others may write, a role other than enroll/admin, role
+  // CNs without a client_ca, an unknown default_profile, a bad endpoint or limit).
   static ApplianceConfig from(const signer::CaConfig& ca);
 };
 

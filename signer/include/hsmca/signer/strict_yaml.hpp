@@ -3,6 +3,7 @@
 // the right shape, and errors name the path ("certificate.subject.country").
 #include <yaml-cpp/yaml.h>
 
+#include <cstddef>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -47,7 +48,12 @@ class StrictMap {
   std::set<std::string> seen_;
 };
 
-// Loads a YAML file whose top level must be a mapping.
+// Ceremony and CA files are a few kilobytes; parsing a huge one costs minutes
+// and gigabytes (yaml-cpp keeps every node), so a larger file is refused
+// before it is parsed.
+inline constexpr std::size_t kMaxYamlFileBytes = 1024 * 1024;
+
+// Loads a YAML file of at most kMaxYamlFileBytes whose top level must be a mapping.
 YAML::Node load_yaml_file(const std::string& file);
 
 }  // namespace hsmca::signer

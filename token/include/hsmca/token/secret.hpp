@@ -4,7 +4,8 @@
 
 namespace hsmca::token {
 
-// A PIN held in locked memory and wiped when it is no longer needed.
+// A PIN held in locked memory, left out of core dumps (MADV_DONTDUMP) and
+// wiped when it is no longer needed.
 // Fixed capacity so the buffer never reallocates and leaves copies behind.
 class Secret {
  public:
