@@ -79,6 +79,7 @@ void read_limits(StrictMap m, ApplianceConfig& c) {
 void read_tls(StrictMap m, const fs::path& base, ApplianceConfig& c) {
   const auto certificate = m.optional_string("certificate");
   const auto key = m.optional_string("key");
+  if (auto ciphers = m.optional_string("ciphers")) c.tls_ciphers = *ciphers;
   m.finish();
   c.tls_certificate = existing_file(m, "certificate", base, required(m, "certificate", certificate));
   c.tls_key = secret_file(m, "key", base, required(m, "key", key));

@@ -331,6 +331,12 @@ void configure_tls(ssl::context& ctx, const ApplianceConfig& config) {
   ctx.use_private_key_file(config.tls_key.string(), ssl::context::pem, ec);
   if (ec) throw signer::ConfigError("appliance.tls.key " + config.tls_key.string() + ": " + ec.message());
   SSL_CTX* native = ctx.native_handle();
+  // OpenSSL's default TLS 1.2 list still offers CBC and RSA key transport.
+  if (SSL_CTX_set_cipher_list(native, config.tls_ciphers.c_str()) != 1) {
+    signer::drain_openssl_errors();
+    throw signer::ConfigError("appliance.tls.ciphers: '" + config.tls_ciphers +
+                              "' names no cipher suite OpenSSL offers (see `openssl ciphers -v LIST`)");
+  }
   if (SSL_CTX_check_private_key(native) != 1) {
     throw signer::ConfigError("appliance.tls.key does not belong to appliance.tls.certificate");
   }

@@ -394,3 +394,48 @@ TEST_F(ApplianceTest, AnswersUnavailableWhileTheTokenIsGoneAndRecoversOnItsOwnWh
 
 }  // namespace
 }  // namespace hsmca::test
+
+namespace hsmca::test {
+namespace {
+
+// TLS 1.2 as an auditor scans it: AEAD suites with forward secrecy only.
+TEST_F(ApplianceTest, Tls12OffersOnlyAeadSuitesWithForwardSecrecy) {
+  auto handshake = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args{"s_client", "-connect", "127.0.0.1:" + std::to_string(https_port_), "-servername",
+                                  "ca.example.test", "-CAfile", (dir_ / "root.crt").string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return openssl(args);
+  };
+  for (const char* cbc : {"ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA384", "AES128-SHA"}) {
+    SCOPED_TRACE(cbc);
+    auto r = handshake({"-tls1_2", "-cipher", cbc});
+    EXPECT_NE(r.exit_code, 0) << r.out;
+    EXPECT_EQ(r.out.find(std::string("Cipher is ") + cbc), std::string::npos) << r.out;
+  }
+  auto aead = handshake({"-tls1_2"});
+  ASSERT_EQ(aead.exit_code, 0) << aead.err;
+  EXPECT_TRUE(std::regex_search(aead.out, std::regex("Cipher is ECDHE-ECDSA-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305)")))
+      << aead.out;
+  EXPECT_EQ(handshake({"-tls1_3"}).exit_code, 0);
+}
+
+// The profile a caller names is its own choice: only configured names become metric labels.
+TEST_F(ApplianceTest, CallerChosenProfileNamesDoNotBecomeMetricLabels) {
+  openssl_csr(dir_.path(), "web", "/CN=web.example.test", "DNS:web.example.test");
+  for (int i = 0; i < 30; ++i) {
+    const std::string name = std::string(10'000, 'p') + std::to_string(i);
+    write_file(dir_ / "odd.json", nlohmann::json{{"csr", read_file(dir_ / "web.csr")}, {"profile", name}}.dump());
+    auto r = curl({"-X", "POST", "-H", "Content-Type: application/json", "-H",
+                   std::string("Authorization: Bearer ") + kEnrollToken, "--data-binary", "@" + (dir_ / "odd.json").string(),
+                   url("/api/v1/certificates")});
+    ASSERT_EQ(r.status, 404) << r.body;
+  }
+  const auto metrics = run_process({"curl", "-sS", plain_url("/metrics")}).out;
+  EXPECT_LT(metrics.size(), 20'000u);
+  EXPECT_EQ(metrics.find("pppppppp"), std::string::npos);
+  EXPECT_NE(metrics.find("hsmca_issuances_total{profile=\"(unknown)\",result=\"rejected\"} 30"), std::string::npos)
+      << metrics;
+}
+
+}  // namespace
+}  // namespace hsmca::test

@@ -24,6 +24,9 @@ struct ApplianceConfig {
   Endpoint public_listen;                 // plain HTTP: health, metrics, CA certificates
   std::filesystem::path tls_certificate;  // server certificate followed by its chain (PEM)
   std::filesystem::path tls_key;          // PEM private key file
+  // TLS 1.2 cipher suites (OpenSSL cipher list): AEAD with forward secrecy
+  // only. TLS 1.3's suites are all AEAD with forward secrecy already.
+  std::string tls_ciphers = "ECDHE+AESGCM:ECDHE+CHACHA20";
   std::filesystem::path client_ca;        // empty: no client certificates accepted
   std::map<std::string, std::vector<std::string>> roles;  // "enroll"/"admin" -> CNs; "*" = any valid client cert
   std::filesystem::path tokens_file;      // empty: no bearer tokens
