@@ -120,8 +120,14 @@ void read_auth(StrictMap m, const fs::path& base, ApplianceConfig& c) {
   const auto client_ca = m.optional_string("client_ca");
   auto roles = m.optional_map("roles");
   const auto tokens_file = m.optional_string("tokens_file");
+  const auto client_crls = m.optional_string_list("client_crls");
   m.finish();
   c.client_ca = existing_file(m, "client_ca", base, client_ca);
+  for (const auto& file : client_crls) c.client_crls.push_back(existing_file(m, "client_crls", base, file));
+  if (!c.client_crls.empty() && c.client_ca.empty()) {
+    throw ConfigError(m.path_of("client_crls") + " names CRLs of client certificate authorities but " +
+                      m.path_of("client_ca") + " is not set");
+  }
   if (roles) read_roles(*roles, m, c);
   c.tokens_file = secret_file(m, "tokens_file", base, tokens_file);
 }

@@ -230,6 +230,7 @@ Service::Service(const signer::CaConfig& ca_config, const ApplianceConfig& confi
       authorizer_(authorizer),
       metrics_(metrics),
       pool_(pool),
+      client_crls_(config.client_crls, config.client_ca),
       ocsp_validity_(std::chrono::hours{ca_config.revocation.ocsp_validity_hours}),
       ocsp_cache_(kOcspCacheEntries),
       fresh_signatures_(ca_config.revocation.ocsp_fresh_signatures_per_second,
@@ -296,11 +297,13 @@ std::string Service::shut_out(const RequestContext& ctx) {
   if (peer == nullptr || X509_digest(peer, EVP_sha256(), digest.data(), &length) != 1) return "cannot be read";
   const std::string key(reinterpret_cast<const char*>(digest.data()), length);
   const auto version = revocations_.current();
+  const auto crls = client_crls_.generation();
   {
     std::lock_guard lock(standing_mutex_);
-    if (standing_version_ != version) {
+    if (standing_version_ != version || standing_crls_ != crls) {
       standing_.clear();
       standing_version_ = version;
+      standing_crls_ = crls;
     }
     if (auto hit = standing_.find(key); hit != standing_.end()) return hit->second;
   }
@@ -313,9 +316,12 @@ std::string Service::shut_out(const RequestContext& ctx) {
     if (standing.status != signer::Standing::Status::issued) {
       why = "is " + std::string(signer::standing_name(standing.status));
     }
+  } else {
+    // Another CA's certificate: its CRL, when one is configured, says.
+    why = client_crls_.why_refused(peer, std::chrono::system_clock::now());
   }
   std::lock_guard lock(standing_mutex_);
-  if (standing_version_ == version) {
+  if (standing_version_ == version && standing_crls_ == crls) {
     if (standing_.size() >= kStandingEntries) standing_.clear();
     standing_.emplace(key, why);
   }

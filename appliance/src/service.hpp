@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "hsmca/appliance/auth.hpp"
+#include "hsmca/appliance/client_crls.hpp"
 #include "hsmca/appliance/config.hpp"
 #include "hsmca/appliance/metrics.hpp"
 #include "hsmca/appliance/ocsp_cache.hpp"
@@ -99,8 +100,10 @@ class Service {
 
   // Client certificates of this CA that requests relied on: fingerprint ->
   // why it no longer counts ("" when it does), valid at standing_version_.
+  ClientCrls client_crls_;  // appliance.auth.client_crls: other client CAs' revocations
   std::mutex standing_mutex_;
   signer::RevocationVersion standing_version_;                 // guarded by standing_mutex_
+  std::uint64_t standing_crls_ = 0;                            // client_crls_'s generation; guarded by standing_mutex_
   std::unordered_map<std::string, std::string> standing_;       // guarded by standing_mutex_
 
   // GET /crl answers from the last CRL signed, while it lists every

@@ -283,5 +283,56 @@ TEST_F(ApplianceAuthorizationTest, AProfileWithoutRequestersIsForTheCaHostOnly) 
   EXPECT_EQ(cli.exit_code, 0) << cli.err;
 }
 
+// A client certificate of another CA in client_ca is checked against that
+// CA's CRL (appliance.auth.client_crls), re-read when the file changes.
+TEST_F(ApplianceAuthorizationTest, AClientCertificateAnotherCaRevokedIsShutOut) {
+  const std::string d = dir_.path().string();
+  auto run = [](const std::vector<std::string>& args) {
+    auto r = openssl(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  };
+  run({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", d + "/partner.key",
+       "-subj", "/CN=Partner CA", "-days", "2", "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
+       "keyUsage=critical,keyCertSign,cRLSign", "-out", d + "/partner.crt"});
+  openssl_csr(dir_.path(), "pdev", "/CN=partner-dev");
+  write_file(dir_ / "pdev.ext", "extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature\n");
+  run({"x509", "-req", "-in", d + "/pdev.csr", "-CA", d + "/partner.crt", "-CAkey", d + "/partner.key", "-set_serial",
+       "0x1234", "-days", "1", "-extfile", d + "/pdev.ext", "-out", d + "/pdev.crt"});
+  // The partner's CRLs, made as `openssl ca` makes them.
+  write_file(dir_ / "index.txt", "");
+  write_file(dir_ / "crlnumber", "01\n");
+  write_file(dir_ / "partner.cnf", "[ca]\ndefault_ca = p\n[p]\ndatabase = " + d + "/index.txt\ncrlnumber = " + d +
+                                       "/crlnumber\ndefault_md = sha256\ndefault_crl_days = 1\n");
+  const std::vector<std::string> ca{"ca", "-config", d + "/partner.cnf", "-keyfile", d + "/partner.key", "-cert",
+                                    d + "/partner.crt"};
+  auto gencrl = [&](const std::string& out) {
+    auto args = ca;
+    args.insert(args.end(), {"-gencrl", "-out", out});
+    run(args);
+  };
+  gencrl(d + "/partner.crl");
+  write_file(dir_ / "clients-ca.pem", read_file(dir_ / "clients-ca.pem") + read_file(dir_ / "partner.crt"));
+  std::string yaml = read_file(dir_ / "ca.yaml");
+  yaml.replace(yaml.find("    client_ca: clients-ca.pem\n"), 30, "    client_ca: clients-ca.pem\n    client_crls: [partner.crl]\n");
+  write_file(dir_ / "ca.yaml", yaml);
+  appliance_.reset();
+  start();
+
+  openssl_csr(dir_.path(), "web", "/CN=web.example.test", "DNS:web.example.test");
+  ASSERT_EQ(enroll(est_body("web"), mtls("pdev")).status, 200) << "a partner device enrolls while its CA stands by it";
+  auto revoke_args = ca;
+  revoke_args.insert(revoke_args.end(), {"-revoke", d + "/pdev.crt"});
+  run(revoke_args);
+  gencrl(d + "/partner.crl.new");
+  fs::rename(dir_ / "partner.crl.new", dir_ / "partner.crl");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the file is looked at once a second
+  const auto before = ledger().size();
+  auto after = enroll(est_body("web"), mtls("pdev"));
+  EXPECT_EQ(after.status, 401) << after.body;
+  EXPECT_EQ(error_of(after), "credential_refused");
+  EXPECT_NE(after.body.find("CRL of CN=Partner CA"), std::string::npos) << after.body;
+  EXPECT_EQ(ledger().size(), before);
+}
+
 }  // namespace
 }  // namespace hsmca::test

@@ -28,6 +28,9 @@ struct ApplianceConfig {
   // only. TLS 1.3's suites are all AEAD with forward secrecy already.
   std::string tls_ciphers = "ECDHE+AESGCM:ECDHE+CHACHA20";
   std::filesystem::path client_ca;        // empty: no client certificates accepted
+  // CRLs of the other CAs in client_ca (this CA's certificates are checked
+  // against the ledger); each must be issued by a client_ca certificate.
+  std::vector<std::filesystem::path> client_crls;
   std::map<std::string, std::vector<std::string>> roles;  // "enroll"/"admin" -> CNs; "*" = any valid client cert
   std::filesystem::path tokens_file;      // empty: no bearer tokens
   std::string default_profile;            // must name a profile of the CA file
