@@ -3,6 +3,8 @@
 // issuing key in its token.
 #include <CLI/CLI.hpp>
 
+#include <sys/resource.h>
+
 #include <iostream>
 
 #include "hsmca/appliance/auth.hpp"
@@ -18,6 +20,16 @@
 int main(int argc, char** argv) {
   // Before anything else: HSMCA_PIN may be in the environment from the start.
   hsmca::signer::make_process_undumpable();
+  // The security officer's PIN is never needed here: out of the environment at once.
+  hsmca::signer::forget_environment_secret("HSMCA_SO_PIN");
+  // Two listeners' connections, the token's and the ledger's files: the
+  // default soft limit (often 1024) is too few; take what the hard limit allows.
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+    getrlimit(RLIMIT_NOFILE, &files);
+  }
   CLI::App app{"hsmca-appliance: HTTPS certificate signing service (EST, RFC 7030, and a JSON API) whose issuing\n"
                "key stays in a PKCS#11 token. Reads the CA file's `appliance` block. The token PIN comes from\n"
                "HSMCA_PIN or the CA file's pkcs11.pin_source. SIGTERM/SIGINT stop it gracefully.",
@@ -35,6 +47,11 @@ int main(int argc, char** argv) {
   try {
     const auto ca_config = signer::CaConfig::load(config_file);
     const auto config = appliance::ApplianceConfig::from(ca_config);
+    if (const rlim_t wanted = 2 * config.max_connections + 128; files.rlim_cur != RLIM_INFINITY && files.rlim_cur < wanted) {
+      std::cerr << "warning: " << files.rlim_cur << " open files allowed (ulimit -n), fewer than the " << wanted
+                << " that two listeners of appliance.limits.max_connections " << config.max_connections
+                << " need: raise the limit (LimitNOFILE= in a systemd unit) or lower max_connections\n";
+    }
     // This CA's own certificates: a role granted by CN is refused when
     // client_ca trusts one of them (anyone who may enroll could get the CN).
     std::vector<signer::X509Ptr> ca_certificates = signer::read_certificates(ca_config.issuer_certificate);

@@ -86,9 +86,12 @@ class HttpSession {
     if (requests_ > 0) {
       // Waiting for a keep-alive request: a full listener may close this
       // connection to make room (on its own strand).
+      // Cancelling the waiting read (rather than closing here) lets on_read
+      // close with no read outstanding: a TLS shutdown started beside a
+      // pending read would be a second read on the stream.
       slot_->idle([weak = derived().weak_from_this()] {
         if (auto self = weak.lock()) {
-          net::post(self->stream().get_executor(), [self] { self->do_close(); });
+          net::post(self->stream().get_executor(), [self] { beast::get_lowest_layer(self->stream()).cancel(); });
         }
       });
     }
@@ -269,7 +272,7 @@ template <class Session>
 class Listener : public std::enable_shared_from_this<Listener<Session>> {
  public:
   Listener(std::shared_ptr<Shared> shared, const Endpoint& where)
-      : shared_(std::move(shared)), acceptor_(net::make_strand(shared_->ioc)) {
+      : shared_(std::move(shared)), acceptor_(net::make_strand(shared_->ioc)), backoff_(acceptor_.get_executor()) {
     beast::error_code ec;
     auto address = net::ip::make_address(where.host, ec);
     if (ec) throw signer::ConfigError("cannot listen on " + where.host + ": not an IP address");
@@ -298,6 +301,14 @@ class Listener : public std::enable_shared_from_this<Listener<Session>> {
 
   void on_accept(beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+    if (ec == net::error::no_descriptors || ec == net::error::no_buffer_space ||
+        ec == boost::system::errc::too_many_files_open_in_system) {
+      // Out of descriptors: accepting again at once would spin; the
+      // connections already held finish meanwhile.
+      backoff_.expires_after(std::chrono::milliseconds(50));
+      backoff_.async_wait([self = this->shared_from_this()](beast::error_code) { self->accept(); });
+      return;
+    }
     if (!ec) {
       beast::error_code rec;
       const auto remote = socket.remote_endpoint(rec);
@@ -317,6 +328,7 @@ class Listener : public std::enable_shared_from_this<Listener<Session>> {
 
   std::shared_ptr<Shared> shared_;
   tcp::acceptor acceptor_;
+  net::steady_timer backoff_;  // a pause after running out of descriptors
 };
 
 // Any client certificate passes the handshake; Service decides what it is worth.

@@ -8,6 +8,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 #include <map>
 #include <mutex>
 #include <vector>
@@ -46,6 +49,28 @@ token::Secret from_file(const std::string& path, PinRole role) {
 // Moves a PIN out of the environment: /proc/PID/environ shows the block the
 // process was started with, whatever unsetenv does to `environ`, so the
 // "NAME=VALUE" strings are wiped in place once the pointers are gone.
+// The process's initial environment block, [env_start, env_end) of
+// /proc/self/stat (fields 50 and 51): what /proc/PID/environ shows. Strings
+// elsewhere (setenv's copies, a caller's putenv buffer) are not ours to wipe.
+bool in_initial_environment(const char* p) {
+  std::ifstream in("/proc/self/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto close = stat.rfind(')');
+  if (close == std::string::npos) return false;
+  std::istringstream fields(stat.substr(close + 2));  // from field 3 (state) on
+  std::string field;
+  unsigned long long start = 0, end = 0;
+  for (int number = 3; fields >> field; ++number) {
+    if (number == 50) start = std::stoull(field);
+    if (number == 51) {
+      end = std::stoull(field);
+      break;
+    }
+  }
+  const auto at = reinterpret_cast<std::uintptr_t>(p);
+  return start != 0 && at >= start && at < end;
+}
+
 token::Secret take_from_environment(const std::string& name) {
   std::vector<char*> entries;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
@@ -53,9 +78,12 @@ token::Secret take_from_environment(const std::string& name) {
   }
   if (entries.empty()) return {};
   auto wipe = [&] {
+    std::vector<char*> initial;
+    for (char* entry : entries) {
+      if (in_initial_environment(entry)) initial.push_back(entry);
+    }
     unsetenv(name.c_str());
-    // glibc never frees these strings (neither the initial block nor setenv's copies).
-    for (char* entry : entries) explicit_bzero(entry, std::strlen(entry));
+    for (char* entry : initial) explicit_bzero(entry, std::strlen(entry));
   };
   token::Secret pin;
   try {
@@ -113,6 +141,8 @@ token::Secret prompt(PinRole role, const std::string& token_label) {
 }  // namespace
 
 void make_process_undumpable() { prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); }
+
+void forget_environment_secret(const std::string& name) { take_from_environment(name); }
 
 token::Secret read_pin(PinRole role, const std::string& source, const std::string& token_label) {
   make_process_undumpable();

@@ -52,6 +52,18 @@ class Socket {
 
 class ApplianceConnectionsTest : public ApplianceFixture {
  protected:
+  static std::string read_file_if(const fs::path& file) { return fs::exists(file) ? read_file(file) : ""; }
+
+  // The sockets the appliance holds open: listeners and connections.
+  int appliance_sockets() {
+    int count = 0;
+    for (const auto& fd : fs::directory_iterator("/proc/" + std::to_string(appliance_->pid()) + "/fd")) {
+      std::error_code ec;
+      if (fs::read_symlink(fd.path(), ec).string().rfind("socket:", 0) == 0) ++count;
+    }
+    return count;
+  }
+
   // The appliance again, with these limits (and a read deadline long enough
   // that idle sockets stay for the whole test).
   void restart_with_limits(const std::string& limits) {
@@ -108,6 +120,52 @@ TEST_F(ApplianceConnectionsTest, AFullListenerClosesTheConnectionIdleLongestToMa
   EXPECT_EQ(r.out, "200") << r.err;
   EXPECT_EQ(kept.front()->receive(), "(closed)") << "the connection idle longest made room";
   EXPECT_EQ(kept.back()->receive(200), "") << "the others stay";
+}
+
+// The same over TLS: the connection closed for room is closed at once (its
+// pending read cancelled), not left open until its idle deadline.
+TEST_F(ApplianceConnectionsTest, AFullHttpsListenerClosesTheIdleConnectionForRoomAtOnce) {
+  restart_with_limits("max_connections: 4, max_connections_per_address: 1000");
+  write_file(dir_ / "hold.py",
+             "import socket, ssl, sys, time\n"
+             "ctx = ssl.create_default_context(cafile=sys.argv[2])\n"
+             "held = []\n"
+             "for i in range(4):\n"
+             "    s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', int(sys.argv[1]))), server_hostname='ca.example.test')\n"
+             "    s.sendall(b'GET /ca/chain.pem HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n')\n"
+             "    s.recv(65536)\n"
+             "    held.append(s)\n"
+             "    time.sleep(0.05)\n"
+             "print('held', flush=True)\n"
+             "held[0].settimeout(10)\n"
+             "try:\n"
+             "    print('first closed' if held[0].recv(1) == b'' else 'first got data', flush=True)\n"
+             "except Exception as e:\n"
+             "    print('first still open', e, flush=True)\n"
+             "time.sleep(30)\n");
+  const int before = appliance_sockets();
+  BackgroundProcess holder({"python3", (dir_ / "hold.py").string(), std::to_string(https_port_), (dir_ / "root.crt").string()},
+                           {}, (dir_ / "hold.log").string());
+  for (int i = 0; i < 100 && read_file_if(dir_ / "hold.log").find("held") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_NE(read_file_if(dir_ / "hold.log").find("held"), std::string::npos) << read_file_if(dir_ / "hold.log");
+  EXPECT_EQ(curl({"--max-time", "2", url("/healthz")}).status, 200);
+  const auto asked = std::chrono::steady_clock::now();
+  while (read_file_if(dir_ / "hold.log").find("first") == std::string::npos &&
+         std::chrono::steady_clock::now() - asked < std::chrono::seconds(8)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_NE(read_file_if(dir_ / "hold.log").find("first closed"), std::string::npos) << read_file_if(dir_ / "hold.log");
+  EXPECT_LT(std::chrono::steady_clock::now() - asked, std::chrono::seconds(3)) << "closed at once, not at its deadline";
+  EXPECT_TRUE(healthy()) << "the appliance keeps serving";
+  // Its socket too: the three connections still held, nothing more.
+  int now = appliance_sockets();
+  for (int i = 0; i < 40 && now != before + 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    now = appliance_sockets();
+  }
+  EXPECT_EQ(now, before + 3) << "within 4 s";
 }
 
 }  // namespace

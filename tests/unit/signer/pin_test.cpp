@@ -78,6 +78,22 @@ TEST(PinTest, TakesTheSoPinAndANamedVariableOutOfTheEnvironment) {
   EXPECT_FALSE(in_environment("HSMCA_TEST_ROOT_PIN"));
 }
 
+// A putenv string belongs to its caller (here read-only memory): taken out of
+// the environment, never written to.
+TEST(PinTest, LeavesAStringPutenvHandedInAlone) {
+  static char entry[] = "HSMCA_TEST_PUTENV_PIN=2468-put";
+  ASSERT_EQ(putenv(entry), 0);
+  EXPECT_EQ(read_pin(PinRole::user, "env:HSMCA_TEST_PUTENV_PIN", "CA Token").view(), "2468-put");
+  EXPECT_FALSE(in_environment("HSMCA_TEST_PUTENV_PIN"));
+  EXPECT_STREQ(entry, "HSMCA_TEST_PUTENV_PIN=2468-put") << "the caller's buffer is the caller's";
+}
+
+TEST(PinTest, ForgetsAVariableItWillNeverRead) {
+  setenv("HSMCA_TEST_UNUSED_PIN", "1357-unused", 1);
+  forget_environment_secret("HSMCA_TEST_UNUSED_PIN");
+  EXPECT_FALSE(in_environment("HSMCA_TEST_UNUSED_PIN"));
+}
+
 TEST(PinTest, AnUnsetVariableIsNamedAndCanBeSetLater) {
   unsetenv("HSMCA_TEST_LATE_PIN");
   EXPECT_EQ(error_of("env:HSMCA_TEST_LATE_PIN"), "pin source env:HSMCA_TEST_LATE_PIN names an unset or empty variable");

@@ -2,7 +2,12 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/xattr.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
 
 #include <filesystem>
 #include <string>
@@ -78,6 +83,33 @@ TEST_F(SecretFileTest, ChecksAnOpenFileByItsDescriptor) {
 TEST_F(SecretFileTest, NamesAFileThatCannotBeExamined) {
   const auto path = (dir_ / "absent").string();
   EXPECT_EQ(error_of(path).rfind("appliance.tls.key: cannot examine " + path + ":", 0), 0u) << error_of(path);
+}
+
+// Mode 0640 shown, yet an ACL entry lets user 65534 read it: the group
+// bits of such a file are only the ACL's mask.
+TEST_F(SecretFileTest, RefusesAFileWithAnAccessControlList) {
+  const std::string path = file_with(fs::perms::owner_read | fs::perms::owner_write);
+  auto entry = [](std::string& out, std::uint16_t tag, std::uint16_t perm, std::uint32_t id) {
+    out.append(reinterpret_cast<const char*>(&tag), 2).append(reinterpret_cast<const char*>(&perm), 2);
+    out.append(reinterpret_cast<const char*>(&id), 4);
+  };
+  std::string acl;
+  const std::uint32_t version = 2, none = 0xffffffff;
+  acl.append(reinterpret_cast<const char*>(&version), 4);
+  entry(acl, 0x01, 6, none);   // ACL_USER_OBJ rw-
+  entry(acl, 0x02, 4, 65534);  // ACL_USER nobody r--
+  entry(acl, 0x04, 4, none);   // ACL_GROUP_OBJ r--
+  entry(acl, 0x10, 4, none);   // ACL_MASK r--
+  entry(acl, 0x20, 0, none);   // ACL_OTHER ---
+  ASSERT_EQ(setxattr(path.c_str(), "system.posix_acl_access", acl.data(), acl.size(), 0), 0) << std::strerror(errno);
+  EXPECT_NE(error_of(path).find("carries an access control list"), std::string::npos) << error_of(path);
+}
+
+// Whoever owns the file may rewrite it whatever its mode (the suite runs as root, as CI does).
+TEST_F(SecretFileTest, RefusesAFileOwnedByAnotherUser) {
+  const std::string path = file_with(fs::perms::owner_read | fs::perms::owner_write);
+  ASSERT_EQ(chown(path.c_str(), 65534, 65534), 0) << "needs root: " << std::strerror(errno);
+  EXPECT_NE(error_of(path).find("is owned by uid 65534"), std::string::npos) << error_of(path);
 }
 
 }  // namespace

@@ -25,5 +25,9 @@ token::Secret read_pin(PinRole role, const std::string& source, const std::strin
 // of the same user. The programs call it first thing, since a PIN may be in
 // their environment from the start; read_pin calls it again in any case.
 void make_process_undumpable();
+// Takes NAME out of the environment and wipes its value where the process's
+// initial environment held it (what /proc/PID/environ shows); for a variable
+// the process will never read.
+void forget_environment_secret(const std::string& name);
 
 }  // namespace hsmca::signer
