@@ -182,7 +182,8 @@ Authorizer Authorizer::from(const ApplianceConfig& config, const std::vector<sig
     if (parts.empty()) continue;
     if (parts.size() != 2) throw ConfigError(where() + "expected ROLE SHA256-HEX (two fields), found " + std::to_string(parts.size()));
     if (!is_role(parts[0])) {
-      throw ConfigError(where() + "unknown role '" + std::string(parts[0]) + "' (the roles are enroll and admin)");
+      // Not repeated: a token pasted into the wrong column would be printed.
+      throw ConfigError(where() + "the first field is not a role (the roles are enroll and admin)");
     }
     TokenEntry entry{std::string(parts[0]), {}};
     // The value is never echoed: someone may have pasted the token itself here.

@@ -91,11 +91,10 @@ Pkcs11Uri Pkcs11Uri::parse(std::string_view text) {
       if (!item.empty()) {
         auto eq = item.find('=');
         if (eq == std::string_view::npos) {
-          // A query item without '=' is not repeated: it may be a PIN typed where pin-source belongs.
-          if (sep == '&') {
-            throw std::invalid_argument("pkcs11 URI: a query attribute has no value (expected NAME=VALUE)");
-          }
-          throw std::invalid_argument("pkcs11 URI: attribute '" + std::string(item) + "' has no value");
+          // An item without '=' is not repeated: it may be a PIN typed where
+          // pin-source belongs, in the query or the path alike.
+          throw std::invalid_argument(std::string("pkcs11 URI: ") + (sep == '&' ? "a query" : "a path") +
+                                      " attribute has no value (expected NAME=VALUE)");
         }
         fn(item.substr(0, eq), item.substr(eq + 1));
       }

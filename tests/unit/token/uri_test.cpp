@@ -147,8 +147,11 @@ TEST(Pkcs11UriTest, RefusesTextWithoutThePkcs11Scheme) {
   EXPECT_THROW(Pkcs11Uri::parse("PKCS11-token=Example"), std::invalid_argument);
 }
 
-TEST(Pkcs11UriTest, RefusesAnAttributeWithoutValue) {
-  EXPECT_THAT(refusal("pkcs11:token"), HasSubstr("'token'"));
+TEST(Pkcs11UriTest, RefusesAPathAttributeWithoutValueWithoutRepeatingIt) {
+  EXPECT_THAT(refusal("pkcs11:token"), HasSubstr("a path attribute has no value"));
+  auto why = refusal("pkcs11:token=t;s3cr3t-pin-value");
+  EXPECT_THAT(why, HasSubstr("has no value"));
+  EXPECT_THAT(why, Not(HasSubstr("s3cr3t-pin-value")));
 }
 
 TEST(Pkcs11UriTest, RefusesAQueryItemWithoutValueWithoutRepeatingIt) {
