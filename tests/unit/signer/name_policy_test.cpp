@@ -507,34 +507,53 @@ TEST(NamePolicyTest, RefusesTheWholeRequestForOneNameOutsideThePolicy) {
 
 // --- through plan_leaf ---------------------------------------------------------
 
+// A root of the test key and a server profile with server_names(): what
+// plan_leaf is given for a request.
+struct ServerCa {
+  IssuedCertificate root = test::make_root(key());
+  IssuerContext issuer{root.x509(), &key(), {}, {}, {}};
+  Profile profile{.name = "server",
+                  .validity_days = 30,
+                  .extended_key_usage = {ExtendedKeyUsage::server_auth},
+                  .names = server_names()};
+  Outcome<LeafPlan> plan(const RequestSpec& spec) const {
+    return plan_leaf(make_request(key().pkey(), spec), profile, issuer, std::nullopt, std::chrono::system_clock::now());
+  }
+};
+
 TEST(NamePolicyTest, PutsTheGrantedCommonNameIntoTheCertificateAndKeepsTheSubject) {
-  const IssuedCertificate root = test::make_root(key());
-  const IssuerContext issuer{root.x509(), &key(), {}, {}, {}};
-  const Profile profile{.name = "server",
-                        .validity_days = 30,
-                        .extended_key_usage = {ExtendedKeyUsage::server_auth},
-                        .names = server_names()};
-  auto plan = plan_leaf(make_request(key().pkey(), {{{NID_commonName, "10.0.0.9"}}, {{Kind::dns, "a.example.test"}}}),
-                        profile, issuer, std::nullopt, std::chrono::system_clock::now());
+  const ServerCa ca;
+  auto plan = ca.plan({{{NID_commonName, "10.0.0.9"}}, {{Kind::dns, "a.example.test"}}});
   ASSERT_TRUE(plan.ok()) << plan.rejection().message;
   EXPECT_EQ(plan.value().sans, (std::vector<std::string>{"DNS:a.example.test", "IP:10.0.0.9"}));
   EXPECT_EQ(plan.value().subject, "CN=10.0.0.9");
-  const IssuedCertificate leaf = sign_planned(plan.value(), issuer);
+  const IssuedCertificate leaf = sign_planned(plan.value(), ca.issuer);
   EXPECT_EQ(X509_check_ip_asc(leaf.x509(), "10.0.0.9", 0), 1);
   EXPECT_EQ(X509_check_host(leaf.x509(), "a.example.test", 0, 0, nullptr), 1);
 }
 
 TEST(NamePolicyTest, PlansNoCertificateForARequestTheNamePolicyRefuses) {
-  const IssuedCertificate root = test::make_root(key());
-  const IssuerContext issuer{root.x509(), &key(), {}, {}, {}};
-  const Profile profile{.name = "server",
-                        .validity_days = 30,
-                        .extended_key_usage = {ExtendedKeyUsage::server_auth},
-                        .names = server_names()};
-  const auto plan = plan_leaf(make_request(key().pkey(), {{{NID_commonName, "evil.com."}}, {}}), profile, issuer,
-                              std::nullopt, std::chrono::system_clock::now());
+  const auto plan = ServerCa().plan({{{NID_commonName, "evil.com."}}, {}});
   ASSERT_FALSE(plan.ok());
   EXPECT_EQ(plan.rejection().code, "name_policy");
+}
+
+// A leaf named as its issuer reads, to a path builder, as the CA itself.
+TEST(NamePolicyTest, PlansNoCertificateWhoseSubjectIsTheIssuersName) {
+  const ServerCa ca;
+  RequestSpec spec;
+  const X509_NAME* issuer_name = X509_get_subject_name(ca.root.x509());
+  for (int i = 0; i < X509_NAME_entry_count(issuer_name); ++i) {
+    const X509_NAME_ENTRY* e = X509_NAME_get_entry(issuer_name, i);
+    const ASN1_STRING* data = X509_NAME_ENTRY_get_data(e);
+    spec.subject.emplace_back(OBJ_obj2nid(X509_NAME_ENTRY_get_object(e)),
+                              std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(data)),
+                                          static_cast<std::size_t>(ASN1_STRING_length(data))));
+  }
+  spec.sans = {{Kind::dns, "a.example.test"}};
+  const auto plan = ca.plan(spec);
+  ASSERT_FALSE(plan.ok());
+  EXPECT_EQ(plan.rejection().message, "the request's subject is the issuing CA's own name");
 }
 
 }  // namespace
