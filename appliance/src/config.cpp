@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "hsmca/signer/secret_file.hpp"
+#include "hsmca/signer/openssl.hpp"
 #include "hsmca/signer/strict_yaml.hpp"
 
 namespace hsmca::appliance {
@@ -100,7 +101,7 @@ void read_roles(StrictMap m, const StrictMap& auth, ApplianceConfig& c) {
       if (name.starts_with("sha256:")) {
         std::string hex = name.substr(7);
         for (auto& ch : hex) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-        if (hex.size() != 64 || hex.find_first_not_of("0123456789abcdef") != std::string::npos) {
+        if (hex.size() != 64 || !signer::is_lower_hex(hex)) {
           throw ConfigError(m.path_of(role) + ": '" + name + "' is not sha256: followed by 64 hex digits (the "
                             "certificate's SHA-256 fingerprint without colons)");
         }

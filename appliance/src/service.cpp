@@ -200,7 +200,7 @@ class Service::Exchange {
       return false;
     }
     if (identity.kind == Identity::Kind::client_certificate) {
-      if (auto why = service_.shut_out(ctx); !why.empty()) {
+      if (auto why = service_.shut_out(ctx, identity); !why.empty()) {
         error(401, "credential_refused", "the client certificate " + why);
         return false;
       }
@@ -290,12 +290,11 @@ Identity Service::identify(const RequestContext& ctx) const {
   return {};
 }
 
-std::string Service::shut_out(const RequestContext& ctx) {
+std::string Service::shut_out(const RequestContext& ctx, const Identity& identity) {
   X509* peer = ctx.peer.get();
-  std::array<unsigned char, 32> digest{};
-  unsigned int length = 0;
-  if (peer == nullptr || X509_digest(peer, EVP_sha256(), digest.data(), &length) != 1) return "cannot be read";
-  const std::string key(reinterpret_cast<const char*>(digest.data()), length);
+  // The fingerprint identify() took already: no second digest per request.
+  if (peer == nullptr || identity.fingerprint.empty()) return "cannot be read";
+  const std::string& key = identity.fingerprint;
   const auto version = revocations_.current();
   const auto crls = client_crls_.generation();
   {
@@ -682,38 +681,33 @@ void Service::refresh_crl() {
   try {
     auto& ca = issuing_.ca();
     auto& ledger = issuing_.ledger();
-    // Requests that arrived after the watcher saw a newer revocation than the
-    // one this round read wait for a CRL that lists it: sign again (the
-    // ledger's version only grows, so a round or two suffices).
-    for (int round = 0; round < 3 && !(fresh && at_least(fresh->version, revocations_.current())); ++round) {
-      std::shared_ptr<const CachedCrl> current = fresh;
-      if (!current) {
-        std::lock_guard lock(crl_mutex_);
-        current = crl_;
-      }
-      // Read before the entries: a revocation landing in between makes the next
-      // look re-sign once more, never miss it.
-      const auto version = ledger.revocation_version(ca.issuer_id());
-      revocations_.advance(version);
-      if (current && current->version == version && std::chrono::steady_clock::now() < current->refresh_after &&
-          std::chrono::system_clock::now() < current->next_update) {
-        fresh = current;
-      } else {
-        const auto validity = std::chrono::hours{ca_config_.revocation.crl_validity_hours};
-        const auto signed_crl = ca.issue_crl(validity);
-        auto made = std::make_shared<CachedCrl>();
-        made->der.assign(signed_crl.der.begin(), signed_crl.der.end());
-        made->number = signed_crl.number;
-        made->version = version;
-        made->this_update = std::chrono::system_clock::time_point{std::chrono::seconds{signed_crl.this_update}};
-        made->next_update = std::chrono::system_clock::time_point{std::chrono::seconds{signed_crl.next_update}};
-        made->refresh_after = std::chrono::steady_clock::now() + validity / 2;
-        fresh = std::move(made);
-        log_line({{"event", "crl_signed"},
-                  {"crl_number", signed_crl.number},
-                  {"revoked", signed_crl.entries},
-                  {"next_update", signer::rfc3339(signed_crl.next_update)}});
-      }
+    std::shared_ptr<const CachedCrl> current;
+    {
+      std::lock_guard lock(crl_mutex_);
+      current = crl_;
+    }
+    // Read before the entries: a revocation landing in between makes the next
+    // look re-sign once more, never miss it.
+    const auto version = ledger.revocation_version(ca.issuer_id());
+    revocations_.advance(version);
+    if (current && current->version == version && std::chrono::steady_clock::now() < current->refresh_after &&
+        std::chrono::system_clock::now() < current->next_update) {
+      fresh = current;
+    } else {
+      const auto validity = std::chrono::hours{ca_config_.revocation.crl_validity_hours};
+      const auto signed_crl = ca.issue_crl(validity);
+      auto made = std::make_shared<CachedCrl>();
+      made->der.assign(signed_crl.der.begin(), signed_crl.der.end());
+      made->number = signed_crl.number;
+      made->version = version;
+      made->this_update = std::chrono::system_clock::time_point{std::chrono::seconds{signed_crl.this_update}};
+      made->next_update = std::chrono::system_clock::time_point{std::chrono::seconds{signed_crl.next_update}};
+      made->refresh_after = std::chrono::steady_clock::now() + validity / 2;
+      fresh = std::move(made);
+      log_line({{"event", "crl_signed"},
+                {"crl_number", signed_crl.number},
+                {"revoked", signed_crl.entries},
+                {"next_update", signer::rfc3339(signed_crl.next_update)}});
     }
   } catch (const token::Error& e) {
     failure_status = 503;

@@ -78,7 +78,7 @@ class Service {
   // Why a client certificate the request relies on no longer counts (revoked,
   // or claiming to be this CA's without being in its ledger); empty when it
   // counts. Cached per certificate while the revocation version stands.
-  std::string shut_out(const RequestContext& ctx);
+  std::string shut_out(const RequestContext& ctx, const Identity& identity);
 
   const signer::CaConfig& ca_config_;
   const ApplianceConfig& config_;
