@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include "hsmca/signer/certificate_authority.hpp"
 #include "hsmca/signer/openssl.hpp"
 #include "process.hpp"
@@ -174,23 +176,51 @@ TEST_F(AuthorizerTest, CommonNamesGrantRolesOnlyForACaOfAnotherHierarchy) {
 // get a client certificate with any CN.
 // client_ca holding only the root, and a CA file that lists no chain: the
 // issuing CA chains to client_ca all the same.
-TEST_F(AuthorizerTest, RefusesARoleByCommonNameWhenClientCaTrustsThisCaOnlyThroughItsRoot) {
+// Root -> Issuing, and a client certificate CN=ops-admin that Issuing issued,
+// made by stock openssl in DIR: root.pem, issuing.pem, ops.pem.
+void make_hierarchy(const std::filesystem::path& dir) {
   const auto run = [](const std::vector<std::string>& argv) {
     auto r = test::run_process(argv);
-    EXPECT_EQ(r.exit_code, 0) << r.err;
+    ASSERT_EQ(r.exit_code, 0) << r.err;
   };
-  const std::string d = dir_.path().string();
+  const std::string d = dir.string();
   run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
        d + "/root.key", "-subj", "/CN=Root", "-days", "1", "-out", d + "/root.pem"});
-  run({"openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
-       d + "/issuing.key", "-subj", "/CN=Issuing", "-out", d + "/issuing.csr"});
-  test::write_file(dir_ / "ca.ext", "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n");
-  run({"openssl", "x509", "-req", "-in", d + "/issuing.csr", "-CA", d + "/root.pem", "-CAkey", d + "/root.key",
-       "-CAcreateserial", "-days", "1", "-extfile", d + "/ca.ext", "-out", d + "/issuing.pem"});
+  test::write_file(dir / "ca.ext", "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n");
+  test::write_file(dir / "leaf.ext", "extendedKeyUsage=clientAuth\n");
+  for (const auto& [name, subject, issuer, ext] :
+       {std::tuple{"issuing", "/CN=Issuing", "root", "ca.ext"}, std::tuple{"ops", "/CN=ops-admin", "issuing", "leaf.ext"}}) {
+    run({"openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+         d + "/" + name + ".key", "-subj", subject, "-out", d + "/" + name + ".csr"});
+    run({"openssl", "x509", "-req", "-in", d + "/" + name + ".csr", "-CA", d + "/" + issuer + ".pem", "-CAkey",
+         d + "/" + issuer + ".key", "-CAcreateserial", "-days", "1", "-extfile", d + "/" + ext, "-out",
+         d + "/" + name + ".pem"});
+  }
+}
+
+// client_ca holding only the root, and a CA file that lists no chain: the
+// issuing CA chains to client_ca all the same.
+TEST_F(AuthorizerTest, RefusesARoleByCommonNameWhenClientCaTrustsThisCaOnlyThroughItsRoot) {
+  ASSERT_NO_FATAL_FAILURE(make_hierarchy(dir_.path()));
   ApplianceConfig c;
   c.client_ca = dir_ / "root.pem";
   c.roles = {{"admin", {"ops-admin"}}};
   EXPECT_THROW(Authorizer::from(c, signer::read_certificates(dir_ / "issuing.pem")), ConfigError);
+}
+
+// Whatever the configuration: a certificate this CA issued is what any enroll
+// caller can get, so its CN grants nothing.
+TEST_F(AuthorizerTest, ACertificateOfThisCaGetsNoRoleByItsCommonName) {
+  ASSERT_NO_FATAL_FAILURE(make_hierarchy(dir_.path()));
+  ApplianceConfig c;
+  c.roles = {{"enroll", {"*"}}, {"admin", {"ops-admin"}}};
+  const auto ops = signer::read_certificates(dir_ / "ops.pem");
+  const auto ours = Authorizer::from(c, signer::read_certificates(dir_ / "issuing.pem")).for_client_certificate(ops.front().get());
+  EXPECT_EQ(ours.roles, std::vector<std::string>{"enroll"});
+  EXPECT_EQ(ours.name, "ops-admin") << "still shown in logs";
+  // The same certificate seen by an appliance of another CA: its CN is that CA's business.
+  const auto theirs = Authorizer::from(c, signer::read_certificates(dir_ / "root.pem")).for_client_certificate(ops.front().get());
+  EXPECT_TRUE(theirs.has_role("admin"));
 }
 
 TEST_F(AuthorizerTest, RefusesARoleByCommonNameWhenClientCaTrustsThisCa) {
