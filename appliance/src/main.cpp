@@ -15,7 +15,7 @@
 #include "hsmca/token/error.hpp"
 #include "server.hpp"
 #include "service.hpp"
-#include "work_pool.hpp"
+#include "hsmca/appliance/work_pool.hpp"
 
 int main(int argc, char** argv) {
   // Before anything else: HSMCA_PIN may be in the environment from the start.

@@ -1,4 +1,4 @@
-#include "work_pool.hpp"
+#include "hsmca/appliance/work_pool.hpp"
 
 namespace hsmca::appliance {
 

@@ -108,6 +108,20 @@ std::string_view standing_name(Standing::Status status) noexcept {
   return "unknown";
 }
 
+OcspStatus CertificateAuthority::ocsp_status(const std::string& serial_hex) const {
+  OcspStatus out;
+  auto entry = ledger_.find(issuer_id_, serial_hex);
+  if (!entry) return out;
+  if (entry->status == CertificateStatus::issued) {
+    out.status = OcspStatus::Status::good;
+  } else if (entry->status == CertificateStatus::revoked) {
+    out.status = OcspStatus::Status::revoked;
+    out.revoked_at = entry->revoked_at.value_or(0);
+    out.reason = parse_revocation_reason(entry->revocation_reason).value_or(RevocationReason::unspecified);
+  }
+  return out;
+}
+
 Standing CertificateAuthority::standing(X509* certificate, std::chrono::system_clock::time_point now) const {
   Standing out;
   if (certificate == nullptr) return out;

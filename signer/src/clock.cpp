@@ -16,7 +16,20 @@ std::string date_time(std::time_t t) {
   return {buf.data(), n};
 }
 
+class SystemClock final : public Clock {
+ public:
+  std::chrono::system_clock::time_point now() const override { return std::chrono::system_clock::now(); }
+  std::chrono::steady_clock::time_point steady() const override { return std::chrono::steady_clock::now(); }
+};
+
 }  // namespace
+
+Clock::~Clock() = default;
+
+const Clock& Clock::system() {
+  static const SystemClock clock;
+  return clock;
+}
 
 std::string rfc3339(std::chrono::system_clock::time_point t, bool milliseconds) {
   using namespace std::chrono;

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "hsmca/signer/outcome.hpp"
+#include "hsmca/token/error.hpp"
 #include "hsmca/token/session_pool.hpp"
 #include "scheme.hpp"
 
@@ -17,7 +19,11 @@ TokenSigningKey::TokenSigningKey(token::SessionPool& pool, std::string key_label
 }
 
 Bytes TokenSigningKey::sign(std::span<const unsigned char> message) const {
-  return pool_.sign(label_, scheme_, message);
+  try {
+    return pool_.sign(label_, scheme_, message);
+  } catch (const token::Error& e) {
+    throw TokenUnavailable(e.what());
+  }
 }
 
 }  // namespace hsmca::signer

@@ -10,6 +10,7 @@
 #include "hsmca/signer/ca_config.hpp"
 #include "hsmca/signer/leaf.hpp"
 #include "hsmca/signer/ledger.hpp"
+#include "hsmca/signer/ocsp.hpp"
 #include "hsmca/signer/revocation.hpp"
 
 namespace hsmca::signer {
@@ -71,6 +72,10 @@ class CertificateAuthority {
   // check needed — only a certificate byte for byte equal to one this CA
   // recorded as issued counts as ours.
   Standing standing(X509* certificate, std::chrono::system_clock::time_point now) const;
+  // What OCSP says of `serial_hex` (lowercase hex): good while issued,
+  // revoked with its time and reason, unknown when pending, failed or absent
+  // (no certificate went out). A ledger read.
+  OcspStatus ocsp_status(const std::string& serial_hex) const;
   // Whether the holder of `certificate` may renew it (EST simplereenroll): it
   // is ours, issued, unrevoked and unexpired, and `named_profile` (an EST
   // label) is absent or its own profile. Rejection "renewal_refused" otherwise.

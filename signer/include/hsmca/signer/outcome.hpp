@@ -1,4 +1,5 @@
 #pragma once
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <variant>
@@ -12,6 +13,20 @@ namespace hsmca::signer {
 struct Rejection {
   std::string code;
   std::string message;
+};
+
+// An operation failed for a reason that may pass (the token or the ledger is
+// away): the front ends answer "try again later" (HTTP 503, Retry-After).
+class Unavailable : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The token did not sign or answer. Signer turns the token layer's errors
+// into this, so front ends never include token headers.
+class TokenUnavailable : public Unavailable {
+ public:
+  using Unavailable::Unavailable;
 };
 
 // Either a value or the Rejection that stands in its place.

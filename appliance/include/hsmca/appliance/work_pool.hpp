@@ -7,7 +7,15 @@
 #include <thread>
 #include <vector>
 
+#include "hsmca/signer/outcome.hpp"
+
 namespace hsmca::appliance {
+
+// No worker could take the job: the queue is full (503, retry shortly).
+class Busy : public signer::Unavailable {
+ public:
+  Busy() : signer::Unavailable("the signing queue is full; retry shortly") {}
+};
 
 // Blocking work (the token, the ledger's commits) runs here, never on the I/O
 // threads. The queue is bounded: when it is full the caller answers 503 with

@@ -1,0 +1,47 @@
+#pragma once
+// Who a request comes from, and whether the credential it relies on still
+// counts: a client certificate of this CA only while the ledger has it issued
+// and unrevoked, another CA's only while its CRL (auth.client_crls) says so.
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "exchange.hpp"
+#include "hsmca/appliance/auth.hpp"
+#include "hsmca/appliance/client_crls.hpp"
+#include "hsmca/appliance/revocation_watcher.hpp"
+#include "hsmca/signer/certificate_authority.hpp"
+#include "hsmca/signer/clock.hpp"
+
+namespace hsmca::appliance {
+
+class Credentials {
+ public:
+  Credentials(const ApplianceConfig& config, const Authorizer& authorizer, signer::CertificateAuthority& ca,
+              RevocationWatcher& revocations, const signer::Clock& clock);
+
+  // The identity the request claims: a bearer token, else a client
+  // certificate that chained to auth.client_ca. Kind none otherwise.
+  Identity identify(const RequestContext& ctx) const;
+  // Why a client certificate the request relies on no longer counts (revoked,
+  // or claiming to be this CA's without being in its ledger); empty when it
+  // counts. Cached per certificate while the revocation version stands.
+  std::string shut_out(const RequestContext& ctx, const Identity& identity);
+
+ private:
+  const Authorizer& authorizer_;
+  signer::CertificateAuthority& ca_;
+  RevocationWatcher& revocations_;
+  const signer::Clock& clock_;
+  ClientCrls client_crls_;  // appliance.auth.client_crls: other client CAs' revocations
+
+  // fingerprint -> why it no longer counts ("" when it does), valid at
+  // version_ and client_crls_'s generation crls_.
+  std::mutex mutex_;
+  signer::RevocationVersion version_;                  // guarded by mutex_
+  std::uint64_t crls_ = 0;                             // guarded by mutex_
+  std::unordered_map<std::string, std::string> seen_;  // guarded by mutex_
+};
+
+}  // namespace hsmca::appliance

@@ -1,0 +1,120 @@
+#include "exchange.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cctype>
+#include <cmath>
+
+#include "credentials.hpp"
+#include "hsmca/appliance/work_pool.hpp"
+#include "hsmca/signer/ledger.hpp"
+#include "log.hpp"
+
+namespace hsmca::appliance {
+
+using nlohmann::json;
+
+std::string media_type(const Request& req) {
+  std::string v(req[http::field::content_type]);
+  v = v.substr(0, v.find(';'));
+  while (!v.empty() && v.back() == ' ') v.pop_back();
+  for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return v;
+}
+
+unsigned status_for(const signer::Rejection& r) {
+  if (r.code == "request_too_large") return 413;
+  if (r.code == "malformed_request") return 400;
+  if (r.code == "unknown_profile") return 404;
+  if (r.code == "profile_forbidden" || r.code == "renewal_refused") return 403;
+  return 422;
+}
+
+Failure failure_for(const std::exception& error) {
+  if (dynamic_cast<const Busy*>(&error)) return {503, "busy"};
+  if (dynamic_cast<const signer::TokenUnavailable*>(&error)) return {503, "token_unavailable"};
+  if (dynamic_cast<const signer::LedgerError*>(&error)) return {503, "ledger_unavailable"};
+  if (dynamic_cast<const signer::Unavailable*>(&error)) return {503, "unavailable"};
+  return {500, "internal"};
+}
+
+Exchange::Exchange(RequestContext context, Metrics& metrics, Credentials& credentials,
+                   std::function<void(Response)> done)
+    : ctx(std::move(context)), metrics_(metrics), credentials_(credentials), done_(std::move(done)) {}
+
+Response Exchange::response(http::status status) const { return Response{status, ctx.request.version()}; }
+
+void Exchange::finish(unsigned status, std::string body, std::string_view content_type) {
+  Response res = response(static_cast<http::status>(status));
+  res.set(http::field::content_type, std::string(content_type));
+  res.body() = std::move(body);
+  finish(std::move(res));
+}
+
+void Exchange::finish(Response res) {
+  res.set(http::field::server, "hsmca-appliance");
+  const unsigned status = res.result_int();
+  const auto latency = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - ctx.started);
+  metrics_.count_http(route, status);
+  metrics_.request_finished();
+  json line = {{"method", std::string(ctx.request.method_string())},
+               {"route", route},
+               {"status", status},
+               {"latency_ms", std::round(latency.count() * 1000) / 1000},
+               {"client", identity.describe()},
+               {"remote", ctx.remote}};
+  if (!serial.empty()) line["serial"] = serial;
+  log_line(line);
+  done_(std::move(res));
+}
+
+void Exchange::error(unsigned status, const std::string& code, const std::string& message) {
+  Response res = response(static_cast<http::status>(status));
+  res.set(http::field::content_type, "application/json");
+  if (status == 401) res.set(http::field::www_authenticate, "Bearer realm=\"hsmca\"");
+  if (status == 503) res.set(http::field::retry_after, "1");
+  res.body() = json{{"error", code}, {"message", message}}.dump();
+  finish(std::move(res));
+}
+
+void Exchange::fail(const std::exception& e) {
+  const auto failure = failure_for(e);
+  error(failure.status, failure.code, e.what());
+}
+
+void Exchange::fail(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& error) {
+    fail(error);
+  } catch (...) {
+    this->error(500, "internal", "unexpected failure");
+  }
+}
+
+bool Exchange::authenticate() {
+  if (identity.kind == Identity::Kind::none) {
+    error(401, "unauthenticated",
+          ctx.request.count(http::field::authorization) ? "the bearer token is not valid"
+                                                         : "present a client certificate or a bearer token");
+    return false;
+  }
+  if (identity.kind == Identity::Kind::client_certificate) {
+    if (auto why = credentials_.shut_out(ctx, identity); !why.empty()) {
+      error(401, "credential_refused", "the client certificate " + why);
+      return false;
+    }
+  }
+  return true;
+}
+
+bool Exchange::authorize(std::string_view role) {
+  if (!authenticate()) return false;
+  if (!identity.has_role(role)) {
+    error(403, "forbidden", identity.describe() + " lacks the " + std::string(role) + " role");
+    return false;
+  }
+  return true;
+}
+
+}  // namespace hsmca::appliance

@@ -1,0 +1,20 @@
+#include "log.hpp"
+
+#include <chrono>
+#include <iostream>
+#include <mutex>
+
+#include "hsmca/signer/clock.hpp"
+
+namespace hsmca::appliance {
+
+void log_line(const nlohmann::json& line) {
+  static std::mutex mutex;
+  nlohmann::json out = {{"time", signer::rfc3339(std::chrono::system_clock::now(), true)}};
+  out.update(line);
+  const std::string text = out.dump() + '\n';
+  std::lock_guard lock(mutex);
+  std::cout << text << std::flush;
+}
+
+}  // namespace hsmca::appliance

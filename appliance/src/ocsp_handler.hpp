@@ -1,0 +1,33 @@
+#pragma once
+// OCSP over HTTP (RFC 6960 A.1, RFC 5019): POST /ocsp and GET /ocsp/BASE64,
+// on both listeners. What to answer is OcspService's; this is the HTTP side.
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "hsmca/appliance/ocsp_service.hpp"
+#include "service_state.hpp"
+
+namespace hsmca::appliance {
+
+class OcspHandler {
+ public:
+  explicit OcspHandler(const ServiceState& state);
+
+  void post(const ExchangePtr& ex) const;
+  void get(const ExchangePtr& ex, const std::string& encoded) const;
+
+ private:
+  void answer(const ExchangePtr& ex, std::span<const unsigned char> der) const;
+  // The OCSPResponse; a cacheable answer gets the RFC 5019 6.2 caching
+  // headers, everything else must not be stored.
+  static void send(const ExchangePtr& ex, const OcspReply& reply);
+
+  const ServiceState& state_;
+  signer::IssuerContext issuer_;
+  std::unique_ptr<signer::OcspResponder> issuer_responder_;
+  std::unique_ptr<signer::OcspResponder> delegated_responder_;  // revocation.ocsp_signer, when set
+  std::unique_ptr<OcspService> service_;
+};
+
+}  // namespace hsmca::appliance
