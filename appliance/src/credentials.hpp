@@ -16,7 +16,7 @@
 
 namespace hsmca::appliance {
 
-class Credentials {
+class Credentials final : public CredentialCheck {
  public:
   Credentials(const ApplianceConfig& config, const Authorizer& authorizer, signer::CertificateAuthority& ca,
               RevocationWatcher& revocations, const signer::Clock& clock);
@@ -27,7 +27,7 @@ class Credentials {
   // Why a client certificate the request relies on no longer counts (revoked,
   // or claiming to be this CA's without being in its ledger); empty when it
   // counts. Cached per certificate while the revocation version stands.
-  std::string shut_out(const RequestContext& ctx, const Identity& identity);
+  std::string shut_out(const RequestContext& ctx, const Identity& identity) override;
 
  private:
   const Authorizer& authorizer_;

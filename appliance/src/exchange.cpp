@@ -5,7 +5,6 @@
 #include <cctype>
 #include <cmath>
 
-#include "credentials.hpp"
 #include "hsmca/appliance/work_pool.hpp"
 #include "hsmca/signer/ledger.hpp"
 #include "log.hpp"
@@ -38,7 +37,7 @@ Failure failure_for(const std::exception& error) {
   return {500, "internal"};
 }
 
-Exchange::Exchange(RequestContext context, Metrics& metrics, Credentials& credentials,
+Exchange::Exchange(RequestContext context, Metrics& metrics, CredentialCheck& credentials,
                    std::function<void(Response)> done)
     : ctx(std::move(context)), metrics_(metrics), credentials_(credentials), done_(std::move(done)) {}
 

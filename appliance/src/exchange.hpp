@@ -49,11 +49,18 @@ unsigned status_for(const signer::Rejection& rejection);
 // later), anything else 500.
 Failure failure_for(const std::exception& error);
 
-class Credentials;
+// Whether a client certificate a request relies on still counts
+// (Credentials: the ledger, client CRLs).
+class CredentialCheck {
+ public:
+  virtual ~CredentialCheck() = default;
+  // Why it no longer counts; empty when it does.
+  virtual std::string shut_out(const RequestContext& ctx, const Identity& identity) = 0;
+};
 
 class Exchange {
  public:
-  Exchange(RequestContext context, Metrics& metrics, Credentials& credentials, std::function<void(Response)> done);
+  Exchange(RequestContext context, Metrics& metrics, CredentialCheck& credentials, std::function<void(Response)> done);
 
   RequestContext ctx;
   Identity identity;
@@ -83,7 +90,7 @@ class Exchange {
 
  private:
   Metrics& metrics_;
-  Credentials& credentials_;
+  CredentialCheck& credentials_;
   std::function<void(Response)> done_;
 };
 

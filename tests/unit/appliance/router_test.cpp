@@ -1,0 +1,100 @@
+#include "router.hpp"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+
+namespace hsmca::appliance {
+namespace {
+
+// No request here relies on a client certificate.
+class NoCredentials final : public CredentialCheck {
+ public:
+  std::string shut_out(const RequestContext&, const Identity&) override { return "is not expected here"; }
+};
+
+// Routes a request through a router whose handlers record what they got.
+class RouterTest : public ::testing::Test {
+ protected:
+  RouterTest() {
+    router_.add(http::verb::get, "/healthz", Listeners::both, record("health"));
+    router_.add(http::verb::get, "/metrics", Listeners::plain, record("metrics"));
+    router_.add(http::verb::post, "/api/v1/certificates/{serial}/revoke", Listeners::https, record("revoke"));
+    router_.add(http::verb::get, "/api/v1/certificates/{serial}", Listeners::https, record("show"));
+    router_.add(http::verb::get, "/ocsp/{request...}", Listeners::both, record("ocsp"));
+    router_.add(http::verb::post, "/ocsp", Listeners::both, record("ocsp-post"));
+    router_.add(http::verb::post, "/ocsp/", Listeners::both, record("ocsp-post"));
+  }
+
+  Handler record(std::string name) {
+    return [this, name](const ExchangePtr& ex, const PathParams& params) {
+      handled_ = name;
+      params_ = params;
+      ex->finish(200, "", "text/plain");
+    };
+  }
+
+  // The response; handled_ names the handler that got it, if any.
+  Response route(http::verb method, const std::string& target, bool secure) {
+    handled_.clear();
+    params_.clear();
+    RequestContext ctx;
+    ctx.request = Request{method, target, 11};
+    ctx.secure = secure;
+    Response out;
+    auto ex = std::make_shared<Exchange>(std::move(ctx), metrics_, credentials_,
+                                         [&out](Response r) { out = std::move(r); });
+    router_.dispatch(ex);
+    label_ = ex->route;
+    return out;
+  }
+
+  Router router_;
+  Metrics metrics_;
+  NoCredentials credentials_;
+  std::string handled_, label_;
+  PathParams params_;
+};
+
+TEST_F(RouterTest, SendsEachPathToItsHandlerWithItsParameters) {
+  EXPECT_EQ(route(http::verb::get, "/healthz", false).result_int(), 200);
+  EXPECT_EQ(handled_, "health");
+  EXPECT_EQ(route(http::verb::post, "/api/v1/certificates/67cf47/revoke?x=1", true).result_int(), 200);
+  EXPECT_EQ(handled_, "revoke");
+  EXPECT_EQ(params_, PathParams{"67cf47"});
+  EXPECT_EQ(label_, "/api/v1/certificates/{serial}/revoke") << "the label is the pattern, never client input";
+  route(http::verb::get, "/ocsp/MEIw/QDA+", false);
+  EXPECT_EQ(handled_, "ocsp");
+  EXPECT_EQ(params_, PathParams{"MEIw/QDA+"}) << "a {name...} parameter takes the rest, slashes included";
+}
+
+TEST_F(RouterTest, AnswersAWrongMethodWith405NamingTheRightOne) {
+  const auto res = route(http::verb::delete_, "/healthz", false);
+  EXPECT_EQ(res.result_int(), 405);
+  EXPECT_EQ(res[http::field::allow], "GET");
+  EXPECT_TRUE(handled_.empty());
+  EXPECT_EQ(nlohmann::json::parse(res.body())["error"], "method_not_allowed");
+}
+
+TEST_F(RouterTest, AnswersUnknownPathsAndEmptyParametersWith404) {
+  for (const auto* target : {"/nothing", "/api/v1/certificates//revoke", "/ocsp/", "/healthz/x", "/"}) {
+    const auto res = route(http::verb::get, target, true);
+    EXPECT_EQ(res.result_int(), target == std::string("/ocsp/") ? 405 : 404) << target;
+    EXPECT_TRUE(handled_.empty()) << target;
+    EXPECT_EQ(label_, target == std::string("/ocsp/") ? "/ocsp/" : "unmatched") << target;
+  }
+}
+
+TEST_F(RouterTest, ServesEachRouteOnItsListenerOnly) {
+  const auto plain = route(http::verb::get, "/api/v1/certificates/01", false);
+  EXPECT_EQ(plain.result_int(), 404);
+  EXPECT_NE(plain.body().find("HTTPS"), std::string::npos) << plain.body();
+  EXPECT_TRUE(handled_.empty());
+  EXPECT_EQ(route(http::verb::get, "/metrics", true).result_int(), 404) << "metrics are on the plain listener only";
+  EXPECT_TRUE(handled_.empty());
+  EXPECT_EQ(route(http::verb::get, "/metrics", false).result_int(), 200);
+}
+
+}  // namespace
+}  // namespace hsmca::appliance
