@@ -175,8 +175,8 @@ TEST(KeyGenerationTest, RefusesASecondKeyWithTheSameLabel) {
   auto t = test::make_token("dup");
   auto s = test::user_session(t);
   KeyPair first = generate_key_pair(s, "root", KeyType::ec_p256);
-  EXPECT_THROW(generate_key_pair(s, "root", KeyType::ec_p256), LookupError);
-  EXPECT_THROW(generate_key_pair(s, "root", KeyType::ed25519), LookupError);
+  EXPECT_THROW(generate_key_pair(s, "root", KeyType::ec_p256), AlreadyExists);
+  EXPECT_THROW(generate_key_pair(s, "root", KeyType::ed25519), AlreadyExists);
   // Nothing was created: the label still names exactly the first key.
   KeyPair found = find_key_pair(s, "root");
   EXPECT_EQ(found.private_key, first.private_key);

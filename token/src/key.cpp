@@ -82,12 +82,12 @@ bool key_label_exists(Session& session, std::string_view label) {
 }
 
 KeyPair generate_key_pair(Session& session, std::string_view label, KeyType type) {
-  if (label.empty()) throw LookupError("key label must not be empty");
+  if (label.empty()) throw std::invalid_argument("key label must not be empty");
   if (key_label_exists(session, label)) {
-    throw LookupError("a key labelled '" + std::string(label) + "' already exists on the token");
+    throw AlreadyExists("a key labelled '" + std::string(label) + "' already exists on the token");
   }
   Bytes id(kIdBytes);
-  if (RAND_bytes(id.data(), static_cast<int>(id.size())) != 1) throw LookupError("RAND_bytes failed");
+  if (RAND_bytes(id.data(), static_cast<int>(id.size())) != 1) throw std::runtime_error("RAND_bytes failed");
 
   CK_MECHANISM mechanism{CKM_EC_KEY_PAIR_GEN, nullptr, 0};
   CK_KEY_TYPE key_type = CKK_EC;

@@ -29,7 +29,7 @@ using OctetsPtr = std::unique_ptr<ASN1_OCTET_STRING, Free<ASN1_OCTET_STRING_free
 
 [[noreturn]] void fail(const std::string& what) {
   ERR_clear_error();
-  throw LookupError("public key: " + what);
+  throw std::invalid_argument("public key: " + what);
 }
 
 PkeyPtr from_params(const char* algorithm, OSSL_PARAM_BLD* bld) {
@@ -118,7 +118,7 @@ Bytes curve_params_der(KeyType type) {
     case KeyType::ec_p256: return {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};  // prime256v1
     case KeyType::ec_p384: return {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};                    // secp384r1
     case KeyType::ed25519: return {0x06, 0x03, 0x2b, 0x65, 0x70};                                // id-Ed25519
-    default: throw LookupError("not an elliptic-curve key type");
+    default: throw std::invalid_argument("not an elliptic-curve key type");
   }
 }
 
@@ -127,7 +127,7 @@ PublicKey read_public_key(Session& session, CK_OBJECT_HANDLE object) {
     case CKK_RSA: return rsa_key(session, object);
     case CKK_EC: return ec_key(session, object);
     case CKK_EC_EDWARDS: return edwards_key(session, object);
-    default: throw LookupError("public key: unsupported key type");
+    default: throw std::invalid_argument("public key: unsupported key type");
   }
 }
 

@@ -22,7 +22,7 @@ SessionPool::~SessionPool() = default;
 
 std::unique_ptr<SessionPool> SessionPool::open(std::shared_ptr<Module> module, TokenSelector selector, Secret pin,
                                                PoolOptions options) {
-  if (options.sessions == 0) throw LookupError("a session pool needs at least one session");
+  if (options.sessions == 0) throw std::invalid_argument("a session pool needs at least one session");
   std::unique_ptr<SessionPool> pool(new SessionPool(std::move(module), std::move(selector), std::move(pin),
                                                     std::move(options)));
   pool->token_ = find_token(*pool->module_, pool->selector_);

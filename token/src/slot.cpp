@@ -85,12 +85,12 @@ TokenInfo find_token(const Module& module, const TokenSelector& selector) {
 TokenInfo init_token(const std::shared_ptr<Module>& module_ptr, const std::string& label, const Secret& so_pin,
                      const Secret& user_pin) {
   Module& module = *module_ptr;
-  if (label.empty() || label.size() > 32) throw LookupError("token label must be 1 to 32 characters");
-  if (so_pin.empty() || user_pin.empty()) throw LookupError("token init needs both an SO PIN and a user PIN");
+  if (label.empty() || label.size() > 32) throw std::invalid_argument("token label must be 1 to 32 characters");
+  if (so_pin.empty() || user_pin.empty()) throw std::invalid_argument("token init needs both an SO PIN and a user PIN");
   std::optional<CK_SLOT_ID> free_slot;
   for (const auto& t : list_tokens(module)) {
     if (t.initialized && t.label == label) {
-      throw LookupError("a token labelled '" + label + "' already exists (serial " + t.serial + ")");
+      throw AlreadyExists("a token labelled '" + label + "' already exists (serial " + t.serial + ")");
     }
     if (!t.initialized && !free_slot) free_slot = t.slot;
   }
@@ -108,7 +108,7 @@ TokenInfo init_token(const std::shared_ptr<Module>& module_ptr, const std::strin
   for (auto& t : list_tokens(module)) {
     if (t.initialized && t.label == label) made = std::move(t);
   }
-  if (!made) throw LookupError("token '" + label + "' vanished after C_InitToken");
+  if (!made) throw std::runtime_error("token '" + label + "' vanished after C_InitToken");
 
   Session session = Session::open(module_ptr, made->slot, true);
   session.login(CKU_SO, so_pin);

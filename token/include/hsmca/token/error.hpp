@@ -23,9 +23,16 @@ class Error : public std::runtime_error {
   CK_RV rv_;
 };
 
-// A request the token layer cannot satisfy though every C call succeeded:
-// no token with that label, two keys with one label, a label already taken.
+// A look-up found nothing, or more than one: no token with that label, no key
+// with that label, two keys with one label, no PKCS#11 module at that path.
 class LookupError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The name asked for is taken: a token or key label that already exists.
+// Nothing was created.
+class AlreadyExists : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
