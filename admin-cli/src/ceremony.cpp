@@ -10,6 +10,7 @@
 #include "commands.hpp"
 #include "hsmca/signer/certificate_authority.hpp"
 #include "hsmca/signer/clock.hpp"
+#include "hsmca/signer/crl_succession.hpp"
 #include "hsmca/signer/leaf.hpp"
 #include "hsmca/signer/ocsp.hpp"
 #include "hsmca/signer/revocation.hpp"
@@ -44,11 +45,17 @@ std::string missing_evidence(const token::KeyEvidence& e) {
   return out;
 }
 
-int planned_steps(const std::string& kind, bool writes_public_key, bool previous_crl) {
-  if (kind == "root" || kind == "csr") return 9;
-  if (kind == "intermediate" || kind == "ocsp-signer") return 11;
-  if (kind == "key") return writes_public_key ? 7 : 6;
-  if (kind == "crl") return previous_crl ? 9 : 8;
+// 0 when the kind is not known yet (a file that does not parse).
+int planned_steps(std::optional<CeremonyKind> kind, bool writes_public_key, bool previous_crl) {
+  if (!kind) return 0;
+  switch (*kind) {
+    case CeremonyKind::root:
+    case CeremonyKind::csr: return 9;
+    case CeremonyKind::intermediate:
+    case CeremonyKind::ocsp_signer: return 11;
+    case CeremonyKind::key: return writes_public_key ? 7 : 6;
+    case CeremonyKind::crl: return previous_crl ? 9 : 8;
+  }
   return 0;
 }
 
@@ -65,10 +72,6 @@ std::string read_whole_file(const fs::path& path, const std::string& what) {
   std::ostringstream content;
   content << in.rdbuf();
   return content.str();
-}
-
-std::int64_t unix_seconds(std::chrono::system_clock::time_point t) {
-  return std::chrono::floor<std::chrono::seconds>(t).time_since_epoch().count();
 }
 
 std::span<const unsigned char> bytes_of(const std::string& s) {
@@ -152,9 +155,9 @@ class Ceremony {
     transcript_.step("read and check the ceremony file " + file_.string(), [&] {
       spec_ = parse_ceremony(file_, std::chrono::system_clock::now());
       transcript_path_ = spec_.transcript_out;
-      return "ceremony: " + spec_.kind;
+      return "ceremony: " + std::string(ceremony_kind_name(spec_.kind));
     });
-    transcript_.set_kind(spec_.kind);
+    transcript_.set_kind(std::string(ceremony_kind_name(spec_.kind)));
     transcript_.set_planned(planned_steps(spec_.kind, !spec_.public_key_out.empty(), spec_.crl && !spec_.crl->previous.empty()));
 
     transcript_.step("check that no output exists yet", [&] {
@@ -172,7 +175,7 @@ class Ceremony {
     });
 
     if (spec_.issuer) read_issuer_certificate();
-    if (spec_.kind == "crl") {
+    if (spec_.kind == CeremonyKind::crl) {
       crl_steps();
       return;
     }
@@ -214,13 +217,13 @@ class Ceremony {
       return "local, sensitive, never extractable; spki sha256 " + report.spki_sha256();
     });
 
-    if (spec_.kind == "root") {
+    if (spec_.kind == CeremonyKind::root) {
       root_steps();
-    } else if (spec_.kind == "intermediate") {
+    } else if (spec_.kind == CeremonyKind::intermediate) {
       intermediate_steps();
-    } else if (spec_.kind == "ocsp-signer") {
+    } else if (spec_.kind == CeremonyKind::ocsp_signer) {
       ocsp_signer_steps();
-    } else if (spec_.kind == "csr") {
+    } else if (spec_.kind == CeremonyKind::csr) {
       csr_steps();
     } else if (!spec_.public_key_out.empty()) {
       transcript_.step("write the public key to " + spec_.public_key_out.string(), [&] {
@@ -257,7 +260,7 @@ class Ceremony {
 
   // What a step that signed with the issuer's key reports.
   std::string signed_by_issuer_detail(const signer::IssuedCertificate& cert, bool clamped) const {
-    std::string detail = std::string(token::scheme_name(issuer_scheme_)) + ", serial " + cert.serial_hex();
+    std::string detail = std::string(token::scheme_name(issuer_key_->scheme())) + ", serial " + cert.serial_hex();
     if (clamped) detail += "; notAfter clamped to the issuer's (" + issuer_cert_->not_after() + ")";
     return detail;
   }
@@ -276,10 +279,9 @@ class Ceremony {
   // what signs for the issuer certificate.
   template <typename Sign>
   auto sign_as_issuer(Sign&& sign) {
-    signer::TokenSigningKey key(*issuer_pool_, spec_.issuer->key_label, issuer_scheme_, issuer_spki_);
     signer::IssuerContext issuer;
     issuer.certificate = issuer_cert_->x509();
-    issuer.key = &key;
+    issuer.key = issuer_key_.get();
     return sign(issuer);
   }
 
@@ -294,7 +296,7 @@ class Ceremony {
         throw ConfigError(issuer.certificate.string() + " is not a CA certificate");
       }
       // RFC 5280 4.2.1.3: a CRL issuer's keyUsage, when present, asserts cRLSign.
-      if (spec_.kind == "crl" && (X509_get_extension_flags(issuer_cert_->x509()) & EXFLAG_KUSAGE) != 0 &&
+      if (spec_.kind == CeremonyKind::crl && (X509_get_extension_flags(issuer_cert_->x509()) & EXFLAG_KUSAGE) != 0 &&
           (X509_get_key_usage(issuer_cert_->x509()) & KU_CRL_SIGN) == 0) {
         throw ConfigError(issuer.certificate.string() + " does not allow its key to sign CRLs (no cRLSign)");
       }
@@ -310,23 +312,11 @@ class Ceremony {
     const auto& issuer = *spec_.issuer;
     transcript_.step("open the issuer's token, log in and check its key '" + issuer.key_label + "'", [&] {
       // Read-write when the new key is generated on the same token.
-      const bool shared = spec_.kind != "crl" && same_token(spec_.target, issuer.target);
+      const bool shared = spec_.kind != CeremonyKind::crl && same_token(spec_.target, issuer.target);
       issuer_pool_ = issuer.target.connect(shared);
-      auto d = issuer_pool_->with_session([&](token::Session& s) {
-        return token::describe_key(s, token::find_key_pair(s, issuer.key_label));
-      });
-      if (!signer::spki_matches(issuer_cert_->x509(), d.spki_der)) {
-        throw ConfigError("key '" + issuer.key_label + "' on token '" + issuer_pool_->token().label +
-                          "' is not the key of " + issuer.certificate.string());
-      }
-      auto type = token::key_type_of(d);
-      if (!type) throw ConfigError("the issuer key is a " + d.type + " key, which hsmca cannot sign with");
-      issuer_scheme_ = issuer.scheme.value_or(token::default_scheme(*type));
-      if (!token::scheme_fits(issuer_scheme_, *type)) {
-        throw ConfigError("issuer.signature_algorithm " + std::string(token::scheme_name(issuer_scheme_)) +
-                          " cannot be used with the issuer's " + d.type + " key");
-      }
-      issuer_spki_ = d.spki_der;
+      auto [key, d] = signer::open_token_key(*issuer_pool_, issuer.key_label, issuer_cert_->x509(),
+                                             issuer.certificate, issuer.scheme, "issuer");
+      issuer_key_ = std::move(key);
       auto token = token_json(issuer_pool_->token());
       token["library"] = library_json(issuer_pool_->module());
       transcript_["issuer"]["token"] = token;
@@ -352,7 +342,7 @@ class Ceremony {
       check_certifies_new_key(cert, issuer_cert_->x509());
       return std::string("chain valid, public key matches the token's");
     });
-    auto record = certificate_json(spec_.certificate_out, cert, issuer_scheme_);
+    auto record = certificate_json(spec_.certificate_out, cert, issuer_key_->scheme());
     record["path_length"] = c.path_length;
     record["not_after_clamped_to_issuer"] = sub->clamped;
     write_certificate(cert, std::move(record));
@@ -384,7 +374,7 @@ class Ceremony {
       }
       return std::string("chain valid, id-kp-OCSPSigning and ocsp-nocheck, public key matches the token's");
     });
-    auto record = certificate_json(spec_.certificate_out, cert, issuer_scheme_);
+    auto record = certificate_json(spec_.certificate_out, cert, issuer_key_->scheme());
     record["extended_key_usage"] = nlohmann::ordered_json::array({"OCSPSigning"});
     record["ocsp_nocheck"] = true;
     record["not_after_clamped_to_issuer"] = responder->clamped;
@@ -408,17 +398,11 @@ class Ceremony {
           throw ConfigError("crl.previous " + c.previous.string() + ": " + e.what() +
                             "; give the last CRL signed by " + issuer_cert_->subject());
         }
-        if (previous->number < 1) {
-          throw ConfigError("crl.previous " + c.previous.string() + " has no CRL number to follow");
-        }
-        if (c.number <= previous->number) {
-          throw ConfigError("crl.number " + std::to_string(c.number) + " is not above the previous CRL's number " +
-                            std::to_string(previous->number) + " (" + c.previous.string() + "); use " +
-                            std::to_string(previous->number + 1));
-        }
-        if (unix_seconds(c.this_update) < previous->this_update) {
-          throw ConfigError("crl.this_update is before the previous CRL's thisUpdate " +
-                            signer::rfc3339(previous->this_update));
+        // Serials as crl.revoked spells them, so the two lists compare.
+        for (auto& e : previous->entries) e.serial_hex = canonical_serial(e.serial_hex);
+        if (auto problem = signer::crl_succession_problem(*previous, c.previous.string(), c.number,
+                                                          signer::unix_seconds(c.this_update), std::nullopt)) {
+          throw ConfigError(*problem);
         }
         transcript_["previous_crl"] = {{"path", c.previous.string()},
                                        {"sha256", signer::sha256_hex(previous->der)},
@@ -464,22 +448,17 @@ class Ceremony {
         if (std::ranges::any_of(entries, [&](const auto& other) { return other.serial_hex == serial; })) {
           throw ConfigError(where + ": serial " + serial + " is listed twice");
         }
-        const auto revoked_at = unix_seconds(e.revoked_at);
+        const auto revoked_at = signer::unix_seconds(e.revoked_at);
         record["revoked_at"] = signer::rfc3339(revoked_at);
         record["reason"] = std::string(signer::reason_name(e.reason));
         entries.push_back({serial, revoked_at, e.reason});
         entry_records.push_back(std::move(record));
       }
-      // A full CRL says everything its issuer revoked: leaving out an entry of
-      // the previous CRL would tell relying parties that certificate is good again.
       if (previous) {
-        for (const auto& old : previous->entries) {
-          const std::string serial = canonical_serial(old.serial_hex);
-          if (std::ranges::none_of(entries, [&](const auto& e) { return e.serial_hex == serial; })) {
-            throw ConfigError("serial " + serial + " is revoked on the previous CRL (" +
-                              std::string(signer::reason_name(old.reason)) + ", " + signer::rfc3339(old.revoked_at) +
-                              ") but missing from crl.revoked; list it again, or the new CRL un-revokes it");
-          }
+        if (auto problem = signer::crl_succession_problem(*previous, c.previous.string(), c.number,
+                                                          signer::unix_seconds(c.this_update),
+                                                          std::span<const signer::RevokedEntry>(entries))) {
+          throw ConfigError(*problem);
         }
       }
       if (entries.empty()) return std::string("none: this CRL revokes nothing");
@@ -497,7 +476,7 @@ class Ceremony {
       crl.emplace(sign_as_issuer([&](const signer::IssuerContext& context) {
         return signer::issue_crl(context, entries, c.number, c.this_update, c.next_update);
       }));
-      return std::string(token::scheme_name(issuer_scheme_)) + ", CRL number " + std::to_string(crl->number) + ", " +
+      return std::string(token::scheme_name(issuer_key_->scheme())) + ", CRL number " + std::to_string(crl->number) + ", " +
              std::to_string(crl->entries) + " revoked";
     });
 
@@ -530,7 +509,7 @@ class Ceremony {
                           {"number", crl->number},
                           {"this_update", signer::rfc3339(crl->this_update)},
                           {"next_update", signer::rfc3339(crl->next_update)},
-                          {"signature_algorithm", token::scheme_name(issuer_scheme_)},
+                          {"signature_algorithm", token::scheme_name(issuer_key_->scheme())},
                           {"revoked", entry_records},
                           {"sha256", signer::sha256_hex(crl->der)},
                           {"pem", crl->pem()}};
@@ -612,8 +591,7 @@ class Ceremony {
   std::shared_ptr<token::SessionPool> pool_;
   std::shared_ptr<token::SessionPool> issuer_pool_;
   std::optional<signer::IssuedCertificate> issuer_cert_;
-  token::Bytes issuer_spki_;
-  token::SignatureScheme issuer_scheme_ = token::SignatureScheme::ecdsa_sha256;
+  std::unique_ptr<signer::TokenSigningKey> issuer_key_;  // open_issuer_token: checked against issuer_cert_
   std::optional<token::KeyPair> key_;
   token::KeyDescription description_;
   bool key_kept_ = false;

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "hsmca/signer/strict_yaml.hpp"
+#include "hsmca/token/enum_names.hpp"
 
 namespace hsmca::cli {
 
@@ -14,6 +15,16 @@ using signer::ConfigError;
 using signer::StrictMap;
 namespace fs = std::filesystem;
 namespace {
+
+// As ceremony files spell them; the order error messages list them in.
+constexpr token::EnumNames<CeremonyKind, 6> kKindNames{{{
+    {CeremonyKind::root, "root"},
+    {CeremonyKind::intermediate, "intermediate"},
+    {CeremonyKind::ocsp_signer, "ocsp-signer"},
+    {CeremonyKind::csr, "csr"},
+    {CeremonyKind::key, "key"},
+    {CeremonyKind::crl, "crl"},
+}}};
 
 fs::path resolve(const fs::path& base, const std::string& value) {
   fs::path p(value);
@@ -69,17 +80,17 @@ ConfigError too_long_for_a_responder(const std::string& what) {
 
 // `signing_key`: the type of the key that signs, when the file names it (root
 // and csr: the new key); nullopt when it is read from the token later.
-CertificateSpec parse_certificate(StrictMap m, const std::string& kind, std::optional<token::KeyType> signing_key,
+CertificateSpec parse_certificate(StrictMap m, CeremonyKind kind, std::optional<token::KeyType> signing_key,
                                   std::chrono::system_clock::time_point now) {
   CertificateSpec c;
   c.subject = parse_subject(m.required_map("subject"));
-  const bool ocsp = kind == "ocsp-signer";
+  const bool ocsp = kind == CeremonyKind::ocsp_signer;
   // The issuer's key signs an intermediate or a responder certificate: its
   // algorithm is issuer.signature_algorithm.
-  const bool issued = kind == "intermediate" || ocsp;
+  const bool issued = kind == CeremonyKind::intermediate || ocsp;
   std::optional<long long> days;
   std::optional<std::string> not_before, not_after;
-  if (kind != "csr") {
+  if (kind != CeremonyKind::csr) {
     days = m.optional_integer("validity_days", 1, 36500);
     if (ocsp && days.value_or(0) > signer::kMaxOcspResponderDays) {
       throw too_long_for_a_responder("certificate.validity_days " + std::to_string(days.value_or(0)));
@@ -87,7 +98,7 @@ CertificateSpec parse_certificate(StrictMap m, const std::string& kind, std::opt
     not_before = m.optional_string("not_before");
     not_after = m.optional_string("not_after");
   }
-  if (kind == "intermediate") c.path_length = static_cast<int>(m.optional_integer("path_length", 0, 16).value_or(0));
+  if (kind == CeremonyKind::intermediate) c.path_length = static_cast<int>(m.optional_integer("path_length", 0, 16).value_or(0));
   auto scheme = issued ? std::nullopt : parse_scheme_name("certificate.signature_algorithm",
                                                           m.optional_string("signature_algorithm"));
   m.finish();
@@ -99,7 +110,7 @@ CertificateSpec parse_certificate(StrictMap m, const std::string& kind, std::opt
                         " cannot be used with a " + std::string(token::key_type_name(*signing_key)) + " key");
     }
   }
-  if (kind == "csr") return c;
+  if (kind == CeremonyKind::csr) return c;
 
   if (days && (not_before || not_after)) {
     throw ConfigError("certificate: give validity_days or not_before/not_after, not both");
@@ -210,6 +221,10 @@ CrlSpec parse_crl(StrictMap m, const fs::path& base, std::chrono::system_clock::
 
 }  // namespace
 
+std::string_view ceremony_kind_name(CeremonyKind kind) noexcept { return kKindNames.name(kind); }
+std::optional<CeremonyKind> parse_ceremony_kind(std::string_view name) noexcept { return kKindNames.parse(name); }
+std::string ceremony_kind_names() { return kKindNames.list(); }
+
 std::string canonical_serial(const std::string& text) {
   std::string hex;
   for (char ch : text) {
@@ -265,34 +280,34 @@ CeremonySpec parse_ceremony(const fs::path& file, std::chrono::system_clock::tim
   StrictMap top(signer::load_yaml_file(file.string()), "");
   const fs::path base = fs::absolute(file).parent_path();
   CeremonySpec spec;
-  spec.kind = top.required_string("ceremony");
-  const std::string& kind = spec.kind;
-  if (kind != "root" && kind != "intermediate" && kind != "ocsp-signer" && kind != "csr" && kind != "key" &&
-      kind != "crl") {
-    throw ConfigError("ceremony '" + kind +
-                      "' is not known (this version runs: root, intermediate, ocsp-signer, csr, key, crl)");
+  const std::string kind_text = top.required_string("ceremony");
+  const auto parsed_kind = parse_ceremony_kind(kind_text);
+  if (!parsed_kind) {
+    throw ConfigError("ceremony '" + kind_text + "' is not known (this version runs: " + ceremony_kind_names() + ")");
   }
-  if (kind != "crl") {
+  spec.kind = *parsed_kind;
+  const CeremonyKind kind = spec.kind;
+  if (kind != CeremonyKind::crl) {
     spec.target = TokenTarget::from_yaml(top.required_map("pkcs11"), false);
     spec.key = parse_key(top.required_map("key"));
   }
   auto outputs = top.required_map("outputs");
   spec.transcript_out = resolve(base, outputs.required_string("transcript"));
-  if (kind == "intermediate" || kind == "ocsp-signer" || kind == "crl") {
-    spec.issuer = parse_issuer(top.required_map("issuer"), base, kind == "intermediate");
+  if (kind == CeremonyKind::intermediate || kind == CeremonyKind::ocsp_signer || kind == CeremonyKind::crl) {
+    spec.issuer = parse_issuer(top.required_map("issuer"), base, kind == CeremonyKind::intermediate);
   }
-  if (kind == "crl") {
+  if (kind == CeremonyKind::crl) {
     spec.crl = parse_crl(top.required_map("crl"), base, now);
-  } else if (kind != "key") {
+  } else if (kind != CeremonyKind::key) {
     std::optional<token::KeyType> signing_key;
-    if (kind == "root" || kind == "csr") signing_key = spec.key.type;
+    if (kind == CeremonyKind::root || kind == CeremonyKind::csr) signing_key = spec.key.type;
     spec.certificate = parse_certificate(top.required_map("certificate"), kind, signing_key, now);
   }
-  if (kind == "root" || kind == "intermediate" || kind == "ocsp-signer") {
+  if (kind == CeremonyKind::root || kind == CeremonyKind::intermediate || kind == CeremonyKind::ocsp_signer) {
     spec.certificate_out = resolve(base, outputs.required_string("certificate"));
-  } else if (kind == "csr") {
+  } else if (kind == CeremonyKind::csr) {
     spec.csr_out = resolve(base, outputs.required_string("csr"));
-  } else if (kind == "crl") {
+  } else if (kind == CeremonyKind::crl) {
     spec.crl_out = resolve(base, outputs.required_string("crl"));
     const auto der = outputs.optional_string("der").value_or("false");
     if (der != "true" && der != "false") throw ConfigError("outputs.der must be true or false, not '" + der + "'");
@@ -322,7 +337,7 @@ CeremonyOutline peek_ceremony(const fs::path& file) noexcept {
   CeremonyOutline outline;
   try {
     YAML::Node root = signer::load_yaml_file(file.string());
-    if (root["ceremony"].IsScalar()) outline.kind = root["ceremony"].as<std::string>();
+    if (root["ceremony"].IsScalar()) outline.kind = parse_ceremony_kind(root["ceremony"].as<std::string>());
     outline.public_key = root["outputs"]["public_key"].IsScalar();
     outline.previous_crl = root["crl"]["previous"].IsScalar();
     YAML::Node t = root["outputs"]["transcript"];

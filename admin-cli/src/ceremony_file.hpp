@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "hsmca/signer/certificate.hpp"
 #include "hsmca/signer/revocation.hpp"
@@ -12,6 +13,12 @@
 namespace hsmca::cli {
 
 using signer::TokenTarget;
+
+// What a ceremony file's `ceremony:` asks for, parsed once where the file is read.
+enum class CeremonyKind { root, intermediate, ocsp_signer, csr, key, crl };
+std::string_view ceremony_kind_name(CeremonyKind kind) noexcept;  // "root", "ocsp-signer", ...
+std::optional<CeremonyKind> parse_ceremony_kind(std::string_view name) noexcept;
+std::string ceremony_kind_names();  // "root, intermediate, ..." for error messages
 
 struct KeySpec {
   std::string label;
@@ -62,7 +69,7 @@ struct IssuerSpec {
 // A ceremony file, parsed strictly: unknown keys, missing keys and values of
 // the wrong kind are errors that name the key.
 struct CeremonySpec {
-  std::string kind;  // "root", "intermediate", "ocsp-signer", "csr", "key" or "crl"
+  CeremonyKind kind = CeremonyKind::root;
   TokenTarget target;                          // all but crl
   KeySpec key;                                 // all but crl
   std::optional<CertificateSpec> certificate;  // root, intermediate, ocsp-signer, csr (subject only matters)
@@ -84,7 +91,7 @@ CeremonySpec parse_ceremony(const std::filesystem::path& file, std::chrono::syst
 // (to announce the number of steps) and outputs.transcript, so that a ceremony
 // refused at parsing still leaves its record. Empty fields when not found.
 struct CeremonyOutline {
-  std::string kind;
+  std::optional<CeremonyKind> kind;
   std::filesystem::path transcript;
   bool public_key = false;  // outputs.public_key is set
   bool previous_crl = false;  // crl.previous is set

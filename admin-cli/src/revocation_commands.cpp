@@ -80,11 +80,6 @@ void replace_file_atomically(const fs::path& path, const std::string& content) {
   }
 }
 
-std::int64_t now_unix() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 int revoke(const std::string& config_file, const std::string& serial_arg, const std::string& reason) {
@@ -97,7 +92,7 @@ int revoke(const std::string& config_file, const std::string& serial_arg, const 
 
   const auto config = signer::CaConfig::load(config_file);
   auto ledger = signer::Ledger::open(config.ledger);
-  const auto outcome = ledger->revoke(issuer_id_of(config), serial, reason, now_unix());
+  const auto outcome = ledger->revoke(issuer_id_of(config), serial, reason, signer::unix_seconds(std::chrono::system_clock::now()));
   using Result = signer::RevokeOutcome::Result;
   switch (outcome.result) {
     case Result::revoked:

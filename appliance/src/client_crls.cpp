@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "hsmca/signer/certificate_authority.hpp"
+#include "hsmca/signer/clock.hpp"
 #include "hsmca/signer/revocation.hpp"
 #include "hsmca/signer/strict_yaml.hpp"
 
@@ -93,7 +94,7 @@ void ClientCrls::reload_changed() {
 std::string ClientCrls::why_refused(X509* certificate, std::chrono::system_clock::time_point now) {
   std::lock_guard lock(mutex_);
   reload_changed();
-  const std::int64_t t = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  const std::int64_t t = signer::unix_seconds(now);
   for (const auto& crl : crls_) {
     if (X509_NAME_cmp(X509_get_issuer_name(certificate), X509_get_subject_name(crl.issuer.get())) != 0) continue;
     const std::string issuer = name_text(X509_get_subject_name(crl.issuer.get()));

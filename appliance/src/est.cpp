@@ -7,6 +7,7 @@
 #include <memory>
 #include <stdexcept>
 
+#include "hsmca/signer/der.hpp"
 #include "hsmca/signer/openssl.hpp"
 
 namespace hsmca::appliance {
@@ -35,12 +36,7 @@ token::Bytes certs_only_der(const std::vector<X509*>& certs) {
     // Takes its own reference.
     if (PKCS7_add_certificate(p7.get(), cert) != 1) throw signer::OpenSslError("PKCS7_add_certificate");
   }
-  const int length = i2d_PKCS7(p7.get(), nullptr);
-  if (length <= 0) throw signer::OpenSslError("i2d_PKCS7");
-  token::Bytes der(static_cast<std::size_t>(length));
-  unsigned char* out = der.data();
-  if (i2d_PKCS7(p7.get(), &out) != length) throw signer::OpenSslError("i2d_PKCS7");
-  return der;
+  return signer::der::encode(i2d_PKCS7, p7.get(), "i2d_PKCS7");
 }
 
 std::string base64_encode(const token::Bytes& data) {
@@ -85,17 +81,7 @@ std::optional<token::Bytes> base64_decode(std::string_view text) {
 namespace {
 
 void append_tlv(token::Bytes& out, unsigned char tag, std::span<const unsigned char> content) {
-  out.push_back(tag);
-  const std::size_t n = content.size();
-  if (n < 0x80) {
-    out.push_back(static_cast<unsigned char>(n));
-  } else {
-    unsigned char len[sizeof(std::size_t)];
-    int count = 0;
-    for (std::size_t v = n; v != 0; v >>= 8) len[count++] = static_cast<unsigned char>(v & 0xff);
-    out.push_back(static_cast<unsigned char>(0x80 | count));
-    while (count > 0) out.push_back(len[--count]);
-  }
+  signer::der::append_header(out, tag, content.size());
   out.insert(out.end(), content.begin(), content.end());
 }
 

@@ -4,31 +4,16 @@
 #include <ctime>
 
 #include "hsmca/appliance/est.hpp"
+#include "hsmca/token/uri.hpp"
 
 namespace hsmca::appliance {
-namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-}  // namespace
 
 std::optional<token::Bytes> decode_ocsp_get(std::string_view encoded) {
+  const auto decoded = token::percent_decode(encoded);
+  if (!decoded) return std::nullopt;
   std::string b64;
-  b64.reserve(encoded.size());
-  for (std::size_t i = 0; i < encoded.size(); ++i) {
-    char c = encoded[i];
-    if (c == '%') {
-      if (i + 2 >= encoded.size()) return std::nullopt;
-      const int hi = hex_value(encoded[i + 1]), lo = hex_value(encoded[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      c = static_cast<char>(hi * 16 + lo);
-      i += 2;
-    }
+  b64.reserve(decoded->size());
+  for (char c : *decoded) {
     if (c == '-') c = '+';
     if (c == '_') c = '/';
     if (c == ' ' || c == '\r' || c == '\n' || c == '\t') return std::nullopt;

@@ -70,13 +70,13 @@ std::string IssuedCertificate::sha256_fingerprint() const { return sha256_hex(de
 
 std::string IssuedCertificate::subject() const { return detail::rfc2253(X509_get_subject_name(x509())); }
 
-std::string IssuedCertificate::not_before() const { return rfc3339(detail::unix_seconds(X509_get0_notBefore(x509()))); }
-std::string IssuedCertificate::not_after() const { return rfc3339(detail::unix_seconds(X509_get0_notAfter(x509()))); }
+std::string IssuedCertificate::not_before() const { return rfc3339(unix_seconds(X509_get0_notBefore(x509()))); }
+std::string IssuedCertificate::not_after() const { return rfc3339(unix_seconds(X509_get0_notAfter(x509()))); }
 
 IssuedCertificate issue_self_signed_ca(const SigningKey& key, const RootCertificateSpec& spec) {
   X509NamePtr name = to_x509_name(spec.subject);
-  const std::time_t not_before = detail::whole_seconds(spec.not_before);
-  const std::time_t not_after = detail::whole_seconds(spec.not_after);
+  const std::time_t not_before = unix_seconds(spec.not_before);
+  const std::time_t not_after = unix_seconds(spec.not_after);
   if (not_after <= not_before) throw std::invalid_argument("not_after must be later than not_before");
 
   X509Ptr cert(X509_new());

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "hsmca/signer/clock.hpp"
 #include "hsmca/signer/strict_yaml.hpp"
 #include "x509_build.hpp"
 
@@ -131,7 +132,7 @@ Standing CertificateAuthority::standing(X509* certificate, std::chrono::system_c
   if (!entry || entry->der.empty()) return out;
   const Bytes der = to_der(certificate);
   if (der.size() != entry->der.size() || !std::equal(der.begin(), der.end(), entry->der.begin())) return out;
-  const std::int64_t t = detail::whole_seconds(now);
+  const std::int64_t t = unix_seconds(now);
   if (entry->status == CertificateStatus::revoked) {
     out.status = Standing::Status::revoked;
   } else if (entry->status != CertificateStatus::issued) {
@@ -232,31 +233,14 @@ std::unique_ptr<IssuingCa> IssuingCa::open(const CaConfig& config, token::PoolOp
 
   std::unique_ptr<IssuingCa> ca(new IssuingCa());
   ca->pool_ = config.pkcs11.connect(false, std::move(observers));
-  // A key of the token, checked to be the key of `certificate`.
-  auto token_key = [&](const std::string& label, X509* certificate, const std::filesystem::path& certificate_file,
-                       const std::optional<token::SignatureScheme>& wanted, const char* what) {
-    auto description = ca->pool_->with_session([&](token::Session& s) {
-      return token::describe_key(s, token::find_key_pair(s, label));
-    });
-    auto type = token::key_type_of(description);
-    if (!type) throw ConfigError(std::string(what) + " key '" + label + "' is a " + description.type + " key, which hsmca cannot sign with");
-    token::SignatureScheme scheme = wanted.value_or(token::default_scheme(*type));
-    if (!token::scheme_fits(scheme, *type)) {
-      throw ConfigError("issuer.signature_algorithm " + std::string(token::scheme_name(scheme)) + " cannot be used with the " +
-                        description.type + " key '" + label + "'");
-    }
-    if (!spki_matches(certificate, description.spki_der)) {
-      throw ConfigError(certificate_file.string() + " is not the certificate of key '" + label + "' on token '" +
-                        ca->pool_->token().label + "'");
-    }
-    return std::make_unique<TokenSigningKey>(*ca->pool_, label, scheme, description.spki_der);
-  };
-  ca->key_ = token_key(config.key_label, issuer_certs.front().get(), config.issuer_certificate,
-                       config.signature_algorithm, "issuer");
+  ca->key_ = open_token_key(*ca->pool_, config.key_label, issuer_certs.front().get(), config.issuer_certificate,
+                            config.signature_algorithm, "issuer")
+                 .key;
   if (const auto& responder = config.revocation.ocsp_signer) {
     auto certs = read_certificates(responder->certificate);
-    ca->ocsp_key_ = token_key(responder->key_label, certs.front().get(), responder->certificate, std::nullopt,
-                              "revocation.ocsp_signer");
+    ca->ocsp_key_ = open_token_key(*ca->pool_, responder->key_label, certs.front().get(), responder->certificate,
+                                   std::nullopt, "revocation.ocsp_signer")
+                        .key;
     ca->ocsp_certificate_ = std::move(certs.front());
   }
   ca->ledger_ = Ledger::open(config.ledger);

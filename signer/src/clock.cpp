@@ -45,4 +45,8 @@ std::string rfc3339(std::chrono::system_clock::time_point t, bool milliseconds) 
 
 std::string rfc3339(std::int64_t unix_seconds) { return date_time(static_cast<std::time_t>(unix_seconds)) + "Z"; }
 
+std::int64_t unix_seconds(std::chrono::system_clock::time_point t) noexcept {
+  return std::chrono::floor<std::chrono::seconds>(t).time_since_epoch().count();
+}
+
 }  // namespace hsmca::signer

@@ -6,8 +6,10 @@
 #include <string_view>
 
 #include "hsmca/signer/algorithm.hpp"
+#include "hsmca/signer/clock.hpp"
 #include "hsmca/signer/name_policy.hpp"
 #include "hsmca/signer/signed_object.hpp"
+#include "name_rules.hpp"
 #include "x509_build.hpp"
 
 namespace hsmca::signer {
@@ -51,9 +53,7 @@ void require_issuer(const IssuerContext& issuer) {
 
 // IA5String (URI) holds ASCII; spaces and control characters have no place in
 // a URL a relying party is to fetch.
-bool visible_ascii(std::string_view s) {
-  return !s.empty() && std::ranges::all_of(s, [](unsigned char c) { return c > 0x20 && c < 0x7f; });
-}
+using names::visible_ascii;
 
 GeneralNamePtr ia5_name(int type, const std::string& value) {
   Ia5StringPtr ia5(ASN1_IA5STRING_new());
@@ -130,6 +130,20 @@ void add_issuer_urls(X509* cert, const IssuerContext& issuer) {
     if (issuer.issuer_url) add(NID_ad_ca_issuers, *issuer.issuer_url);
     detail::add_extension(cert, NID_info_access, access.get(), false);
   }
+}
+
+// A validity in seconds since the epoch whose notAfter is no later than the
+// issuer's: a relying party stops trusting the certificate with its issuer in
+// any case, and RFC 5280 6.1.3 path validation would refuse it past that date.
+struct Validity {
+  std::int64_t not_before = 0;
+  std::int64_t not_after = 0;
+  bool clamped = false;  // not_after was cut to the issuer's
+};
+
+Validity clamp_to_issuer(const IssuerContext& issuer, std::int64_t not_before, std::int64_t not_after) {
+  const std::int64_t issuer_not_after = unix_seconds(X509_get0_notAfter(issuer.certificate));
+  return {not_before, std::min(not_after, issuer_not_after), not_after > issuer_not_after};
 }
 
 // The fields every certificate the issuer signs shares: version, serial,
@@ -280,11 +294,10 @@ Outcome<LeafPlan> plan_leaf(const CertificateRequest& request, const Profile& pr
     return Rejection{"no_identity", "the request names no subject common name and no subjectAltName"};
   }
 
-  const std::int64_t now_s = detail::whole_seconds(now);
+  const std::int64_t now_s = unix_seconds(now);
   const std::int64_t granted_days = std::min(days.value_or(profile.validity_days), profile.validity_days);
-  const std::int64_t not_before = now_s - kBackdateSeconds;
-  const std::int64_t not_after = std::min(now_s + granted_days * kSecondsPerDay,
-                                          detail::unix_seconds(X509_get0_notAfter(issuer.certificate)));
+  const auto [not_before, not_after, clamped] =
+      clamp_to_issuer(issuer, now_s - kBackdateSeconds, now_s + granted_days * kSecondsPerDay);
 
   X509Ptr cert = new_certificate(issuer, not_before, not_after);
   check(X509_set_subject_name(cert.get(), subject), "X509_set_subject_name");
@@ -383,11 +396,8 @@ SubordinateCertificate issue_subordinate_ca(const IssuerContext& issuer, const B
                                 std::to_string(spec.path_length));
   }
   X509NamePtr subject = to_x509_name(spec.subject);
-  const std::int64_t not_before = detail::whole_seconds(spec.not_before);
-  const std::int64_t requested_not_after = detail::whole_seconds(spec.not_after);
-  const std::int64_t issuer_not_after = detail::unix_seconds(X509_get0_notAfter(issuer.certificate));
-  const bool clamped = requested_not_after > issuer_not_after;
-  const std::int64_t not_after = std::min(requested_not_after, issuer_not_after);
+  const auto [not_before, not_after, clamped] =
+      clamp_to_issuer(issuer, unix_seconds(spec.not_before), unix_seconds(spec.not_after));
   if (not_after <= not_before) {
     throw std::invalid_argument(clamped ? "the issuer's certificate expires before the subordinate's not_before"
                                         : "not_after must be later than not_before");
@@ -420,22 +430,20 @@ OcspResponderCertificate issue_ocsp_responder(const IssuerContext& issuer, const
     throw std::invalid_argument("the issuer certificate is not a CA certificate allowed to sign certificates");
   }
   X509NamePtr subject = to_x509_name(spec.subject);
-  const std::int64_t not_before = detail::whole_seconds(spec.not_before);
-  const std::int64_t requested_not_after = detail::whole_seconds(spec.not_after);
+  const std::int64_t not_before = unix_seconds(spec.not_before);
+  const std::int64_t requested_not_after = unix_seconds(spec.not_after);
   if (requested_not_after <= not_before) throw std::invalid_argument("not_after must be later than not_before");
   if (requested_not_after - not_before > std::int64_t{kMaxOcspResponderDays} * kSecondsPerDay) {
     throw std::invalid_argument("an OCSP responder certificate may be valid for at most " +
                                 std::to_string(kMaxOcspResponderDays) +
                                 " days: nobody checks whether it is revoked (id-pkix-ocsp-nocheck)");
   }
-  const std::int64_t issuer_not_after = detail::unix_seconds(X509_get0_notAfter(issuer.certificate));
-  const bool clamped = requested_not_after > issuer_not_after;
-  const std::int64_t not_after = std::min(requested_not_after, issuer_not_after);
-  if (not_after <= not_before) {
+  const Validity validity = clamp_to_issuer(issuer, not_before, requested_not_after);
+  if (validity.not_after <= not_before) {
     throw std::invalid_argument("the issuer's certificate expires before the responder's not_before");
   }
 
-  X509Ptr cert = new_certificate(issuer, not_before, not_after);
+  X509Ptr cert = new_certificate(issuer, not_before, validity.not_after);
   check(X509_set_subject_name(cert.get(), subject.get()), "X509_set_subject_name");
   if (!detail::set_public_key(cert.get(), responder_spki)) {
     throw std::invalid_argument("the responder key's SubjectPublicKeyInfo is not in canonical DER");
@@ -458,7 +466,7 @@ OcspResponderCertificate issue_ocsp_responder(const IssuerContext& issuer, const
     throw std::invalid_argument("the OCSP responder certificate fails a pre-issuance check: " + *problem);
   }
   const Bytes tbs = detail::encode_tbs(cert.get());
-  return {detail::sign_certificate(tbs, *issuer.key, issuer.certificate), clamped};
+  return {detail::sign_certificate(tbs, *issuer.key, issuer.certificate), validity.clamped};
 }
 
 }  // namespace hsmca::signer

@@ -6,7 +6,8 @@
 #include <array>
 #include <stdexcept>
 
-#include "der.hpp"
+#include "hsmca/signer/der.hpp"
+#include "hsmca/signer/clock.hpp"
 #include "hsmca/signer/signed_object.hpp"
 #include "x509_build.hpp"
 
@@ -189,8 +190,8 @@ CertId OcspResponder::cert_id(const std::string& serial_hex, int hash_nid) const
 Bytes OcspResponder::respond(const OcspQuery& query, const StatusLookup& lookup,
                              std::chrono::system_clock::time_point this_update,
                              std::chrono::system_clock::time_point next_update) const {
-  const std::time_t this_seconds = detail::whole_seconds(this_update);
-  const std::time_t next_seconds = detail::whole_seconds(next_update);
+  const std::time_t this_seconds = unix_seconds(this_update);
+  const std::time_t next_seconds = unix_seconds(next_update);
   if (next_seconds <= this_seconds) throw std::invalid_argument("OCSP: nextUpdate must be after thisUpdate");
   if (query.requests.empty()) return error_response(OcspResponseStatus::malformed_request);
 

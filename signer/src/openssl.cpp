@@ -4,10 +4,12 @@
 #include <openssl/pem.h>
 
 #include <algorithm>
+#include <chrono>
+#include <ctime>
 #include <array>
 #include <climits>
 
-#include "der.hpp"
+#include "hsmca/signer/der.hpp"
 
 namespace hsmca::signer {
 
@@ -33,6 +35,16 @@ OpenSslError::OpenSslError(const std::string& what)
         std::string reasons = drain_openssl_errors();
         return reasons.empty() ? what : what + ": " + reasons;
       }()) {}
+
+std::int64_t unix_seconds(const ASN1_TIME* time) {
+  std::tm tm{};
+  if (ASN1_TIME_to_tm(time, &tm) != 1) throw OpenSslError("ASN1_TIME_to_tm");
+  using namespace std::chrono;
+  const sys_days day = year{tm.tm_year + 1900} / month{static_cast<unsigned>(tm.tm_mon + 1)} /
+                       static_cast<unsigned>(tm.tm_mday);
+  const sys_seconds t = day + hours{tm.tm_hour} + minutes{tm.tm_min} + seconds{tm.tm_sec};
+  return t.time_since_epoch().count();
+}
 
 bool is_lower_hex(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {

@@ -12,7 +12,7 @@
 #include <optional>
 #include <string_view>
 
-#include "der.hpp"
+#include "hsmca/signer/der.hpp"
 #include "request_reader.hpp"
 #include "x509_build.hpp"
 #include "hsmca/signer/algorithm.hpp"

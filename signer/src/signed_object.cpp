@@ -1,6 +1,6 @@
 #include "hsmca/signer/signed_object.hpp"
 
-#include "der.hpp"
+#include "hsmca/signer/der.hpp"
 #include "hsmca/signer/algorithm.hpp"
 #include "scheme.hpp"
 

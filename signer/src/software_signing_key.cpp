@@ -3,7 +3,7 @@
 #include <string>
 #include <utility>
 
-#include "der.hpp"
+#include "hsmca/signer/der.hpp"
 #include "scheme.hpp"
 
 namespace hsmca::signer {

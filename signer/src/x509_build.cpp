@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <array>
 
-#include "der.hpp"
+#include "hsmca/signer/der.hpp"
 #include "hsmca/signer/algorithm.hpp"
 #include "hsmca/signer/signed_object.hpp"
 
@@ -40,24 +40,10 @@ std::string serial_hex(const ASN1_INTEGER* serial) {
   return ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER ? "-" + hex : hex;
 }
 
-std::time_t whole_seconds(std::chrono::system_clock::time_point t) {
-  return std::chrono::system_clock::to_time_t(std::chrono::floor<std::chrono::seconds>(t));
-}
-
 Asn1TimePtr asn1_time(std::time_t t) {
   Asn1TimePtr time(ASN1_TIME_set(nullptr, t));
   if (!time) throw OpenSslError("ASN1_TIME_set");
   return time;
-}
-
-std::int64_t unix_seconds(const ASN1_TIME* time) {
-  std::tm tm{};
-  check(ASN1_TIME_to_tm(time, &tm), "ASN1_TIME_to_tm");
-  using namespace std::chrono;
-  const sys_days day = year{tm.tm_year + 1900} / month{static_cast<unsigned>(tm.tm_mon + 1)} /
-                       static_cast<unsigned>(tm.tm_mday);
-  const sys_seconds t = day + hours{tm.tm_hour} + minutes{tm.tm_min} + seconds{tm.tm_sec};
-  return t.time_since_epoch().count();
 }
 
 std::string rfc2253(const X509_NAME* name) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "hsmca/token/error.hpp"
+#include "hsmca/token/free.hpp"
 #include "hsmca/token/key.hpp"
 #include "token_fixture.hpp"
 
@@ -50,10 +51,7 @@ KeyPair raw_generated_p256(Session& s, const std::string& label, bool sensitive,
   return pair;
 }
 
-template <auto F>
-struct Free {
-  void operator()(auto* p) const noexcept { F(p); }
-};
+using token::Free;
 using PkeyPtr = std::unique_ptr<EVP_PKEY, Free<EVP_PKEY_free>>;
 
 // A P-256 pair made by OpenSSL outside the token and imported with C_CreateObject

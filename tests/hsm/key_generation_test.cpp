@@ -163,7 +163,7 @@ TEST(KeyGenerationTest, FindsTheGeneratedPairAgainByLabelAndById) {
   EXPECT_EQ(by_label.private_key, made.private_key);
   EXPECT_EQ(by_label.public_key, made.public_key);
   EXPECT_EQ(by_label.id, made.id);
-  KeyPair by_id = find_key_pair_by_id(fresh, made.id);
+  KeyPair by_id = test::find_key_pair_by_id(fresh, made.id);
   EXPECT_EQ(by_id.private_key, made.private_key);
   EXPECT_EQ(by_id.label, "issuing");
   EXPECT_TRUE(key_label_exists(fresh, "issuing"));

@@ -8,15 +8,14 @@
 #include <array>
 #include <stdexcept>
 
+#include "hsmca/token/error.hpp"
+#include "hsmca/token/free.hpp"
 #include "softhsm_env.hpp"
 
 namespace hsmca::test {
 namespace {
 
-template <auto F>
-struct Free {
-  void operator()(auto* p) const noexcept { F(p); }
-};
+using token::Free;
 using PkeyPtr = std::unique_ptr<EVP_PKEY, Free<EVP_PKEY_free>>;
 using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, Free<EVP_MD_CTX_free>>;
 
@@ -68,6 +67,26 @@ token::Session user_session(const TestToken& t) {
 }
 
 std::span<const SignatureScheme> all_schemes() { return kSchemes; }
+
+token::KeyPair find_key_pair_by_id(token::Session& session, const token::Bytes& id) {
+  auto find = [&](CK_OBJECT_CLASS cls) {
+    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_ID, const_cast<unsigned char*>(id.data()), id.size()}};
+    return session.find(tmpl);
+  };
+  const auto private_keys = find(CKO_PRIVATE_KEY);
+  const auto public_keys = find(CKO_PUBLIC_KEY);
+  if (private_keys.size() != 1 || public_keys.size() != 1) {
+    throw token::LookupError("expected one private and one public key with the given id, found " +
+                             std::to_string(private_keys.size()) + " and " + std::to_string(public_keys.size()));
+  }
+  const token::Bytes label = session.attribute(private_keys.front(), CKA_LABEL);
+  token::KeyPair pair;
+  pair.private_key = private_keys.front();
+  pair.public_key = public_keys.front();
+  pair.label.assign(label.begin(), label.end());
+  pair.id = id;
+  return pair;
+}
 
 std::span<const unsigned char> bytes_of(const std::string& text) {
   return {reinterpret_cast<const unsigned char*>(text.data()), text.size()};

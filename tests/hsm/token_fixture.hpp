@@ -35,6 +35,11 @@ std::span<const token::SignatureScheme> all_schemes();
 bool openssl_verifies(const token::Bytes& spki_der, token::SignatureScheme scheme,
                       std::span<const unsigned char> message, const token::Bytes& signature);
 
+// The private key with CKA_ID `id` (exactly one) and the public key sharing
+// it, found with C_FindObjects alone: what a tool that stored only the id
+// would do. LookupError when absent or ambiguous.
+token::KeyPair find_key_pair_by_id(token::Session& session, const token::Bytes& id);
+
 // std::string's bytes as the token layer's message type.
 std::span<const unsigned char> bytes_of(const std::string& text);
 

@@ -4,20 +4,21 @@
 
 #include <array>
 
+#include "hsmca/token/enum_names.hpp"
 #include "hsmca/token/error.hpp"
 #include "public_key.hpp"
 
 namespace hsmca::token {
 namespace {
 
-constexpr std::array<std::pair<KeyType, std::string_view>, 6> kTypeNames{{
+constexpr EnumNames<KeyType, 6> kTypeNames{{{
     {KeyType::ec_p256, "ec-p256"},
     {KeyType::ec_p384, "ec-p384"},
     {KeyType::rsa_2048, "rsa-2048"},
     {KeyType::rsa_3072, "rsa-3072"},
     {KeyType::rsa_4096, "rsa-4096"},
     {KeyType::ed25519, "ed25519"},
-}};
+}}};
 
 constexpr CK_BBOOL kTrue = CK_TRUE;
 constexpr CK_BBOOL kFalse = CK_FALSE;
@@ -53,28 +54,9 @@ KeyPair complete_pair(Session& session, CK_OBJECT_HANDLE private_key, std::strin
 
 }  // namespace
 
-std::string_view key_type_name(KeyType type) noexcept {
-  for (const auto& [t, name] : kTypeNames) {
-    if (t == type) return name;
-  }
-  return "unknown";
-}
-
-std::optional<KeyType> parse_key_type(std::string_view name) noexcept {
-  for (const auto& [t, n] : kTypeNames) {
-    if (n == name) return t;
-  }
-  return std::nullopt;
-}
-
-std::string key_type_names() {
-  std::string out;
-  for (const auto& [t, name] : kTypeNames) {
-    if (!out.empty()) out += ", ";
-    out += name;
-  }
-  return out;
-}
+std::string_view key_type_name(KeyType type) noexcept { return kTypeNames.name(type); }
+std::optional<KeyType> parse_key_type(std::string_view name) noexcept { return kTypeNames.parse(name); }
+std::string key_type_names() { return kTypeNames.list(); }
 
 bool key_label_exists(Session& session, std::string_view label) {
   CK_ATTRIBUTE match = bytes_attr(CKA_LABEL, label.data(), label.size());
@@ -150,15 +132,6 @@ KeyPair find_key_pair(Session& session, std::string_view label) {
                       "'; select the key by id");
   }
   return complete_pair(session, found.front(), std::string(label));
-}
-
-KeyPair find_key_pair_by_id(Session& session, const Bytes& id) {
-  auto found = find_keys(session, CKO_PRIVATE_KEY, bytes_attr(CKA_ID, id.data(), id.size()));
-  if (found.size() != 1) {
-    throw LookupError("expected one private key with the given id, found " + std::to_string(found.size()));
-  }
-  Bytes label = session.attribute(found.front(), CKA_LABEL);
-  return complete_pair(session, found.front(), std::string(label.begin(), label.end()));
 }
 
 KeyDescription describe_key(Session& session, const KeyPair& pair) {

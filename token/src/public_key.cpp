@@ -11,14 +11,11 @@
 #include <memory>
 
 #include "hsmca/token/error.hpp"
+#include "hsmca/token/free.hpp"
 
 namespace hsmca::token {
 namespace {
 
-template <auto F>
-struct Free {
-  void operator()(auto* p) const noexcept { F(p); }
-};
 using PkeyPtr = std::unique_ptr<EVP_PKEY, Free<EVP_PKEY_free>>;
 using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, Free<EVP_PKEY_CTX_free>>;
 using BnPtr = std::unique_ptr<BIGNUM, Free<BN_free>>;

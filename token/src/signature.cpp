@@ -7,12 +7,13 @@
 #include <array>
 #include <memory>
 
+#include "hsmca/token/enum_names.hpp"
 #include "hsmca/token/error.hpp"
 
 namespace hsmca::token {
 namespace {
 
-constexpr std::array<std::pair<SignatureScheme, std::string_view>, 10> kSchemeNames{{
+constexpr EnumNames<SignatureScheme, 10> kSchemeNames{{{
     {SignatureScheme::rsa_pkcs1_sha256, "rsa-pkcs1-sha256"},
     {SignatureScheme::rsa_pkcs1_sha384, "rsa-pkcs1-sha384"},
     {SignatureScheme::rsa_pkcs1_sha512, "rsa-pkcs1-sha512"},
@@ -23,7 +24,7 @@ constexpr std::array<std::pair<SignatureScheme, std::string_view>, 10> kSchemeNa
     {SignatureScheme::ecdsa_sha384, "ecdsa-sha384"},
     {SignatureScheme::ecdsa_sha512, "ecdsa-sha512"},
     {SignatureScheme::ed25519, "ed25519"},
-}};
+}}};
 
 bool is_rsa(KeyType t) { return t == KeyType::rsa_2048 || t == KeyType::rsa_3072 || t == KeyType::rsa_4096; }
 
@@ -76,28 +77,9 @@ Bytes run_sign(Session& session, CK_OBJECT_HANDLE key, CK_MECHANISM& mechanism, 
 
 }  // namespace
 
-std::string_view scheme_name(SignatureScheme scheme) noexcept {
-  for (const auto& [s, name] : kSchemeNames) {
-    if (s == scheme) return name;
-  }
-  return "unknown";
-}
-
-std::optional<SignatureScheme> parse_scheme(std::string_view name) noexcept {
-  for (const auto& [s, n] : kSchemeNames) {
-    if (n == name) return s;
-  }
-  return std::nullopt;
-}
-
-std::string scheme_names() {
-  std::string out;
-  for (const auto& [s, name] : kSchemeNames) {
-    if (!out.empty()) out += ", ";
-    out += name;
-  }
-  return out;
-}
+std::string_view scheme_name(SignatureScheme scheme) noexcept { return kSchemeNames.name(scheme); }
+std::optional<SignatureScheme> parse_scheme(std::string_view name) noexcept { return kSchemeNames.parse(name); }
+std::string scheme_names() { return kSchemeNames.list(); }
 
 SignatureScheme default_scheme(KeyType type) noexcept {
   switch (type) {

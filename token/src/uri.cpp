@@ -1,6 +1,7 @@
 #include "hsmca/token/uri.hpp"
 
 #include <stdexcept>
+#include <utility>
 
 namespace hsmca::token {
 namespace {
@@ -26,21 +27,9 @@ int hex_value(char c) {
 }
 
 std::string decode(std::string_view attr, std::string_view value) {
-  std::string out;
-  for (std::size_t i = 0; i < value.size(); ++i) {
-    if (value[i] != '%') {
-      out += value[i];
-      continue;
-    }
-    int hi = i + 2 < value.size() ? hex_value(value[i + 1]) : -1;
-    int lo = i + 2 < value.size() ? hex_value(value[i + 2]) : -1;
-    if (hi < 0 || lo < 0) {
-      throw std::invalid_argument("pkcs11 URI: bad percent-encoding in '" + std::string(attr) + "'");
-    }
-    out += static_cast<char>(hi * 16 + lo);
-    i += 2;
-  }
-  return out;
+  auto out = percent_decode(value);
+  if (!out) throw std::invalid_argument("pkcs11 URI: bad percent-encoding in '" + std::string(attr) + "'");
+  return std::move(*out);
 }
 
 const char kHex[] = "0123456789ABCDEF";
@@ -70,6 +59,23 @@ void append_attr(std::string& out, char sep, std::string_view name, std::string_
 }  // namespace
 
 std::string percent_encode(std::string_view raw) { return encode(raw, is_pchar); }
+
+std::optional<std::string> percent_decode(std::string_view encoded) {
+  std::string out;
+  out.reserve(encoded.size());
+  for (std::size_t i = 0; i < encoded.size(); ++i) {
+    if (encoded[i] != '%') {
+      out += encoded[i];
+      continue;
+    }
+    const int hi = i + 2 < encoded.size() ? hex_value(encoded[i + 1]) : -1;
+    const int lo = i + 2 < encoded.size() ? hex_value(encoded[i + 2]) : -1;
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  return out;
+}
 
 Pkcs11Uri Pkcs11Uri::parse(std::string_view text) {
   constexpr std::string_view kScheme = "pkcs11:";

@@ -2,7 +2,7 @@
 // see exactly the request OpenSSL's own reading sees — or stand aside.
 #include "request_reader.hpp"
 
-#include "der.hpp"
+#include "hsmca/signer/der.hpp"
 
 #include <gtest/gtest.h>
 #include <openssl/pem.h>

@@ -28,4 +28,8 @@ class Clock {
 std::string rfc3339(std::chrono::system_clock::time_point t, bool milliseconds);
 std::string rfc3339(std::int64_t unix_seconds);
 
+// Whole seconds since the epoch, rounded down: how the ledger, certificates and
+// CRLs count time (X.509 times have no fractions).
+std::int64_t unix_seconds(std::chrono::system_clock::time_point t) noexcept;
+
 }  // namespace hsmca::signer

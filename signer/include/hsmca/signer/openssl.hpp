@@ -6,6 +6,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <stdexcept>
@@ -13,16 +14,14 @@
 #include <string_view>
 #include <vector>
 
+#include "hsmca/token/free.hpp"
+
 namespace hsmca::signer {
 
 using Bytes = std::vector<unsigned char>;  // the same type as token::Bytes
 
-// One owner per OpenSSL object, as Tink's SslUniquePtr: the deleter is the
-// type's own free function.
-template <auto F>
-struct Free {
-  void operator()(auto* p) const noexcept { F(p); }
-};
+// One owner per OpenSSL object: token::Free, the type's own free function.
+using token::Free;
 
 using X509Ptr = std::unique_ptr<X509, Free<X509_free>>;
 using X509NamePtr = std::unique_ptr<X509_NAME, Free<X509_NAME_free>>;
@@ -59,6 +58,10 @@ bool is_lower_hex(std::string_view s);
 // The INTEGER a hex string (either case) spells; nullptr when it is not hex.
 Asn1IntegerPtr integer_from_hex(const std::string& hex);
 std::string sha256_hex(std::span<const unsigned char> bytes);
+
+// Seconds since the epoch of a certificate's or CRL's time (ASN1_TIME_to_tm).
+// Throws OpenSslError when it does not read.
+std::int64_t unix_seconds(const ASN1_TIME* time);
 
 std::string to_pem(X509* cert);
 Bytes to_der(X509* cert);

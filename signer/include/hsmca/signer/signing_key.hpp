@@ -1,6 +1,10 @@
 #pragma once
+#include <filesystem>
+#include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "hsmca/signer/openssl.hpp"
 #include "hsmca/token/key.hpp"
@@ -54,6 +58,23 @@ class TokenSigningKey final : public SigningKey {
   Bytes spki_;
   EvpPkeyPtr public_key_;
 };
+
+// An issuing key of a token, found and checked against the certificate it
+// signs for: what the CA (IssuingCa::open) and the ceremonies both open.
+struct CheckedTokenKey {
+  std::unique_ptr<TokenSigningKey> key;
+  token::KeyDescription description;  // as read back from the token: evidence, type, public key
+};
+
+// The private key labelled `label` in the pool's token, refused (ConfigError)
+// unless `certificate` (read from `certificate_file`) carries its public key,
+// hsmca signs with keys of its type, and `wanted` (default: the type's,
+// token::default_scheme) fits that type. `what` names the key in the messages
+// and the setting that chose the scheme: "issuer" (issuer.signature_algorithm),
+// "revocation.ocsp_signer". token::LookupError when the label finds no key.
+CheckedTokenKey open_token_key(token::SessionPool& pool, const std::string& label, X509* certificate,
+                               const std::filesystem::path& certificate_file,
+                               std::optional<token::SignatureScheme> wanted, std::string_view what);
 
 // A private key in process memory: for unit tests, which run without a token.
 class SoftwareSigningKey final : public SigningKey {

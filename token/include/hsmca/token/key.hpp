@@ -51,8 +51,6 @@ KeyPair generate_key_pair(Session& session, std::string_view label, KeyType type
 // The private key labelled `label` (exactly one) and the public key sharing its
 // CKA_ID. LookupError when absent or ambiguous.
 KeyPair find_key_pair(Session& session, std::string_view label);
-// By CKA_ID instead of label.
-KeyPair find_key_pair_by_id(Session& session, const Bytes& id);
 // Whether any private or public key object carries this label.
 bool key_label_exists(Session& session, std::string_view label);
 

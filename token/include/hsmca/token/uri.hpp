@@ -1,4 +1,5 @@
 #pragma once
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,5 +28,8 @@ struct Pkcs11Uri {
 
 // Percent-encodes everything outside RFC 7512's pchar set.
 std::string percent_encode(std::string_view raw);
+// RFC 3986 2.1: every "%XX" (either case) becomes its octet; nullopt when a
+// '%' is not followed by two hex digits. '+' stays '+' (that is form encoding).
+std::optional<std::string> percent_decode(std::string_view encoded);
 
 }  // namespace hsmca::token
