@@ -23,22 +23,6 @@ bool is_base64_char(unsigned char c) {
 
 }  // namespace
 
-token::Bytes certs_only_der(const std::vector<X509*>& certs) {
-  Pkcs7Ptr p7(PKCS7_new());
-  if (!p7) throw signer::OpenSslError("PKCS7_new");
-  if (PKCS7_set_type(p7.get(), NID_pkcs7_signed) != 1) throw signer::OpenSslError("PKCS7_set_type");
-  if (PKCS7_content_new(p7.get(), NID_pkcs7_data) != 1) throw signer::OpenSslError("PKCS7_content_new");
-  // PKCS7_content_new leaves an empty OCTET STRING as eContent; a certs-only
-  // message has none (RFC 5652 5.2), which is what "detached" makes of it.
-  if (PKCS7_set_detached(p7.get(), 1) != 1) throw signer::OpenSslError("PKCS7_set_detached");
-  for (X509* cert : certs) {
-    if (cert == nullptr) throw std::invalid_argument("certs_only_der: a null certificate");
-    // Takes its own reference.
-    if (PKCS7_add_certificate(p7.get(), cert) != 1) throw signer::OpenSslError("PKCS7_add_certificate");
-  }
-  return signer::der::encode(i2d_PKCS7, p7.get(), "i2d_PKCS7");
-}
-
 std::string base64_encode(const token::Bytes& data) {
   std::string out;
   out.reserve((data.size() + 2) / 3 * 4 + data.size() / kLineBytes + 1);

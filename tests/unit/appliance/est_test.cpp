@@ -32,22 +32,43 @@ X509Ptr make_certificate(const std::string& cn, long serial) {
   return cert;
 }
 
+// OpenSSL's own certs-only encoding: what certs_only_from_der must match.
+token::Bytes openssl_certs_only(const std::vector<X509*>& certs) {
+  Pkcs7Ptr p7(PKCS7_new());
+  if (!p7) throw signer::OpenSslError("PKCS7_new");
+  if (PKCS7_set_type(p7.get(), NID_pkcs7_signed) != 1) throw signer::OpenSslError("PKCS7_set_type");
+  if (PKCS7_content_new(p7.get(), NID_pkcs7_data) != 1) throw signer::OpenSslError("PKCS7_content_new");
+  // PKCS7_content_new leaves an empty OCTET STRING as eContent; a certs-only
+  // message has none (RFC 5652 5.2), which is what "detached" makes of it.
+  if (PKCS7_set_detached(p7.get(), 1) != 1) throw signer::OpenSslError("PKCS7_set_detached");
+  for (X509* cert : certs) {
+    // Takes its own reference.
+    if (PKCS7_add_certificate(p7.get(), cert) != 1) throw signer::OpenSslError("PKCS7_add_certificate");
+  }
+  return signer::der::encode(i2d_PKCS7, p7.get(), "i2d_PKCS7");
+}
+
 class CertsOnlyTest : public ::testing::Test {
  protected:
   X509Ptr first_ = make_certificate("est-first.example.test", 1);
   X509Ptr second_ = make_certificate("est-second.example.test", 2);
+  token::Bytes both() const {
+    const auto first = signer::to_der(first_.get());
+    const auto second = signer::to_der(second_.get());
+    return certs_only_from_der(std::vector<std::span<const unsigned char>>{first, second});
+  }
 };
 
 TEST_F(CertsOnlyTest, WrittenFromDerItIsByteForByteWhatOpensslWrites) {
   const auto first = signer::to_der(first_.get());
   const auto second = signer::to_der(second_.get());
   EXPECT_EQ(certs_only_from_der(std::vector<std::span<const unsigned char>>{first, second}),
-            certs_only_der({first_.get(), second_.get()}));
-  EXPECT_EQ(certs_only_from_der(std::vector<std::span<const unsigned char>>{first}), certs_only_der({first_.get()}));
+            openssl_certs_only({first_.get(), second_.get()}));
+  EXPECT_EQ(certs_only_from_der(std::vector<std::span<const unsigned char>>{first}), openssl_certs_only({first_.get()}));
 }
 
 TEST_F(CertsOnlyTest, HoldsBothCertificatesInOrderAndNoSigner) {
-  const auto der = certs_only_der({first_.get(), second_.get()});
+  const auto der = both();
   const unsigned char* p = der.data();
   Pkcs7Ptr p7(d2i_PKCS7(nullptr, &p, static_cast<long>(der.size())));
   ASSERT_TRUE(p7) << signer::drain_openssl_errors();
@@ -64,7 +85,7 @@ TEST_F(CertsOnlyTest, HoldsBothCertificatesInOrderAndNoSigner) {
 }
 
 TEST_F(CertsOnlyTest, PrintsWithOpensslPkcs7) {
-  const auto der = certs_only_der({first_.get(), second_.get()});
+  const auto der = both();
   test::TempDir dir;
   test::write_file(dir / "cacerts.p7", std::string(der.begin(), der.end()));
   const auto result = test::run_process({"openssl", "pkcs7", "-inform", "DER", "-in", (dir / "cacerts.p7").string(),
@@ -76,13 +97,6 @@ TEST_F(CertsOnlyTest, PrintsWithOpensslPkcs7) {
   ASSERT_NE(b, std::string::npos) << result.out;
   EXPECT_LT(a, b);
   EXPECT_NE(result.out.find(signer::to_pem(second_.get())), std::string::npos) << result.out;
-}
-
-TEST_F(CertsOnlyTest, DoesNotTakeOverTheCallersCertificates) {
-  for (int i = 0; i < 3; ++i) certs_only_der({first_.get()});
-  // Still ours and intact: PKCS7_add_certificate took its own references.
-  EXPECT_EQ(signer::to_der(first_.get()).empty(), false);
-  EXPECT_THROW(certs_only_der({first_.get(), nullptr}), std::invalid_argument);
 }
 
 token::Bytes bytes_of(const std::string& s) { return token::Bytes(s.begin(), s.end()); }

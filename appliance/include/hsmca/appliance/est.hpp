@@ -13,12 +13,9 @@
 namespace hsmca::appliance {
 
 // A degenerate CMS SignedData ("certs-only", RFC 7030 4.1.3 / 4.2.3, RFC 5652
-// 5.2: id-data with no eContent, no signers) holding `certs` in order, DER.
-// std::invalid_argument for a null certificate; signer::OpenSslError when
-// OpenSSL fails.
-token::Bytes certs_only_der(const std::vector<X509*>& certs);
-// The same, byte for byte, from certificates already in DER: written directly,
-// so a certificate that was just assembled need not be parsed to be sent.
+// 5.2: id-data with no eContent, no signers) holding `certs` (DER) in order,
+// byte for byte what OpenSSL's i2d_PKCS7 writes: written directly, so a
+// certificate that was just assembled need not be parsed to be sent.
 token::Bytes certs_only_from_der(const std::vector<std::span<const unsigned char>>& certs);
 
 // Base64 with a line break ("\n") after every 64 characters and after the last
