@@ -13,6 +13,7 @@
 #include "commands.hpp"
 #include "hsmca/signer/certificate_authority.hpp"
 #include "hsmca/signer/clock.hpp"
+#include "hsmca/signer/serial.hpp"
 #include "hsmca/signer/strict_yaml.hpp"
 #include "transcript.hpp"
 
@@ -76,16 +77,6 @@ std::string issuer_id_of(const signer::CaConfig& config) {
   } catch (const std::invalid_argument&) {
     throw ConfigError(config.issuer_certificate.string() + " has no subject key identifier");
   }
-}
-
-std::string normalize_serial(std::string s) {
-  std::string out;
-  for (char c : s) {
-    if (c == ':') continue;
-    out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  if (out.rfind("0x", 0) == 0) out = out.substr(2);
-  return out;
 }
 
 int sign(const SignOptions& o) {
@@ -190,7 +181,9 @@ int certs_list(const std::string& config_file, bool json) {
 int certs_show(const std::string& config_file, const std::string& serial, bool json) {
   const auto config = signer::CaConfig::load(config_file);
   auto ledger = signer::Ledger::open(config.ledger);
-  auto entry = ledger->find(issuer_id_of(config), normalize_serial(serial));
+  const auto parsed = signer::parse_serial(serial);
+  if (!parsed) throw ConfigError("SERIAL '" + serial + "' is not a serial number in hex");
+  auto entry = ledger->find(issuer_id_of(config), *parsed);
   if (!entry) throw ConfigError("no certificate with serial " + serial + " in the ledger " + config.ledger.string());
   std::string pem;
   if (!entry->der.empty()) pem = signer::IssuedCertificate::from_der(entry->der).pem();
