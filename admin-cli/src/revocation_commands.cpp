@@ -82,7 +82,8 @@ std::int64_t now_unix() {
 }  // namespace
 
 int revoke(const std::string& config_file, const std::string& serial_arg, const std::string& reason) {
-  if (!signer::parse_revocation_reason(reason)) {
+  const auto parsed_reason = signer::parse_revocation_reason(reason);
+  if (!parsed_reason) {
     throw ConfigError("unknown revocation reason '" + reason + "' (reasons: " + signer::revocation_reason_names() +
                       ")");
   }
@@ -91,17 +92,17 @@ int revoke(const std::string& config_file, const std::string& serial_arg, const 
   const std::string& serial = *parsed;
 
   const auto config = signer::CaConfig::load(config_file);
-  auto ledger = signer::Ledger::open(config.ledger);
-  const auto outcome = ledger->revoke(issuer_id_of(config), serial, reason, now_unix());
+  auto ledger = signer::open_sqlite_ledger(config.ledger);
+  const auto outcome = ledger->revoke(issuer_id_of(config), serial, *parsed_reason, now_unix());
   using Result = signer::RevokeOutcome::Result;
   switch (outcome.result) {
     case Result::revoked:
-      std::cout << "revoked " << serial << " (" << outcome.reason << ") at " << signer::rfc3339(outcome.revoked_at)
+      std::cout << "revoked " << serial << " (" << signer::reason_name(outcome.reason) << ") at " << signer::rfc3339(outcome.revoked_at)
                 << "\n";
       return 0;
     case Result::already_revoked:
       std::cout << serial << " was already revoked at " << signer::rfc3339(outcome.revoked_at) << " ("
-                << outcome.reason << "); nothing changed\n";
+                << signer::reason_name(outcome.reason) << "); nothing changed\n";
       return 0;
     case Result::not_issued:
       throw ConfigError("certificate " + serial + " is " + std::string(signer::status_name(outcome.status)) +

@@ -63,7 +63,7 @@ nlohmann::ordered_json entry_json_with_revocation(const signer::LedgerEntry& e) 
   auto j = entry_json(e);
   if (e.status == signer::CertificateStatus::revoked && e.revoked_at) {
     j["revoked_at"] = signer::rfc3339(*e.revoked_at);
-    j["revocation_reason"] = e.revocation_reason;
+    j["revocation_reason"] = std::string(e.revocation_reason ? signer::reason_name(*e.revocation_reason) : "");
   }
   return j;
 }
@@ -161,7 +161,7 @@ int sign(const SignOptions& o) {
 
 int certs_list(const std::string& config_file, bool json) {
   const auto config = signer::CaConfig::load(config_file);
-  auto ledger = signer::Ledger::open(config.ledger);
+  auto ledger = signer::open_sqlite_ledger(config.ledger);
   auto entries = ledger->list(issuer_id_of(config));
   if (json) {
     auto out = nlohmann::ordered_json::array();
@@ -180,7 +180,7 @@ int certs_list(const std::string& config_file, bool json) {
 
 int certs_show(const std::string& config_file, const std::string& serial, bool json) {
   const auto config = signer::CaConfig::load(config_file);
-  auto ledger = signer::Ledger::open(config.ledger);
+  auto ledger = signer::open_sqlite_ledger(config.ledger);
   const auto parsed = signer::parse_serial(serial);
   if (!parsed) throw ConfigError("SERIAL '" + serial + "' is not a serial number in hex");
   auto entry = ledger->find(issuer_id_of(config), *parsed);

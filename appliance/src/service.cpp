@@ -613,7 +613,7 @@ void Service::revoke(const std::shared_ptr<Exchange>& ex, const std::string& ser
       const auto now = std::chrono::duration_cast<std::chrono::seconds>(
                            std::chrono::system_clock::now().time_since_epoch())
                            .count();
-      const auto outcome = issuing_.ledger().revoke(issuing_.ca().issuer_id(), serial, reason, now);
+      const auto outcome = issuing_.ledger().revoke(issuing_.ca().issuer_id(), serial, *signer::parse_revocation_reason(reason), now);
       using Result = signer::RevokeOutcome::Result;
       switch (outcome.result) {
         case Result::not_found:
@@ -633,7 +633,7 @@ void Service::revoke(const std::shared_ptr<Exchange>& ex, const std::string& ser
       json out = {{"serial", serial},
                   {"status", "revoked"},
                   {"revoked_at", signer::rfc3339(outcome.revoked_at)},
-                  {"reason", outcome.reason},
+                  {"reason", std::string(signer::reason_name(outcome.reason))},
                   {"already_revoked", outcome.result == Result::already_revoked}};
       ex->finish(200, out.dump(), "application/json");
     } catch (const signer::LedgerError& e) {
@@ -850,7 +850,7 @@ signer::OcspStatus Service::ocsp_status(const std::string& serial) const {
   } else if (entry->status == signer::CertificateStatus::revoked) {
     out.status = signer::OcspStatus::Status::revoked;
     out.revoked_at = entry->revoked_at.value_or(0);
-    out.reason = signer::parse_revocation_reason(entry->revocation_reason).value_or(signer::RevocationReason::unspecified);
+    out.reason = entry->revocation_reason.value_or(signer::RevocationReason::unspecified);
   }
   // pending and failed: no certificate went out, so "unknown".
   return out;

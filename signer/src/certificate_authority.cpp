@@ -195,12 +195,10 @@ Outcome<IssuedCertificate> CertificateAuthority::issue(const IssuanceRequest& re
 IssuedCrl CertificateAuthority::issue_crl(std::chrono::seconds validity) {
   std::vector<RevokedEntry> entries;
   for (const auto& e : ledger_.revoked(issuer_id_)) {
-    const auto reason = parse_revocation_reason(e.revocation_reason);
-    if (!reason || !e.revoked_at) {
-      throw std::runtime_error("the ledger holds revoked certificate " + e.record.serial + " with an unknown reason '" +
-                               e.revocation_reason + "'");
+    if (!e.revocation_reason || !e.revoked_at) {
+      throw std::runtime_error("the ledger holds revoked certificate " + e.record.serial + " without a reason or time");
     }
-    entries.push_back({e.record.serial, *e.revoked_at, *reason});
+    entries.push_back({e.record.serial, *e.revoked_at, *e.revocation_reason});
   }
   const std::int64_t number = ledger_.next_crl_number(issuer_id_);
   const auto now = std::chrono::system_clock::now();
@@ -245,7 +243,7 @@ std::unique_ptr<IssuingCa> IssuingCa::open(const CaConfig& config, token::PoolOp
                               "revocation.ocsp_signer");
     ca->ocsp_certificate_ = std::move(certs.front());
   }
-  ca->ledger_ = Ledger::open(config.ledger);
+  ca->ledger_ = open_sqlite_ledger(config.ledger);
   ca->ca_ = std::make_unique<CertificateAuthority>(std::move(issuer_certs.front()), std::move(chain), *ca->key_,
                                                    *ca->ledger_, config.profiles, config.revocation);
   return ca;
