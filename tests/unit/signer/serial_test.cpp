@@ -15,6 +15,14 @@ TEST(SerialTest, ReadsOpensslAndBrowserSpellingsAsTheSameSerial) {
   }
 }
 
+// What the appliance's own reading of GET/POST /certs/{serial} accepts
+// (colons dropped wherever they are, any case), so it can switch to this one.
+TEST(SerialTest, TakesColonsWhereverTheyAre) {
+  for (const char* text : {":67cf47", "67cf47:", "67::cf::47", "6:7c:f4:7", "6:7:c:f:4:7", "0x:67:cf:47"}) {
+    EXPECT_EQ(parse_serial(text), "67cf47") << text;
+  }
+}
+
 TEST(SerialTest, KeepsLeadingZerosBecauseTheLedgerSpellsTheContentOctets) {
   EXPECT_EQ(parse_serial("00:7F"), "007f");
   EXPECT_EQ(parse_serial("0x0a"), "0a");
