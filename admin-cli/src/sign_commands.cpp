@@ -179,10 +179,10 @@ int certs_list(const std::string& config_file, bool json) {
 }
 
 int certs_show(const std::string& config_file, const std::string& serial, bool json) {
-  const auto config = signer::CaConfig::load(config_file);
-  auto ledger = signer::open_sqlite_ledger(config.ledger);
   const auto parsed = signer::parse_serial(serial);
   if (!parsed) throw ConfigError("SERIAL '" + serial + "' is not a serial number in hex");
+  const auto config = signer::CaConfig::load(config_file);
+  auto ledger = signer::open_sqlite_ledger(config.ledger);
   auto entry = ledger->find(issuer_id_of(config), *parsed);
   if (!entry) throw ConfigError("no certificate with serial " + serial + " in the ledger " + config.ledger.string());
   std::string pem;
