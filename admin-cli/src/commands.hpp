@@ -46,7 +46,5 @@ int crl(const std::string& config, const std::string& out, bool der);
 // The issuer id (its SKI) from the issuer certificate alone: reading and
 // revoking in the ledger needs no token.
 std::string issuer_id_of(const signer::CaConfig& config);
-// "7F:01", "0x7f01" -> "7f01".
-std::string normalize_serial(std::string serial);
 
 }  // namespace hsmca::cli

@@ -4,7 +4,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -17,6 +16,7 @@
 #include "hsmca/signer/certificate_authority.hpp"
 #include "hsmca/signer/clock.hpp"
 #include "hsmca/signer/revocation.hpp"
+#include "hsmca/signer/serial.hpp"
 #include "hsmca/signer/strict_yaml.hpp"
 
 namespace hsmca::cli {
@@ -25,12 +25,6 @@ using signer::ConfigError;
 namespace fs = std::filesystem;
 
 namespace {
-
-bool is_lower_hex(const std::string& s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-  });
-}
 
 [[noreturn]] void fail_errno(const std::string& what) {
   throw std::system_error(errno, std::generic_category(), what);
@@ -83,25 +77,28 @@ void replace_file_atomically(const fs::path& path, const std::string& content) {
 }  // namespace
 
 int revoke(const std::string& config_file, const std::string& serial_arg, const std::string& reason) {
-  if (!signer::parse_revocation_reason(reason)) {
+  const auto parsed_reason = signer::parse_revocation_reason(reason);
+  if (!parsed_reason) {
     throw ConfigError("unknown revocation reason '" + reason + "' (reasons: " + signer::revocation_reason_names() +
                       ")");
   }
-  const std::string serial = normalize_serial(serial_arg);
-  if (!is_lower_hex(serial)) throw ConfigError("--serial '" + serial_arg + "' is not a serial number in hex");
+  const auto parsed = signer::parse_serial(serial_arg);
+  if (!parsed) throw ConfigError("--serial '" + serial_arg + "' is not a serial number in hex");
+  const std::string& serial = *parsed;
 
   const auto config = signer::CaConfig::load(config_file);
-  auto ledger = signer::Ledger::open(config.ledger);
-  const auto outcome = ledger->revoke(issuer_id_of(config), serial, reason, signer::unix_seconds(std::chrono::system_clock::now()));
+  auto ledger = signer::open_sqlite_ledger(config.ledger);
+  const auto outcome =
+      ledger->revoke(issuer_id_of(config), serial, *parsed_reason, signer::unix_seconds(std::chrono::system_clock::now()));
   using Result = signer::RevokeOutcome::Result;
   switch (outcome.result) {
     case Result::revoked:
-      std::cout << "revoked " << serial << " (" << outcome.reason << ") at " << signer::rfc3339(outcome.revoked_at)
+      std::cout << "revoked " << serial << " (" << signer::reason_name(outcome.reason) << ") at " << signer::rfc3339(outcome.revoked_at)
                 << "\n";
       return 0;
     case Result::already_revoked:
       std::cout << serial << " was already revoked at " << signer::rfc3339(outcome.revoked_at) << " ("
-                << outcome.reason << "); nothing changed\n";
+                << signer::reason_name(outcome.reason) << "); nothing changed\n";
       return 0;
     case Result::not_issued:
       throw ConfigError("certificate " + serial + " is " + std::string(signer::status_name(outcome.status)) +

@@ -13,6 +13,7 @@
 #include "commands.hpp"
 #include "hsmca/signer/certificate_authority.hpp"
 #include "hsmca/signer/clock.hpp"
+#include "hsmca/signer/serial.hpp"
 #include "hsmca/signer/strict_yaml.hpp"
 #include "transcript.hpp"
 
@@ -62,7 +63,7 @@ nlohmann::ordered_json entry_json_with_revocation(const signer::LedgerEntry& e) 
   auto j = entry_json(e);
   if (e.status == signer::CertificateStatus::revoked && e.revoked_at) {
     j["revoked_at"] = signer::rfc3339(*e.revoked_at);
-    j["revocation_reason"] = e.revocation_reason;
+    j["revocation_reason"] = std::string(e.revocation_reason ? signer::reason_name(*e.revocation_reason) : "");
   }
   return j;
 }
@@ -76,16 +77,6 @@ std::string issuer_id_of(const signer::CaConfig& config) {
   } catch (const std::invalid_argument&) {
     throw ConfigError(config.issuer_certificate.string() + " has no subject key identifier");
   }
-}
-
-std::string normalize_serial(std::string s) {
-  std::string out;
-  for (char c : s) {
-    if (c == ':') continue;
-    out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  if (out.rfind("0x", 0) == 0) out = out.substr(2);
-  return out;
 }
 
 int sign(const SignOptions& o) {
@@ -170,7 +161,7 @@ int sign(const SignOptions& o) {
 
 int certs_list(const std::string& config_file, bool json) {
   const auto config = signer::CaConfig::load(config_file);
-  auto ledger = signer::Ledger::open(config.ledger);
+  auto ledger = signer::open_sqlite_ledger(config.ledger);
   auto entries = ledger->list(issuer_id_of(config));
   if (json) {
     auto out = nlohmann::ordered_json::array();
@@ -188,9 +179,11 @@ int certs_list(const std::string& config_file, bool json) {
 }
 
 int certs_show(const std::string& config_file, const std::string& serial, bool json) {
+  const auto parsed = signer::parse_serial(serial);
+  if (!parsed) throw ConfigError("SERIAL '" + serial + "' is not a serial number in hex");
   const auto config = signer::CaConfig::load(config_file);
-  auto ledger = signer::Ledger::open(config.ledger);
-  auto entry = ledger->find(issuer_id_of(config), normalize_serial(serial));
+  auto ledger = signer::open_sqlite_ledger(config.ledger);
+  auto entry = ledger->find(issuer_id_of(config), *parsed);
   if (!entry) throw ConfigError("no certificate with serial " + serial + " in the ledger " + config.ledger.string());
   std::string pem;
   if (!entry->der.empty()) pem = signer::IssuedCertificate::from_der(entry->der).pem();

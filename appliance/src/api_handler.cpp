@@ -1,12 +1,12 @@
 #include "api_handler.hpp"
 
-#include <cctype>
 #include <optional>
 
 #include "enrollment.hpp"
 #include "hsmca/signer/clock.hpp"
 #include "hsmca/signer/ledger.hpp"
 #include "hsmca/signer/revocation.hpp"
+#include "hsmca/signer/serial.hpp"
 
 namespace hsmca::appliance {
 namespace {
@@ -14,18 +14,6 @@ namespace {
 using nlohmann::json;
 
 constexpr std::string_view kCertificates = "/api/v1/certificates";
-
-// "67:CF:47" as `openssl x509 -serial` or a browser shows it -> "67cf47", the
-// ledger's spelling; nullopt when it is not hex.
-std::optional<std::string> normalized_serial(std::string_view text) {
-  std::string serial;
-  for (char c : text) {
-    if (c == ':') continue;
-    if (!std::isxdigit(static_cast<unsigned char>(c))) return std::nullopt;
-    serial += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return serial;
-}
 
 // A JSON object body whose fields are all among `known`; nullopt after
 // answering 400 otherwise.
@@ -82,8 +70,8 @@ void ApiHandler::issue(const ExchangePtr& ex) const {
 void ApiHandler::show(const ExchangePtr& ex, const std::string& serial_text) const {
   if (!ex->authenticate()) return;
   if (!ex->identity.has_role(kRoleEnroll) && !ex->identity.has_role(kRoleAdmin)) return (void)ex->authorize(kRoleEnroll);
-  const auto serial = normalized_serial(serial_text);
-  if (!serial) return ex->error(400, "malformed_request", "the serial must be hex");
+  const auto serial = signer::parse_serial(serial_text);
+  if (!serial) return ex->error(400, "malformed_request", "the serial must be hex, at most 40 digits");
   state_.submit(ex, [this, ex, serial = *serial] {
     auto entry = state_.issuing.ledger().find(state_.issuing.ca().issuer_id(), serial);
     if (!entry) return ex->error(404, "not_found", "no certificate with serial " + serial);
@@ -102,10 +90,10 @@ void ApiHandler::show(const ExchangePtr& ex, const std::string& serial_text) con
 
 void ApiHandler::revoke(const ExchangePtr& ex, const std::string& serial_text) const {
   if (!ex->authorize(kRoleAdmin)) return;
-  const auto serial = normalized_serial(serial_text);
-  if (!serial || serial->empty()) return ex->error(400, "malformed_request", "the serial must be hex");
+  const auto serial = signer::parse_serial(serial_text);
+  if (!serial) return ex->error(400, "malformed_request", "the serial must be hex, at most 40 digits");
   const auto& req = ex->ctx.request;
-  std::string reason(signer::reason_name(signer::RevocationReason::unspecified));
+  auto reason = signer::RevocationReason::unspecified;
   // The body is optional: no body revokes for an unspecified reason.
   if (!req.body().empty()) {
     if (media_type(req) != "application/json") {
@@ -115,19 +103,19 @@ void ApiHandler::revoke(const ExchangePtr& ex, const std::string& serial_text) c
     if (!body) return;
     if (body->contains("reason")) {
       if (!(*body)["reason"].is_string()) return ex->error(400, "malformed_request", "\"reason\" must be a string");
-      reason = (*body)["reason"].get<std::string>();
-    }
-    if (!signer::parse_revocation_reason(reason)) {
-      return ex->error(400, "unknown_reason",
-                       "unknown revocation reason '" + reason + "' (reasons: " + signer::revocation_reason_names() + ")");
+      const auto& name = (*body)["reason"].get_ref<const std::string&>();
+      const auto parsed = signer::parse_revocation_reason(name);
+      if (!parsed) {
+        return ex->error(400, "unknown_reason",
+                         "unknown revocation reason '" + name + "' (reasons: " + signer::revocation_reason_names() + ")");
+      }
+      reason = *parsed;
     }
   }
   state_.submit(ex, [this, ex, serial = *serial, reason] {
     auto& ledger = state_.issuing.ledger();
     const auto& issuer_id = state_.issuing.ca().issuer_id();
-    const auto now =
-        std::chrono::duration_cast<std::chrono::seconds>(state_.clock.now().time_since_epoch()).count();
-    const auto outcome = ledger.revoke(issuer_id, serial, reason, now);
+    const auto outcome = ledger.revoke(issuer_id, serial, reason, signer::unix_seconds(state_.clock.now()));
     using Result = signer::RevokeOutcome::Result;
     switch (outcome.result) {
       case Result::not_found:
@@ -147,7 +135,7 @@ void ApiHandler::revoke(const ExchangePtr& ex, const std::string& serial_text) c
     json out = {{"serial", serial},
                 {"status", "revoked"},
                 {"revoked_at", signer::rfc3339(outcome.revoked_at)},
-                {"reason", outcome.reason},
+                {"reason", std::string(signer::reason_name(outcome.reason))},
                 {"already_revoked", outcome.result == Result::already_revoked}};
     ex->finish(200, out.dump(), "application/json");
   });

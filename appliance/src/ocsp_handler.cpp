@@ -9,12 +9,6 @@
 namespace hsmca::appliance {
 namespace {
 
-std::chrono::system_clock::time_point to_time_point(const ASN1_TIME* t) {
-  std::tm tm{};
-  if (ASN1_TIME_to_tm(t, &tm) != 1) throw signer::OpenSslError("cannot read a certificate's validity");
-  return std::chrono::system_clock::from_time_t(timegm(&tm));
-}
-
 // Bounds the OCSP answer cache (~0.5-1 KiB each): enough for every
 // certificate a busy issuing CA has out, small next to a flood of random CertIDs.
 constexpr std::size_t kOcspCacheEntries = 20'000;
@@ -41,8 +35,8 @@ OcspHandler::OcspHandler(const ServiceState& state) : state_(state) {
       throw signer::ConfigError("revocation.ocsp_signer: " + std::string(e.what()));
     }
     signers.delegated = delegated_responder_.get();
-    signers.delegated_from = to_time_point(X509_get0_notBefore(cert));
-    signers.delegated_until = to_time_point(X509_get0_notAfter(cert));
+    signers.delegated_from = std::chrono::system_clock::time_point{std::chrono::seconds{signer::unix_seconds(X509_get0_notBefore(cert))}};
+    signers.delegated_until = std::chrono::system_clock::time_point{std::chrono::seconds{signer::unix_seconds(X509_get0_notAfter(cert))}};
     if (signers.delegated_until < state.clock.now() + options.validity) {
       std::cerr << "warning: the OCSP responder certificate " << revocation.ocsp_signer->certificate.string()
                 << " ends " << signer::rfc3339(signers.delegated_until, false)

@@ -118,7 +118,7 @@ OcspStatus CertificateAuthority::ocsp_status(const std::string& serial_hex) cons
   } else if (entry->status == CertificateStatus::revoked) {
     out.status = OcspStatus::Status::revoked;
     out.revoked_at = entry->revoked_at.value_or(0);
-    out.reason = parse_revocation_reason(entry->revocation_reason).value_or(RevocationReason::unspecified);
+    out.reason = entry->revocation_reason.value_or(RevocationReason::unspecified);
   }
   return out;
 }
@@ -210,12 +210,10 @@ Outcome<IssuedCertificate> CertificateAuthority::issue(const IssuanceRequest& re
 IssuedCrl CertificateAuthority::issue_crl(std::chrono::seconds validity) {
   std::vector<RevokedEntry> entries;
   for (const auto& e : ledger_.revoked(issuer_id_)) {
-    const auto reason = parse_revocation_reason(e.revocation_reason);
-    if (!reason || !e.revoked_at) {
-      throw std::runtime_error("the ledger holds revoked certificate " + e.record.serial + " with an unknown reason '" +
-                               e.revocation_reason + "'");
+    if (!e.revocation_reason || !e.revoked_at) {
+      throw std::runtime_error("the ledger holds revoked certificate " + e.record.serial + " without a reason or time");
     }
-    entries.push_back({e.record.serial, *e.revoked_at, *reason});
+    entries.push_back({e.record.serial, *e.revoked_at, *e.revocation_reason});
   }
   const std::int64_t number = ledger_.next_crl_number(issuer_id_);
   const auto now = std::chrono::system_clock::now();
@@ -243,7 +241,7 @@ std::unique_ptr<IssuingCa> IssuingCa::open(const CaConfig& config, token::PoolOp
                         .key;
     ca->ocsp_certificate_ = std::move(certs.front());
   }
-  ca->ledger_ = Ledger::open(config.ledger);
+  ca->ledger_ = open_sqlite_ledger(config.ledger);
   ca->ca_ = std::make_unique<CertificateAuthority>(std::move(issuer_certs.front()), std::move(chain), *ca->key_,
                                                    *ca->ledger_, config.profiles, config.revocation);
   return ca;

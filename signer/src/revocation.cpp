@@ -18,20 +18,6 @@ using X509CrlPtr = std::unique_ptr<X509_CRL, Free<X509_CRL_free>>;
 using X509RevokedPtr = std::unique_ptr<X509_REVOKED, Free<X509_REVOKED_free>>;
 using Asn1EnumeratedPtr = std::unique_ptr<ASN1_ENUMERATED, Free<ASN1_ENUMERATED_free>>;
 
-struct ReasonSpelling {
-  RevocationReason reason;
-  std::string_view name;
-};
-constexpr std::array<ReasonSpelling, 7> kReasons{{
-    {RevocationReason::unspecified, "unspecified"},
-    {RevocationReason::key_compromise, "keyCompromise"},
-    {RevocationReason::ca_compromise, "cACompromise"},
-    {RevocationReason::affiliation_changed, "affiliationChanged"},
-    {RevocationReason::superseded, "superseded"},
-    {RevocationReason::cessation_of_operation, "cessationOfOperation"},
-    {RevocationReason::privilege_withdrawn, "privilegeWithdrawn"},
-}};
-
 Asn1IntegerPtr serial_from_hex(const std::string& hex) {
   if (!is_lower_hex(hex)) throw std::invalid_argument("CRL entry: serial must be lowercase hex, got \"" + hex + "\"");
   Asn1IntegerPtr serial = integer_from_hex(hex);
@@ -87,29 +73,6 @@ void add_entry(X509_CRL* crl, const RevokedEntry& entry) {
 }
 
 }  // namespace
-
-std::string_view reason_name(RevocationReason reason) noexcept {
-  for (const auto& r : kReasons) {
-    if (r.reason == reason) return r.name;
-  }
-  return "unspecified";
-}
-
-std::optional<RevocationReason> parse_revocation_reason(std::string_view name) noexcept {
-  for (const auto& r : kReasons) {
-    if (r.name == name) return r.reason;
-  }
-  return std::nullopt;
-}
-
-std::string revocation_reason_names() {
-  std::string names;
-  for (const auto& r : kReasons) {
-    if (!names.empty()) names += ", ";
-    names += r.name;
-  }
-  return names;
-}
 
 std::string IssuedCrl::pem() const {
   BioPtr bio(BIO_new(BIO_s_mem()));
@@ -219,14 +182,12 @@ CrlContents read_crl(std::span<const unsigned char> pem_or_der, X509* issuer) {
         static_cast<ASN1_ENUMERATED*>(X509_REVOKED_get_ext_d2i(r, NID_crl_reason, &critical, nullptr)));
     if (code) {
       const long value = ASN1_ENUMERATED_get(code.get());
-      const auto known = std::ranges::find_if(kReasons, [value](const ReasonSpelling& k) {
-        return reason_code(k.reason) == value;
-      });
-      if (known == kReasons.end()) {
+      const auto known = reason_from_code(value);
+      if (!known) {
         throw std::invalid_argument("entry " + entry.serial_hex + " has reason code " + std::to_string(value) +
                                     ", which hsmca does not issue");
       }
-      entry.reason = known->reason;
+      entry.reason = *known;
     }
     out.entries.push_back(std::move(entry));
   }

@@ -209,6 +209,10 @@ TEST_F(IssuanceTest, CertsShowPrintsTheIssuedPem) {
   auto missing = hsmca({"certs", "show", "--config", (dir_ / "ca.yaml").string(), "abcdef"});
   EXPECT_NE(missing.exit_code, 0);
   EXPECT_NE(missing.err.find("no certificate with serial abcdef"), std::string::npos);
+  EXPECT_EQ(hsmca({"certs", "show", "--config", (dir_ / "ca.yaml").string(), "0x" + serial}).exit_code, 0);
+  auto not_hex = hsmca({"certs", "show", "--config", (dir_ / "ca.yaml").string(), "web.example.test"});
+  EXPECT_EQ(not_hex.exit_code, 1);
+  EXPECT_NE(not_hex.err.find("'web.example.test' is not a serial number in hex"), std::string::npos) << not_hex.err;
 }
 
 TEST_F(IssuanceTest, IntermediateNeverOutlivesItsRoot) {

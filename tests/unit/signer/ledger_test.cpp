@@ -15,6 +15,8 @@
 #include <thread>
 #include <vector>
 
+#include "hsmca/signer/revocation_reason.hpp"
+#include "ledger_schema.hpp"
 #include "softhsm_env.hpp"
 
 namespace hsmca::signer {
@@ -87,6 +89,12 @@ struct RawConnection {
   sqlite3* db = nullptr;
 };
 
+// PRAGMA user_version: the schema version the file carries.
+int schema_version_of(const std::filesystem::path& path) {
+  RawConnection raw(path);
+  return std::stoi(raw.text("PRAGMA user_version"));
+}
+
 class LedgerTest : public ::testing::Test {
  protected:
   std::filesystem::path db_path() const { return dir_ / "ledger.db"; }
@@ -101,7 +109,7 @@ TEST(LedgerStatusTest, NamesEveryStatusAsTheLedgerStoresIt) {
 }
 
 TEST_F(LedgerTest, RecordsAPendingIssuanceAndThenItsCertificateWithEveryField) {
-  auto ledger = Ledger::open(db_path());
+  auto ledger = open_sqlite_ledger(db_path());
   const IssuanceRecord record = record_for(kIssuerA, "7f01");
   const auto before = std::chrono::duration_cast<std::chrono::seconds>(
                           std::chrono::system_clock::now().time_since_epoch())
@@ -138,11 +146,11 @@ TEST_F(LedgerTest, RecordsAPendingIssuanceAndThenItsCertificateWithEveryField) {
   EXPECT_EQ(issued->der, der);
   EXPECT_TRUE(issued->failure.empty());
   EXPECT_FALSE(issued->revoked_at);
-  EXPECT_TRUE(issued->revocation_reason.empty());
+  EXPECT_FALSE(issued->revocation_reason);
 }
 
 TEST_F(LedgerTest, KeepsARecordWithoutSansAsHavingNone) {
-  auto ledger = Ledger::open(db_path());
+  auto ledger = open_sqlite_ledger(db_path());
   IssuanceRecord record = record_for(kIssuerA, "01");
   record.sans.clear();
   ledger->record_pending(record);
@@ -150,7 +158,7 @@ TEST_F(LedgerTest, KeepsARecordWithoutSansAsHavingNone) {
 }
 
 TEST_F(LedgerTest, RefusesADuplicateSerialForTheSameIssuerAndRecordsNothing) {
-  auto ledger = Ledger::open(db_path());
+  auto ledger = open_sqlite_ledger(db_path());
   const std::int64_t first = ledger->record_pending(record_for(kIssuerA, "0abc"));
   IssuanceRecord again = record_for(kIssuerA, "0abc");
   again.requester = "mallory";
@@ -170,13 +178,13 @@ TEST_F(LedgerTest, RefusesADuplicateSerialForTheSameIssuerAndRecordsNothing) {
 }
 
 TEST_F(LedgerTest, DuplicateSerialIsALedgerError) {
-  auto ledger = Ledger::open(db_path());
+  auto ledger = open_sqlite_ledger(db_path());
   ledger->record_pending(record_for(kIssuerA, "01"));
   EXPECT_THROW(ledger->record_pending(record_for(kIssuerA, "01")), LedgerError);
 }
 
 TEST_F(LedgerTest, AcceptsTheSameSerialUnderAnotherIssuer) {
-  auto ledger = Ledger::open(db_path());
+  auto ledger = open_sqlite_ledger(db_path());
   const auto a = ledger->record_pending(record_for(kIssuerA, "0abc"));
   const auto b = ledger->record_pending(record_for(kIssuerB, "0abc"));
   EXPECT_NE(a, b);
@@ -185,7 +193,7 @@ TEST_F(LedgerTest, AcceptsTheSameSerialUnderAnotherIssuer) {
 }
 
 TEST_F(LedgerTest, RefusesToMarkAnEntryIssuedUnlessItIsPending) {
-  auto ledger = Ledger::open(db_path());
+  auto ledger = open_sqlite_ledger(db_path());
   const auto issued = ledger->record_pending(record_for(kIssuerA, "01"));
   ledger->record_issued(issued, fake_der("first"));
   EXPECT_THROW(ledger->record_issued(issued, fake_der("second")), LedgerError);
@@ -205,7 +213,7 @@ TEST_F(LedgerTest, RefusesToMarkAnEntryIssuedUnlessItIsPending) {
 }
 
 TEST_F(LedgerTest, RecordsAFailedSigningWithItsReasonAndNoCertificate) {
-  auto ledger = Ledger::open(db_path());
+  auto ledger = open_sqlite_ledger(db_path());
   const auto id = ledger->record_pending(record_for(kIssuerA, "0f"));
   ledger->record_failed(id, "C_Sign: CKR_DEVICE_ERROR");
 
@@ -221,7 +229,7 @@ TEST_F(LedgerTest, RecordsAFailedSigningWithItsReasonAndNoCertificate) {
 }
 
 TEST_F(LedgerTest, ListsEntriesOldestFirstAndFiltersByIssuer) {
-  auto ledger = Ledger::open(db_path());
+  auto ledger = open_sqlite_ledger(db_path());
   ledger->record_pending(record_for(kIssuerA, "03"));
   ledger->record_pending(record_for(kIssuerB, "01"));
   ledger->record_pending(record_for(kIssuerA, "01"));
@@ -244,14 +252,14 @@ TEST_F(LedgerTest, KeepsEverythingAcrossCloseAndReopen) {
   std::int64_t issued = 0;
   std::int64_t failed = 0;
   {
-    auto ledger = Ledger::open(db_path());
+    auto ledger = open_sqlite_ledger(db_path());
     issued = ledger->record_pending(record_for(kIssuerA, "01"));
     ledger->record_issued(issued, fake_der("01"));
     failed = ledger->record_pending(record_for(kIssuerA, "02"));
     ledger->record_failed(failed, "refused by the token");
     ledger->record_pending(record_for(kIssuerB, "03"));
   }
-  auto ledger = Ledger::open(db_path());
+  auto ledger = open_sqlite_ledger(db_path());
   const auto all = ledger->list("");
   ASSERT_EQ(all.size(), 3u);
   EXPECT_EQ(all[0].id, issued);
@@ -263,15 +271,15 @@ TEST_F(LedgerTest, KeepsEverythingAcrossCloseAndReopen) {
   EXPECT_EQ(all[2].record.sans, record_for(kIssuerB, "03").sans);
   // Uniqueness holds across the reopen as well.
   EXPECT_THROW(ledger->record_pending(record_for(kIssuerA, "01")), DuplicateSerial);
-  EXPECT_EQ(ledger->schema_version(), 2);
+  EXPECT_EQ(schema_version_of(db_path()), 2);
 }
 
 TEST_F(LedgerTest, CreatesTheFileAtSchemaVersionTwo) {
   ASSERT_FALSE(std::filesystem::exists(db_path()));
-  auto ledger = Ledger::open(db_path());
+  auto ledger = open_sqlite_ledger(db_path());
   EXPECT_TRUE(std::filesystem::exists(db_path()));
-  EXPECT_EQ(ledger->schema_version(), 2);
-  EXPECT_EQ(Ledger::kSchemaVersion, 2);
+  EXPECT_EQ(schema_version_of(db_path()), 2);
+  EXPECT_EQ(ledger_schema::kSchemaVersion, 2);
   RawConnection raw(db_path());
   EXPECT_EQ(raw.text("PRAGMA user_version"), "2");
   EXPECT_EQ(raw.text("SELECT count(*) FROM crl_numbers"), "0");
@@ -280,7 +288,7 @@ TEST_F(LedgerTest, CreatesTheFileAtSchemaVersionTwo) {
 TEST_F(LedgerTest, MigratesAVersionOneDatabaseKeepingItsEntries) {
   // A version-1 file: what the current code creates, minus migration 2.
   {
-    auto ledger = Ledger::open(db_path());
+    auto ledger = open_sqlite_ledger(db_path());
     const auto id = ledger->record_pending(record_for(kIssuerA, "01"));
     ledger->record_issued(id, fake_der("01"));
   }
@@ -289,13 +297,13 @@ TEST_F(LedgerTest, MigratesAVersionOneDatabaseKeepingItsEntries) {
     raw.exec("DROP INDEX certificates_revoked; DROP TABLE crl_numbers; PRAGMA user_version = 1");
     ASSERT_EQ(raw.text("SELECT count(*) FROM sqlite_schema WHERE name = 'crl_numbers'"), "0");
   }
-  auto ledger = Ledger::open(db_path());
-  EXPECT_EQ(ledger->schema_version(), 2);
+  auto ledger = open_sqlite_ledger(db_path());
+  EXPECT_EQ(schema_version_of(db_path()), 2);
   auto entry = ledger->find(kIssuerA, "01");
   ASSERT_TRUE(entry);
   EXPECT_EQ(entry->status, CertificateStatus::issued);
   EXPECT_EQ(entry->der, fake_der("01"));
-  EXPECT_EQ(ledger->revoke(kIssuerA, "01", "superseded", 1767225600).result, RevokeOutcome::Result::revoked);
+  EXPECT_EQ(ledger->revoke(kIssuerA, "01", RevocationReason::superseded, 1767225600).result, RevokeOutcome::Result::revoked);
   EXPECT_EQ(ledger->next_crl_number(kIssuerA), 1);
   RawConnection raw(db_path());
   EXPECT_EQ(raw.text("PRAGMA user_version"), "2");
@@ -303,53 +311,53 @@ TEST_F(LedgerTest, MigratesAVersionOneDatabaseKeepingItsEntries) {
 
 TEST_F(LedgerTest, RevokesAnIssuedCertificateDurablyWithTimeAndReason) {
   {
-    auto ledger = Ledger::open(db_path());
+    auto ledger = open_sqlite_ledger(db_path());
     const auto id = ledger->record_pending(record_for(kIssuerA, "7f01"));
     ledger->record_issued(id, fake_der("7f01"));
-    const auto outcome = ledger->revoke(kIssuerA, "7f01", "keyCompromise", 1750000000);
+    const auto outcome = ledger->revoke(kIssuerA, "7f01", RevocationReason::key_compromise, 1750000000);
     EXPECT_EQ(outcome.result, RevokeOutcome::Result::revoked);
     EXPECT_EQ(outcome.revoked_at, 1750000000);
-    EXPECT_EQ(outcome.reason, "keyCompromise");
+    EXPECT_EQ(outcome.reason, RevocationReason::key_compromise);
   }
-  auto ledger = Ledger::open(db_path());
+  auto ledger = open_sqlite_ledger(db_path());
   auto entry = ledger->find(kIssuerA, "7f01");
   ASSERT_TRUE(entry);
   EXPECT_EQ(entry->status, CertificateStatus::revoked);
   EXPECT_EQ(entry->revoked_at, 1750000000);
-  EXPECT_EQ(entry->revocation_reason, "keyCompromise");
+  EXPECT_EQ(entry->revocation_reason, RevocationReason::key_compromise);
   EXPECT_EQ(entry->der, fake_der("7f01"));  // the certificate stays
   EXPECT_TRUE(entry->issued_at);
 }
 
 TEST_F(LedgerTest, RevokingAgainChangesNothingAndReportsTheFirstRevocation) {
-  auto ledger = Ledger::open(db_path());
+  auto ledger = open_sqlite_ledger(db_path());
   const auto id = ledger->record_pending(record_for(kIssuerA, "01"));
   ledger->record_issued(id, fake_der("01"));
-  ASSERT_EQ(ledger->revoke(kIssuerA, "01", "superseded", 1750000000).result, RevokeOutcome::Result::revoked);
-  const auto again = ledger->revoke(kIssuerA, "01", "keyCompromise", 1760000000);
+  ASSERT_EQ(ledger->revoke(kIssuerA, "01", RevocationReason::superseded, 1750000000).result, RevokeOutcome::Result::revoked);
+  const auto again = ledger->revoke(kIssuerA, "01", RevocationReason::key_compromise, 1760000000);
   EXPECT_EQ(again.result, RevokeOutcome::Result::already_revoked);
   EXPECT_EQ(again.revoked_at, 1750000000);
-  EXPECT_EQ(again.reason, "superseded");
+  EXPECT_EQ(again.reason, RevocationReason::superseded);
   auto entry = ledger->find(kIssuerA, "01");
   EXPECT_EQ(entry->revoked_at, 1750000000);
-  EXPECT_EQ(entry->revocation_reason, "superseded");
+  EXPECT_EQ(entry->revocation_reason, RevocationReason::superseded);
 }
 
 TEST_F(LedgerTest, RefusesToRevokeAnUnknownSerialOrOneThatWasNeverIssued) {
-  auto ledger = Ledger::open(db_path());
+  auto ledger = open_sqlite_ledger(db_path());
   ledger->record_pending(record_for(kIssuerA, "01"));
   const auto failed = ledger->record_pending(record_for(kIssuerA, "02"));
   ledger->record_failed(failed, "token said no");
   const auto issued = ledger->record_pending(record_for(kIssuerB, "03"));
   ledger->record_issued(issued, fake_der("03"));
 
-  EXPECT_EQ(ledger->revoke(kIssuerA, "99", "unspecified", 1).result, RevokeOutcome::Result::not_found);
+  EXPECT_EQ(ledger->revoke(kIssuerA, "99", RevocationReason::unspecified, 1).result, RevokeOutcome::Result::not_found);
   // Another issuer's serial is not this issuer's.
-  EXPECT_EQ(ledger->revoke(kIssuerA, "03", "unspecified", 1).result, RevokeOutcome::Result::not_found);
-  const auto pending = ledger->revoke(kIssuerA, "01", "unspecified", 1);
+  EXPECT_EQ(ledger->revoke(kIssuerA, "03", RevocationReason::unspecified, 1).result, RevokeOutcome::Result::not_found);
+  const auto pending = ledger->revoke(kIssuerA, "01", RevocationReason::unspecified, 1);
   EXPECT_EQ(pending.result, RevokeOutcome::Result::not_issued);
   EXPECT_EQ(pending.status, CertificateStatus::pending);
-  const auto failed_outcome = ledger->revoke(kIssuerA, "02", "unspecified", 1);
+  const auto failed_outcome = ledger->revoke(kIssuerA, "02", RevocationReason::unspecified, 1);
   EXPECT_EQ(failed_outcome.result, RevokeOutcome::Result::not_issued);
   EXPECT_EQ(failed_outcome.status, CertificateStatus::failed);
   EXPECT_EQ(ledger->find(kIssuerA, "01")->status, CertificateStatus::pending);
@@ -357,77 +365,114 @@ TEST_F(LedgerTest, RefusesToRevokeAnUnknownSerialOrOneThatWasNeverIssued) {
   EXPECT_EQ(ledger->find(kIssuerB, "03")->status, CertificateStatus::issued);
 }
 
-TEST_F(LedgerTest, RefusesAnUnknownRevocationReasonOrMalformedSerial) {
-  auto ledger = Ledger::open(db_path());
+TEST_F(LedgerTest, RefusesToRevokeAMalformedSerialOrIssuer) {
+  auto ledger = open_sqlite_ledger(db_path());
   const auto id = ledger->record_pending(record_for(kIssuerA, "01"));
   ledger->record_issued(id, fake_der("01"));
-  EXPECT_THROW(ledger->revoke(kIssuerA, "01", "lostIt", 1), std::invalid_argument);
-  EXPECT_THROW(ledger->revoke(kIssuerA, "01", "KeyCompromise", 1), std::invalid_argument);
-  EXPECT_THROW(ledger->revoke(kIssuerA, "0X1", "keyCompromise", 1), std::invalid_argument);
+  // Unknown reasons ("lostIt", "KeyCompromise") cannot reach the ledger any
+  // more: RevocationReasonTest covers parse_revocation_reason refusing them.
+  EXPECT_THROW(ledger->revoke(kIssuerA, "0X1", RevocationReason::key_compromise, 1), std::invalid_argument);
+  EXPECT_THROW(ledger->revoke(kIssuerA, "", RevocationReason::key_compromise, 1), std::invalid_argument);
+  EXPECT_THROW(ledger->revoke("A1B2", "01", RevocationReason::key_compromise, 1), std::invalid_argument);
   EXPECT_EQ(ledger->find(kIssuerA, "01")->status, CertificateStatus::issued);
 }
 
+TEST_F(LedgerTest, StoresEveryReasonByItsRfc5280NameAndReadsItBack) {
+  auto ledger = open_sqlite_ledger(db_path());
+  const std::vector<std::pair<RevocationReason, std::string>> reasons = {
+      {RevocationReason::unspecified, "unspecified"},
+      {RevocationReason::key_compromise, "keyCompromise"},
+      {RevocationReason::ca_compromise, "cACompromise"},
+      {RevocationReason::affiliation_changed, "affiliationChanged"},
+      {RevocationReason::superseded, "superseded"},
+      {RevocationReason::cessation_of_operation, "cessationOfOperation"},
+      {RevocationReason::privilege_withdrawn, "privilegeWithdrawn"},
+  };
+  RawConnection raw(db_path());
+  for (std::size_t i = 0; i < reasons.size(); ++i) {
+    const auto& [reason, name] = reasons[i];
+    SCOPED_TRACE(name);
+    const std::string serial = serial_hex(static_cast<unsigned>(i + 1));
+    ledger->record_issued(ledger->record_pending(record_for(kIssuerA, serial)), fake_der(serial));
+    EXPECT_EQ(ledger->revoke(kIssuerA, serial, reason, 100).reason, reason);
+    EXPECT_EQ(raw.text("SELECT revocation_reason FROM certificates WHERE serial = '" + serial + "'"), name);
+    EXPECT_EQ(ledger->find(kIssuerA, serial)->revocation_reason, reason);
+    EXPECT_EQ(ledger->revoke(kIssuerA, serial, RevocationReason::superseded, 200).reason, reason);
+  }
+}
+
+TEST_F(LedgerTest, AStoredReasonItDoesNotKnowIsALedgerError) {
+  auto ledger = open_sqlite_ledger(db_path());
+  ledger->record_issued(ledger->record_pending(record_for(kIssuerA, "01")), fake_der("01"));
+  ledger->revoke(kIssuerA, "01", RevocationReason::key_compromise, 100);
+  RawConnection raw(db_path());
+  raw.exec("UPDATE certificates SET revocation_reason = 'certificateHold' WHERE serial = '01'");
+  EXPECT_THROW(ledger->find(kIssuerA, "01"), LedgerError);
+  EXPECT_THROW(ledger->revoked(kIssuerA), LedgerError);
+  EXPECT_THROW(ledger->revoke(kIssuerA, "01", RevocationReason::superseded, 200), LedgerError);
+}
+
 TEST_F(LedgerTest, ListsTheRevokedCertificatesOfOneIssuer) {
-  auto ledger = Ledger::open(db_path());
+  auto ledger = open_sqlite_ledger(db_path());
   for (const auto& [issuer, serial] : std::vector<std::pair<std::string, std::string>>{
            {kIssuerA, "01"}, {kIssuerA, "02"}, {kIssuerA, "03"}, {kIssuerB, "04"}}) {
     ledger->record_issued(ledger->record_pending(record_for(issuer, serial)), fake_der(serial));
   }
-  ledger->revoke(kIssuerA, "03", "superseded", 30);
-  ledger->revoke(kIssuerA, "01", "keyCompromise", 10);
-  ledger->revoke(kIssuerB, "04", "keyCompromise", 40);
+  ledger->revoke(kIssuerA, "03", RevocationReason::superseded, 30);
+  ledger->revoke(kIssuerA, "01", RevocationReason::key_compromise, 10);
+  ledger->revoke(kIssuerB, "04", RevocationReason::key_compromise, 40);
   const auto revoked = ledger->revoked(kIssuerA);
   ASSERT_EQ(revoked.size(), 2u);
   EXPECT_EQ(revoked[0].record.serial, "01");
-  EXPECT_EQ(revoked[0].revocation_reason, "keyCompromise");
+  EXPECT_EQ(revoked[0].revocation_reason, RevocationReason::key_compromise);
   EXPECT_EQ(revoked[0].revoked_at, 10);
   EXPECT_EQ(revoked[1].record.serial, "03");
   EXPECT_TRUE(ledger->revoked("00ff").empty());
 }
 
 TEST_F(LedgerTest, RevocationVersionChangesWithEveryRevocationOfItsIssuerOnly) {
-  auto ledger = Ledger::open(db_path());
+  auto ledger = open_sqlite_ledger(db_path());
   for (const auto& [issuer, serial] : std::vector<std::pair<std::string, std::string>>{
            {kIssuerA, "01"}, {kIssuerA, "02"}, {kIssuerB, "04"}}) {
     ledger->record_issued(ledger->record_pending(record_for(issuer, serial)), fake_der(serial));
   }
   const RevocationVersion none = ledger->revocation_version(kIssuerA);
   EXPECT_EQ(none, (RevocationVersion{0, 0}));
-  ledger->revoke(kIssuerA, "01", "keyCompromise", 50);
+  ledger->revoke(kIssuerA, "01", RevocationReason::key_compromise, 50);
   const RevocationVersion one = ledger->revocation_version(kIssuerA);
   EXPECT_EQ(one, (RevocationVersion{1, 50}));
   // Same second, another certificate: the count still tells them apart.
-  ledger->revoke(kIssuerA, "02", "superseded", 50);
+  ledger->revoke(kIssuerA, "02", RevocationReason::superseded, 50);
   EXPECT_EQ(ledger->revocation_version(kIssuerA), (RevocationVersion{2, 50}));
   // Revoking again changes nothing, and another issuer's revocations are not this one's.
-  ledger->revoke(kIssuerA, "01", "superseded", 60);
-  ledger->revoke(kIssuerB, "04", "keyCompromise", 70);
+  ledger->revoke(kIssuerA, "01", RevocationReason::superseded, 60);
+  ledger->revoke(kIssuerB, "04", RevocationReason::key_compromise, 70);
   EXPECT_EQ(ledger->revocation_version(kIssuerA), (RevocationVersion{2, 50}));
   // Another process's revocation (a second connection to the file) shows.
-  auto other = Ledger::open(db_path());
+  auto other = open_sqlite_ledger(db_path());
   other->record_issued(other->record_pending(record_for(kIssuerA, "05")), fake_der("05"));
-  other->revoke(kIssuerA, "05", "unspecified", 80);
+  other->revoke(kIssuerA, "05", RevocationReason::unspecified, 80);
   EXPECT_EQ(ledger->revocation_version(kIssuerA), (RevocationVersion{3, 80}));
 }
 
 TEST_F(LedgerTest, CrlNumbersStartAtOneAndIncreaseAcrossReopenPerIssuer) {
   {
-    auto ledger = Ledger::open(db_path());
+    auto ledger = open_sqlite_ledger(db_path());
     EXPECT_EQ(ledger->next_crl_number(kIssuerA), 1);
     EXPECT_EQ(ledger->next_crl_number(kIssuerA), 2);
     EXPECT_EQ(ledger->next_crl_number(kIssuerB), 1);
   }
-  auto ledger = Ledger::open(db_path());
+  auto ledger = open_sqlite_ledger(db_path());
   EXPECT_EQ(ledger->next_crl_number(kIssuerA), 3);
   // Another process on the same file draws from the same sequence.
-  auto other = Ledger::open(db_path());
+  auto other = open_sqlite_ledger(db_path());
   EXPECT_EQ(other->next_crl_number(kIssuerA), 4);
   EXPECT_EQ(ledger->next_crl_number(kIssuerB), 2);
   EXPECT_THROW(ledger->next_crl_number("not hex"), std::invalid_argument);
 }
 
 TEST_F(LedgerTest, ConcurrentCrlNumbersAreAllDistinct) {
-  auto ledger = Ledger::open(db_path());
+  auto ledger = open_sqlite_ledger(db_path());
   constexpr int kThreads = 8;
   constexpr int kEach = 20;
   std::vector<std::vector<std::int64_t>> drawn(kThreads);
@@ -449,13 +494,13 @@ TEST_F(LedgerTest, ConcurrentCrlNumbersAreAllDistinct) {
 }
 
 TEST_F(LedgerTest, RefusesADatabaseWithANewerSchemaAndLeavesItAlone) {
-  Ledger::open(db_path())->record_pending(record_for(kIssuerA, "01"));
+  open_sqlite_ledger(db_path())->record_pending(record_for(kIssuerA, "01"));
   {
     RawConnection raw(db_path());
     raw.exec("PRAGMA user_version = 3");
   }
   try {
-    Ledger::open(db_path());
+    open_sqlite_ledger(db_path());
     FAIL() << "a newer schema was accepted";
   } catch (const LedgerError& e) {
     const std::string what = e.what();
@@ -472,7 +517,7 @@ TEST_F(LedgerTest, RefusesAnSqliteFileThatIsNotALedgerWithoutTouchingIt) {
     RawConnection raw(db_path());
     raw.exec("CREATE TABLE accounts (name TEXT)");
   }
-  EXPECT_THROW(Ledger::open(db_path()), LedgerError);
+  EXPECT_THROW(open_sqlite_ledger(db_path()), LedgerError);
   RawConnection raw(db_path());
   EXPECT_EQ(raw.text("PRAGMA journal_mode"), "delete");
   EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_schema"), "1");
@@ -481,7 +526,7 @@ TEST_F(LedgerTest, RefusesAnSqliteFileThatIsNotALedgerWithoutTouchingIt) {
 TEST_F(LedgerTest, RefusesAFileThatIsNotAnSqliteDatabase) {
   test::write_file(db_path(), std::string(4096, 'x'));
   try {
-    Ledger::open(db_path());
+    open_sqlite_ledger(db_path());
     FAIL() << "a non-database file was accepted";
   } catch (const LedgerError& e) {
     EXPECT_NE(std::string(e.what()).find(db_path().string()), std::string::npos) << e.what();
@@ -491,7 +536,7 @@ TEST_F(LedgerTest, RefusesAFileThatIsNotAnSqliteDatabase) {
 TEST_F(LedgerTest, ReportsAMissingDirectoryClearly) {
   const auto path = dir_ / "no-such-dir" / "ledger.db";
   try {
-    Ledger::open(path);
+    open_sqlite_ledger(path);
     FAIL() << "a missing directory was accepted";
   } catch (const LedgerError& e) {
     const std::string what = e.what();
@@ -502,7 +547,7 @@ TEST_F(LedgerTest, ReportsAMissingDirectoryClearly) {
 }
 
 TEST_F(LedgerTest, UsesWriteAheadLoggingInTheFileItself) {
-  auto ledger = Ledger::open(db_path());
+  auto ledger = open_sqlite_ledger(db_path());
   RawConnection raw(db_path());
   // journal_mode=WAL is stored in the file: any connection sees it.
   EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
@@ -511,7 +556,7 @@ TEST_F(LedgerTest, UsesWriteAheadLoggingInTheFileItself) {
 TEST_F(LedgerTest, CreatesItsFileAndItsWalAndShmFilesReadableByTheOwnerOnly) {
   const mode_t saved = umask(022);  // the usual umask, which leaves new files readable by all
   {
-    auto ledger = Ledger::open(db_path());
+    auto ledger = open_sqlite_ledger(db_path());
     ledger->record_pending(record_for(kIssuerA, "01"));
     for (const char* suffix : {"", "-wal", "-shm"}) {
       const std::filesystem::path file = db_path().string() + suffix;
@@ -524,7 +569,7 @@ TEST_F(LedgerTest, CreatesItsFileAndItsWalAndShmFilesReadableByTheOwnerOnly) {
 }
 
 TEST_F(LedgerTest, RejectsMalformedRecordsBeforeWritingAnything) {
-  auto ledger = Ledger::open(db_path());
+  auto ledger = open_sqlite_ledger(db_path());
   IssuanceRecord upper = record_for(kIssuerA, "0ABC");
   EXPECT_THROW(ledger->record_pending(upper), std::invalid_argument);
   IssuanceRecord bad_issuer = record_for("", "01");
@@ -546,7 +591,7 @@ TEST_F(LedgerTest, RejectsMalformedRecordsBeforeWritingAnything) {
 }
 
 TEST_F(LedgerTest, ProbeMakesADurableWriteWithoutChangingEntries) {
-  auto ledger = Ledger::open(db_path());
+  auto ledger = open_sqlite_ledger(db_path());
   ledger->record_pending(record_for(kIssuerA, "01"));
   const auto before = ledger->stats();
   EXPECT_TRUE(ledger->probe());
@@ -557,7 +602,7 @@ TEST_F(LedgerTest, ProbeMakesADurableWriteWithoutChangingEntries) {
 }
 
 TEST_F(LedgerTest, ReadsDoNotWaitForAnotherProcessesWriteTransaction) {
-  auto ledger = Ledger::open(db_path());
+  auto ledger = open_sqlite_ledger(db_path());
   ledger->record_pending(record_for(kIssuerA, "01"));
   RawConnection other(db_path());
   other.exec("BEGIN IMMEDIATE");
@@ -566,14 +611,15 @@ TEST_F(LedgerTest, ReadsDoNotWaitForAnotherProcessesWriteTransaction) {
   const auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(ledger->list("").size(), 1u);
   EXPECT_TRUE(ledger->find(kIssuerA, "01"));
-  EXPECT_EQ(ledger->schema_version(), 2);
+  EXPECT_EQ(ledger->revocation_version(kIssuerA), (RevocationVersion{0, 0}));
+  EXPECT_EQ(schema_version_of(db_path()), 2);
   // Well under the busy timeout (5 s) the reads would otherwise wait out.
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
   other.exec("ROLLBACK");
 }
 
 TEST_F(LedgerTest, WritesWaitForAnotherProcessesWriteTransactionInsteadOfFailing) {
-  auto ledger = Ledger::open(db_path());
+  auto ledger = open_sqlite_ledger(db_path());
   RawConnection other(db_path());
   other.exec("BEGIN IMMEDIATE");
   other.exec("UPDATE probe SET probed_at = 1");
@@ -587,8 +633,8 @@ TEST_F(LedgerTest, WritesWaitForAnotherProcessesWriteTransactionInsteadOfFailing
 }
 
 TEST_F(LedgerTest, TwoLedgersOnOneFileShareSerialsAndEntries) {
-  auto appliance = Ledger::open(db_path());
-  auto cli = Ledger::open(db_path());
+  auto appliance = open_sqlite_ledger(db_path());
+  auto cli = open_sqlite_ledger(db_path());
   const auto id = appliance->record_pending(record_for(kIssuerA, "01"));
   EXPECT_THROW(cli->record_pending(record_for(kIssuerA, "01")), DuplicateSerial);
   cli->record_failed(id, "cancelled by the operator");
@@ -603,7 +649,7 @@ TEST_F(LedgerTest, OpensOneNewFileFromSeveralPlacesAtOnce) {
   for (int i = 0; i < kOpeners; ++i) {
     threads.emplace_back([&, i] {
       try {
-        ledgers[i] = Ledger::open(db_path());
+        ledgers[i] = open_sqlite_ledger(db_path());
       } catch (const std::exception& e) {
         errors[i] = e.what();
       }
@@ -612,7 +658,7 @@ TEST_F(LedgerTest, OpensOneNewFileFromSeveralPlacesAtOnce) {
   for (auto& th : threads) th.join();
   for (int i = 0; i < kOpeners; ++i) {
     ASSERT_TRUE(ledgers[i]) << errors[i];
-    EXPECT_EQ(ledgers[i]->schema_version(), 2);
+    EXPECT_EQ(schema_version_of(db_path()), 2);
   }
   ledgers[0]->record_pending(record_for(kIssuerA, "01"));
   EXPECT_TRUE(ledgers[kOpeners - 1]->find(kIssuerA, "01"));
@@ -623,7 +669,7 @@ TEST_F(LedgerTest, OpensOneNewFileFromSeveralPlacesAtOnce) {
 TEST_F(LedgerTest, ConcurrentIssuersShareCommits) {
   constexpr unsigned kThreads = 8;
   constexpr unsigned kPerThread = 500;
-  auto ledger = Ledger::open(db_path());
+  auto ledger = open_sqlite_ledger(db_path());
   std::atomic<unsigned> errors{0};
   std::vector<std::thread> threads;
   for (unsigned t = 0; t < kThreads; ++t) {
@@ -662,7 +708,7 @@ TEST_F(LedgerTest, ConcurrentIssuersShareCommits) {
 TEST_F(LedgerTest, ConcurrentDuplicateSerialsFailOnlyThemselves) {
   constexpr unsigned kThreads = 8;
   constexpr unsigned kSerials = 200;
-  auto ledger = Ledger::open(db_path());
+  auto ledger = open_sqlite_ledger(db_path());
   std::atomic<unsigned> recorded{0};
   std::atomic<unsigned> duplicates{0};
   std::vector<std::thread> threads;
@@ -692,12 +738,12 @@ TEST(LedgerDeathTest, APendingEntrySurvivesTheProcessBeingKilled) {
   const auto path = dir / "ledger.db";
   EXPECT_EXIT(
       {
-        auto ledger = Ledger::open(path);
+        auto ledger = open_sqlite_ledger(path);
         ledger->record_pending(record_for(kIssuerA, "dead"));
         std::raise(SIGKILL);
       },
       ::testing::KilledBySignal(SIGKILL), "");
-  auto ledger = Ledger::open(path);
+  auto ledger = open_sqlite_ledger(path);
   const auto entry = ledger->find(kIssuerA, "dead");
   ASSERT_TRUE(entry);
   EXPECT_EQ(entry->status, CertificateStatus::pending);

@@ -62,9 +62,18 @@ TEST(RevocationReasonTest, SpellsEveryReasonAsRfc5280AndMapsItToItsCode) {
 }
 
 TEST(RevocationReasonTest, RefusesOtherSpellingsAndSuspension) {
-  for (const char* name : {"", "KeyCompromise", "key_compromise", "certificateHold", "removeFromCRL", "1"}) {
+  for (const char* name : {"", "KeyCompromise", "key_compromise", "lostIt", "certificateHold", "removeFromCRL", "1"}) {
     EXPECT_FALSE(parse_revocation_reason(name)) << name;
   }
+}
+
+TEST(RevocationReasonTest, ReadsAReasonCodeOnlyForTheReasonsHsmcaIssues) {
+  for (const int code : {0, 1, 2, 3, 4, 5, 9}) {
+    const auto reason = reason_from_code(code);
+    ASSERT_TRUE(reason) << code;
+    EXPECT_EQ(reason_code(*reason), code);
+  }
+  for (const long code : {-1L, 6L, 7L, 8L, 10L, 11L}) EXPECT_FALSE(reason_from_code(code)) << code;
 }
 
 TEST(CrlTest, VerifiesWithOpensslForEveryKeyType) {

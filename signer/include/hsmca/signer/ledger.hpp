@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "hsmca/signer/revocation_reason.hpp"
+
 namespace hsmca::signer {
 
 // What the CA is about to sign, recorded before the token is asked to sign it.
@@ -38,11 +40,11 @@ struct LedgerEntry {
   std::vector<unsigned char> der{};  // the certificate; empty unless issued or revoked
   std::string failure{};             // why signing failed; empty unless failed
   std::optional<std::int64_t> revoked_at{};
-  std::string revocation_reason{};
+  std::optional<RevocationReason> revocation_reason{};  // set when revoked
 };
 
 // The ledger could not be opened, read or written. The message names the
-// operation and carries SQLite's own explanation (sqlite3_errmsg).
+// operation and carries the database's own explanation (sqlite3_errmsg).
 class LedgerError : public std::runtime_error {
  public:
   explicit LedgerError(const std::string& what);
@@ -65,8 +67,8 @@ struct RevokeOutcome {
   };
   Result result = Result::not_found;
   std::int64_t revoked_at = 0;  // revoked, already_revoked: when (unix seconds)
-  std::string reason{};         // revoked, already_revoked: the reason recorded
-  CertificateStatus status = CertificateStatus::pending;  // not_issued: which
+  RevocationReason reason = RevocationReason::unspecified;  // revoked, already_revoked: the reason recorded
+  CertificateStatus status = CertificateStatus::pending;    // not_issued: which
 };
 
 // A cheap fingerprint of an issuer's revocations: revoking only ever adds a
@@ -83,75 +85,74 @@ struct LedgerStats {
   std::uint64_t requests = 0;  // write requests it ran, whether they succeeded or not
 };
 
-// The record of every certificate the CA has signed or tried to sign, in an
-// SQLite database that other processes (the CLI, the appliance) may have open
-// at the same time.
+// The record of every certificate the CA has signed or tried to sign, shared
+// by every process of the CA (the CLI, the appliance) that has it open.
 //
 // Protocol: record_pending before the token signs, then record_issued with the
 // certificate or record_failed with the reason. Every write returns only once
 // it is durable, so a crash may leave a pending row but never an issued
-// certificate the ledger lacks. Writes from all threads go through one writer
-// thread that commits everything queued in one transaction (group commit):
-// one fsync is shared by every issuance waiting for it. Reads use their own
-// connections and do not wait for the writer.
+// certificate the ledger lacks.
 //
-// All members may be called from any thread.
+// All members may be called from any thread. Implementations: the SQLite file
+// of open_sqlite_ledger below; another store is another implementation in a
+// file of its own.
 class Ledger {
  public:
-  static constexpr int kSchemaVersion = 2;  // the newest schema this code knows
-
-  // Opens the database at `path`, creating the file (not its directory) when it
-  // is absent, and brings its schema up to kSchemaVersion. LedgerError when the
-  // directory does not exist, the file is not an hsmca ledger, or its schema is
-  // newer than this code.
-  static std::unique_ptr<Ledger> open(const std::filesystem::path& path);
-
-  // Lets the writer finish everything queued, then closes the database. Never throws.
-  ~Ledger();
-  // The writer thread holds the state; it must stay where it is and be stopped once.
+  virtual ~Ledger() = default;
+  // An implementation holds connections and threads that stay where they are.
   Ledger(const Ledger&) = delete;
   Ledger& operator=(const Ledger&) = delete;
 
   // Durable on return; the id names the entry for the calls below.
   // std::invalid_argument for malformed hex ids or SANs, DuplicateSerial when
   // the issuer already has the serial (nothing is recorded then).
-  std::int64_t record_pending(const IssuanceRecord& record);
+  virtual std::int64_t record_pending(const IssuanceRecord& record) = 0;
   // pending -> issued, storing the certificate (std::invalid_argument when
   // empty). LedgerError when the entry does not exist or is not pending.
-  void record_issued(std::int64_t id, std::span<const unsigned char> der);
+  virtual void record_issued(std::int64_t id, std::span<const unsigned char> der) = 0;
   // pending -> failed. LedgerError when the entry does not exist or is not pending.
-  void record_failed(std::int64_t id, const std::string& reason);
+  virtual void record_failed(std::int64_t id, const std::string& reason) = 0;
 
-  // issued -> revoked, with RFC 5280 reason `reason` by name ("keyCompromise",
-  // see revocation.hpp; std::invalid_argument for any other) at `revoked_at`
-  // (unix seconds). Durable on return, like every write.
-  RevokeOutcome revoke(const std::string& issuer_id, const std::string& serial, const std::string& reason,
-                       std::int64_t revoked_at);
+  // issued -> revoked for `reason` at `revoked_at` (unix seconds); the reason
+  // is stored by its RFC 5280 name (reason_name). std::invalid_argument for
+  // an issuer id or serial that is not lowercase hex. Durable on return, like
+  // every write.
+  virtual RevokeOutcome revoke(const std::string& issuer_id, const std::string& serial, RevocationReason reason,
+                               std::int64_t revoked_at) = 0;
   // The issuer's revoked certificates, oldest entry first: what its CRL lists.
-  std::vector<LedgerEntry> revoked(const std::string& issuer_id) const;
-  // One indexed SELECT: what a CRL cache compares to tell whether any process
-  // revoked something since it signed.
-  RevocationVersion revocation_version(const std::string& issuer_id) const;
+  virtual std::vector<LedgerEntry> revoked(const std::string& issuer_id) const = 0;
+  // Cheap (one indexed SELECT): what a CRL cache compares to tell whether any
+  // process revoked something since it signed.
+  virtual RevocationVersion revocation_version(const std::string& issuer_id) const = 0;
   // The issuer's next CRL number (RFC 5280 5.2.3): 1 first, then one more on
-  // every call, durable on return, shared by every process on the file. A
+  // every call, durable on return, shared by every process on the ledger. A
   // number taken for a CRL that was then not signed is simply skipped.
-  std::int64_t next_crl_number(const std::string& issuer_id);
+  virtual std::int64_t next_crl_number(const std::string& issuer_id) = 0;
 
-  std::optional<LedgerEntry> find(const std::string& issuer_id, const std::string& serial) const;
+  virtual std::optional<LedgerEntry> find(const std::string& issuer_id, const std::string& serial) const = 0;
   // Oldest first; every issuer's entries when `issuer_id` is empty.
-  std::vector<LedgerEntry> list(const std::string& issuer_id) const;
+  virtual std::vector<LedgerEntry> list(const std::string& issuer_id) const = 0;
 
-  // Whether a durable write goes through the writer right now (for health
-  // checks); changes nothing the ledger reports.
-  bool probe();
-  // The schema version the database file carries.
-  int schema_version() const;
-  LedgerStats stats() const;
+  // Whether a durable write goes through right now (for health checks);
+  // changes nothing the ledger reports.
+  virtual bool probe() = 0;
+  virtual LedgerStats stats() const = 0;
 
- private:
-  struct State;
-  explicit Ledger(std::unique_ptr<State> state);
-  std::unique_ptr<State> state_;
+ protected:
+  Ledger() = default;
 };
+
+// The ledger in the SQLite file at `path`, which other processes may have
+// open at the same time. Creates the file (not its directory, mode 0600) when
+// it is absent and brings its schema up to date. LedgerError when the
+// directory does not exist, the file is not an hsmca ledger, or its schema is
+// newer than this code.
+//
+// Writes from all threads go through one writer thread that commits
+// everything queued in one transaction (group commit): one fsync is shared by
+// every issuance waiting for it. Reads use their own connections and do not
+// wait for the writer. The returned ledger lets the writer finish everything
+// queued before it closes the file.
+std::unique_ptr<Ledger> open_sqlite_ledger(const std::filesystem::path& path);
 
 }  // namespace hsmca::signer
