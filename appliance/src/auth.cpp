@@ -128,6 +128,7 @@ signer::Caller Identity::caller() const {
   signer::Caller c;
   c.roles = roles;
   if (kind == Kind::client_certificate && !fingerprint.empty()) c.identities.push_back("sha256:" + fingerprint);
+  if (kind == Kind::password) c.identities.push_back("user:" + name);
   c.description = describe();
   return c;
 }
@@ -144,6 +145,8 @@ std::string Identity::describe() const {
       if (rest.substr(0, kPrefix.size()) == kPrefix) rest.remove_prefix(kPrefix.size());
       return "bearer:" + printable(rest);
     }
+    case Kind::password:
+      return "basic:" + printable(name);
     case Kind::none:
       break;
   }
@@ -160,7 +163,7 @@ Authorizer Authorizer::from(const ApplianceConfig& config, const std::vector<sig
   if (trusts_this_ca(config.client_ca, ca_certificates)) {
     for (const auto& [role, names] : config.roles) {
       for (const auto& n : names) {
-        if (n == "*" || n.starts_with("sha256:")) continue;
+        if (n == "*" || n.starts_with("sha256:") || n.starts_with("user:")) continue;
         throw ConfigError("appliance.auth.roles." + role + ": '" + n + "' grants " + role +
                           " by common name, but client_ca trusts this CA, so anyone allowed to enroll could get a "
                           "certificate with that name; pin the certificate instead: \"sha256:FINGERPRINT\" "
@@ -227,6 +230,7 @@ Identity Authorizer::for_client_certificate(const std::string& common_name, cons
       if (n == "*") return true;
       // A pin matches the fingerprint only: a CN may spell "sha256:..." too.
       if (n.starts_with("sha256:")) return !fingerprint.empty() && n == pin;
+      if (n.starts_with("user:")) return false;  // a password user, never a certificate's CN
       return !common_name.empty() && n == common_name;
     });
     if (granted) id.roles.push_back(role);
@@ -258,6 +262,17 @@ Identity Authorizer::for_bearer_token(std::string_view token) const {
   }
   id.name += ":" + signer::to_hex(std::span<const unsigned char>(hash.data(), 4));
   id.roles = std::move(roles);
+  return id;
+}
+
+Identity Authorizer::for_user(const std::string& name) const {
+  Identity id;
+  id.kind = Identity::Kind::password;
+  id.name = name;
+  const std::string entry = "user:" + name;
+  for (const auto& [role, names] : roles_) {
+    if (std::find(names.begin(), names.end(), entry) != names.end()) id.roles.push_back(role);
+  }
   return id;
 }
 

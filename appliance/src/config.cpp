@@ -92,8 +92,20 @@ void read_roles(StrictMap m, const StrictMap& auth, ApplianceConfig& c) {
       throw ConfigError(m.path_of(role) + ": unknown role '" + role + "' (the roles are enroll and admin)");
     }
     auto names = m.optional_string_list(role);
+    bool certificates = false;
     for (auto& name : names) {
       if (name.empty()) throw ConfigError(m.path_of(role) + ": an empty common name");
+      if (name.starts_with("user:")) {
+        if (name.size() == 5 || name.find(':', 5) != std::string::npos) {
+          throw ConfigError(m.path_of(role) + ": '" + name + "' is not user: followed by an htpasswd user name");
+        }
+        if (c.htpasswd.empty()) {
+          throw ConfigError(m.path_of(role) + " names the password user '" + name.substr(5) + "' but " +
+                            auth.path_of("htpasswd") + " is not set");
+        }
+        continue;
+      }
+      certificates = true;
       if (name == "*" && role != "enroll") {
         throw ConfigError(m.path_of(role) + ": \"*\" (any valid client certificate) may only be granted the enroll "
                           "role; name " + role + " certificates by fingerprint: \"sha256:FINGERPRINT\"");
@@ -108,7 +120,7 @@ void read_roles(StrictMap m, const StrictMap& auth, ApplianceConfig& c) {
         name = "sha256:" + hex;
       }
     }
-    if (!names.empty() && c.client_ca.empty()) {
+    if (certificates && c.client_ca.empty()) {
       // Without client_ca no client certificate is asked for, so these names could never match.
       throw ConfigError(m.path_of(role) + " names client certificates but " + auth.path_of("client_ca") + " is not set");
     }
@@ -122,7 +134,9 @@ void read_auth(StrictMap m, const fs::path& base, ApplianceConfig& c) {
   auto roles = m.optional_map("roles");
   const auto tokens_file = m.optional_string("tokens_file");
   const auto client_crls = m.optional_string_list("client_crls");
+  const auto htpasswd = m.optional_string("htpasswd");
   m.finish();
+  c.htpasswd = secret_file(m, "htpasswd", base, htpasswd);
   c.client_ca = existing_file(m, "client_ca", base, client_ca);
   for (const auto& file : client_crls) c.client_crls.push_back(existing_file(m, "client_crls", base, file));
   if (!c.client_crls.empty() && c.client_ca.empty()) {

@@ -1,12 +1,26 @@
 #include "credentials.hpp"
 
+#include <openssl/crypto.h>
 #include <strings.h>
+
+#include "hsmca/appliance/est.hpp"
 
 namespace hsmca::appliance {
 namespace {
 
 // Bounds the standing cache; full, it starts over.
 constexpr std::size_t kStandingEntries = 10'000;
+// Failed passwords per client address: 5 at once, then one a minute — a
+// password cannot be guessed at line rate, and a user who mistypes is back
+// within a minute.
+constexpr double kPasswordFailuresBurst = 5;
+constexpr double kPasswordFailuresPerSecond = 1.0 / 60;
+
+// "203.0.113.7:51234" or "[2001:db8::1]:51234" -> the address alone.
+std::string address_of(const std::string& remote) {
+  const auto colon = remote.rfind(':');
+  return colon == std::string::npos ? remote : remote.substr(0, colon);
+}
 
 }  // namespace
 
@@ -17,6 +31,8 @@ Credentials::Credentials(const ApplianceConfig& config, const Authorizer& author
       revocations_(revocations),
       clock_(clock),
       client_crls_(config.client_crls, config.client_ca),
+      passwords_(config.htpasswd.empty() ? PasswordFile{} : PasswordFile::load(config.htpasswd)),
+      failures_(kPasswordFailuresPerSecond, kPasswordFailuresBurst),
       version_(revocations.current()) {}
 
 Identity Credentials::identify(const RequestContext& ctx) const {
@@ -67,6 +83,41 @@ std::string Credentials::shut_out(const RequestContext& ctx, const Identity& ide
     seen_.emplace(key, why);
   }
   return why;
+}
+
+Credentials::Password::~Password() { OPENSSL_cleanse(password.data(), password.size()); }
+
+std::optional<Credentials::Password> Credentials::basic(const RequestContext& ctx) {
+  auto auth = ctx.request.find(http::field::authorization);
+  if (auth == ctx.request.end()) return std::nullopt;
+  const std::string_view value(auth->value().data(), auth->value().size());
+  constexpr std::string_view kBasic = "Basic ";
+  if (value.size() <= kBasic.size() || strncasecmp(value.data(), kBasic.data(), kBasic.size()) != 0) return std::nullopt;
+  std::optional<Password> out(std::in_place);
+  auto decoded = base64_decode(value.substr(kBasic.size()));
+  if (!decoded) return out;
+  const std::string text(decoded->begin(), decoded->end());
+  OPENSSL_cleanse(decoded->data(), decoded->size());
+  // RFC 7617 2: user-id ":" password; the user-id has no colon.
+  const auto colon = text.find(':');
+  if (colon != std::string::npos && colon > 0) {
+    out->user = text.substr(0, colon);
+    out->password = text.substr(colon + 1);
+  }
+  OPENSSL_cleanse(const_cast<char*>(text.data()), text.size());
+  return out;
+}
+
+std::int64_t Credentials::retry_after(const RequestContext& ctx) {
+  return failures_.retry_after(address_of(ctx.remote), clock_.steady());
+}
+
+Identity Credentials::check_password(const RequestContext& ctx, const Password& password) {
+  if (!password.user.empty() && passwords_.verify(password.user, password.password)) {
+    return authorizer_.for_user(password.user);
+  }
+  failures_.failed(address_of(ctx.remote), clock_.steady());
+  return {};
 }
 
 }  // namespace hsmca::appliance

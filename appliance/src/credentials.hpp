@@ -10,6 +10,8 @@
 #include "exchange.hpp"
 #include "hsmca/appliance/auth.hpp"
 #include "hsmca/appliance/client_crls.hpp"
+#include "hsmca/appliance/password_file.hpp"
+#include "hsmca/appliance/rate_limit.hpp"
 #include "hsmca/appliance/revocation_watcher.hpp"
 #include "hsmca/signer/certificate_authority.hpp"
 #include "hsmca/signer/clock.hpp"
@@ -28,6 +30,23 @@ class Credentials final : public CredentialCheck {
   // or claiming to be this CA's without being in its ledger); empty when it
   // counts. Cached per certificate while the revocation version stands.
   std::string shut_out(const RequestContext& ctx, const Identity& identity) override;
+  bool takes_passwords() const override { return !passwords_.empty(); }
+
+  // HTTP Basic (RFC 7617) as the request carries it.
+  struct Password {
+    std::string user;
+    std::string password;
+    ~Password();  // wipes the password
+  };
+  // nullopt when the request has no Basic credentials; a Password with an
+  // empty user when they do not decode.
+  static std::optional<Password> basic(const RequestContext& ctx);
+  // Seconds the request's address must wait after too many failed
+  // passwords; 0 when it may try.
+  std::int64_t retry_after(const RequestContext& ctx);
+  // Checks the password (slow by design: on a worker). A failure counts
+  // against the address and gives an identity of kind none.
+  Identity check_password(const RequestContext& ctx, const Password& password);
 
  private:
   const Authorizer& authorizer_;
@@ -35,6 +54,8 @@ class Credentials final : public CredentialCheck {
   RevocationWatcher& revocations_;
   const signer::Clock& clock_;
   ClientCrls client_crls_;  // appliance.auth.client_crls: other client CAs' revocations
+  PasswordFile passwords_;  // appliance.auth.htpasswd
+  FailureLimiter failures_;
 
   // fingerprint -> why it no longer counts ("" when it does), valid at
   // version_ and client_crls_'s generation crls_.

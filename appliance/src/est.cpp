@@ -15,7 +15,6 @@ namespace {
 
 using Pkcs7Ptr = std::unique_ptr<PKCS7, signer::Free<PKCS7_free>>;
 
-constexpr std::size_t kLineBytes = 48;  // 64 base64 characters
 
 bool is_base64_char(unsigned char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
@@ -24,15 +23,12 @@ bool is_base64_char(unsigned char c) {
 }  // namespace
 
 std::string base64_encode(const token::Bytes& data) {
-  std::string out;
-  out.reserve((data.size() + 2) / 3 * 4 + data.size() / kLineBytes + 1);
-  unsigned char line[65];
-  for (std::size_t at = 0; at < data.size(); at += kLineBytes) {
-    const std::size_t n = std::min(kLineBytes, data.size() - at);
-    const int written = EVP_EncodeBlock(line, data.data() + at, static_cast<int>(n));
-    out.append(reinterpret_cast<const char*>(line), static_cast<std::size_t>(written));
-    out += '\n';
-  }
+  if (data.empty()) return {};
+  if (data.size() > static_cast<std::size_t>(INT_MAX / 4 * 3 - 3)) throw std::length_error("base64_encode: too long");
+  std::string out((data.size() + 2) / 3 * 4 + 1, '\0');  // EVP_EncodeBlock writes a NUL after the text
+  const int written =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data.data(), static_cast<int>(data.size()));
+  out.resize(static_cast<std::size_t>(written));
   return out;
 }
 

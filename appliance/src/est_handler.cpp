@@ -7,9 +7,9 @@ namespace hsmca::appliance {
 
 EstHandler::EstHandler(const ServiceState& state) : state_(state) {
   auto& ca = state.issuing.ca();
-  std::vector<X509*> chain{ca.issuer_certificate()};
-  for (const auto& c : ca.chain()) chain.push_back(c.get());
-  cacerts_body_ = base64_encode(certs_only_der(chain));
+  std::vector<signer::Bytes> ders{signer::to_der(ca.issuer_certificate())};
+  for (const auto& c : ca.chain()) ders.push_back(signer::to_der(c.get()));
+  cacerts_body_ = base64_encode(certs_only_from_der(std::vector<std::span<const unsigned char>>(ders.begin(), ders.end())));
 }
 
 void EstHandler::cacerts(const ExchangePtr& ex) const {
@@ -17,6 +17,19 @@ void EstHandler::cacerts(const ExchangePtr& ex) const {
   res.set(http::field::content_type, "application/pkcs7-mime");
   res.set("Content-Transfer-Encoding", "base64");
   res.body() = cacerts_body_;
+  ex->finish(std::move(res));
+}
+
+void EstHandler::csrattrs(const ExchangePtr& ex, const std::string& label) const {
+  const std::string name = label.empty() ? state_.config.default_profile : label;
+  const signer::Profile* profile = state_.issuing.ca().profile(name);
+  if (profile == nullptr) return ex->error(404, "unknown_profile", "no profile '" + name + "'");
+  const auto der = signer::csr_attributes(*profile);
+  if (der.empty()) return ex->finish(ex->response(http::status::no_content));
+  Response res = ex->response(http::status::ok);
+  res.set(http::field::content_type, "application/csrattrs");
+  res.set("Content-Transfer-Encoding", "base64");
+  res.body() = base64_encode(der);
   ex->finish(std::move(res));
 }
 

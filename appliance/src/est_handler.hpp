@@ -1,6 +1,7 @@
 #pragma once
 // EST (RFC 7030, as updated by RFC 8951) under /.well-known/est/[LABEL/]:
-// cacerts, simpleenroll, simplereenroll. The optional label names the profile.
+// cacerts, csrattrs, simpleenroll, simplereenroll. The optional label names
+// the profile. Every body is base64 without line breaks (RFC 8951).
 #include <string>
 
 #include "router.hpp"
@@ -13,6 +14,9 @@ class EstHandler {
   explicit EstHandler(const ServiceState& state);
 
   void cacerts(const ExchangePtr& ex) const;
+  // RFC 7030 4.5: what the label's profile (the default one without a
+  // label) asks of a request; 204 when it asks nothing.
+  void csrattrs(const ExchangePtr& ex, const std::string& label) const;
   // `label`: empty when the path has none.
   void enroll(const ExchangePtr& ex, const std::string& label, bool reenroll) const;
 

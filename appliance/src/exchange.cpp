@@ -70,7 +70,11 @@ void Exchange::finish(Response res) {
 void Exchange::error(unsigned status, const std::string& code, const std::string& message) {
   Response res = response(static_cast<http::status>(status));
   res.set(http::field::content_type, "application/json");
-  if (status == 401) res.set(http::field::www_authenticate, "Bearer realm=\"hsmca\"");
+  if (status == 401) {
+    res.insert(http::field::www_authenticate, "Bearer realm=\"hsmca\"");
+    // RFC 7030 3.2.3: an EST client answers a Basic challenge with its password.
+    if (credentials_.takes_passwords()) res.insert(http::field::www_authenticate, "Basic realm=\"hsmca\", charset=\"UTF-8\"");
+  }
   if (status == 503) res.set(http::field::retry_after, "1");
   res.body() = json{{"error", code}, {"message", message}}.dump();
   finish(std::move(res));
@@ -94,8 +98,8 @@ void Exchange::fail(const std::exception_ptr& e) {
 bool Exchange::authenticate() {
   if (identity.kind == Identity::Kind::none) {
     error(401, "unauthenticated",
-          ctx.request.count(http::field::authorization) ? "the bearer token is not valid"
-                                                         : "present a client certificate or a bearer token");
+          ctx.request.count(http::field::authorization) ? "the credentials are not valid"
+                                                         : "present a client certificate, a bearer token or a password");
     return false;
   }
   if (identity.kind == Identity::Kind::client_certificate) {

@@ -56,6 +56,8 @@ class CredentialCheck {
   virtual ~CredentialCheck() = default;
   // Why it no longer counts; empty when it does.
   virtual std::string shut_out(const RequestContext& ctx, const Identity& identity) = 0;
+  // Whether HTTP Basic passwords are taken (a 401 then offers Basic too).
+  virtual bool takes_passwords() const { return false; }
 };
 
 class Exchange {

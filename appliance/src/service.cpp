@@ -44,6 +44,8 @@ Service::Service(const signer::CaConfig& ca_config, const ApplianceConfig& confi
   // EST (RFC 7030 3.2.2: the optional label names the profile), HTTPS only.
   r.add(verb::get, "/.well-known/est/cacerts", L::https, [this](auto& ex, auto&) { est_.cacerts(ex); });
   r.add(verb::get, "/.well-known/est/{label}/cacerts", L::https, [this](auto& ex, auto&) { est_.cacerts(ex); });
+  r.add(verb::get, "/.well-known/est/csrattrs", L::https, [this](auto& ex, auto&) { est_.csrattrs(ex, ""); });
+  r.add(verb::get, "/.well-known/est/{label}/csrattrs", L::https, [this](auto& ex, auto& p) { est_.csrattrs(ex, p[0]); });
   r.add(verb::post, "/.well-known/est/simpleenroll", L::https, [this](auto& ex, auto&) { est_.enroll(ex, "", false); });
   r.add(verb::post, "/.well-known/est/{label}/simpleenroll", L::https,
         [this](auto& ex, auto& p) { est_.enroll(ex, p[0], false); });
@@ -63,7 +65,29 @@ void Service::handle(RequestContext ctx, std::function<void(Response)> done) {
   // The router's one catch: what a handler throws before it answered.
   try {
     ex->identity = credentials_.identify(ex->ctx);
-    router_.dispatch(ex);
+    auto password = Credentials::basic(ex->ctx);
+    if (!password) return router_.dispatch(ex);
+    // RFC 7030 3.2.3 bootstrap: a password, over TLS only, checked on a worker
+    // (a slow hash by design) and only while the address has failures left.
+    if (!ex->ctx.secure) {
+      return ex->error(401, "unauthenticated", "passwords are taken over HTTPS only; this one was not checked");
+    }
+    if (!credentials_.takes_passwords()) return router_.dispatch(ex);
+    if (const auto wait = credentials_.retry_after(ex->ctx); wait > 0) {
+      Response res = ex->response(http::status::too_many_requests);
+      res.set(http::field::content_type, "application/json");
+      res.set(http::field::retry_after, std::to_string(wait));
+      res.body() = nlohmann::json{{"error", "too_many_failures"},
+                                  {"message", "too many wrong passwords from this address; retry in " +
+                                                  std::to_string(wait) + " s"}}
+                       .dump();
+      return ex->finish(std::move(res));
+    }
+    auto shared = std::make_shared<Credentials::Password>(std::move(*password));
+    state_.submit(ex, [this, ex, shared] {
+      ex->identity = credentials_.check_password(ex->ctx, *shared);
+      router_.dispatch(ex);
+    });
   } catch (const std::exception& e) {
     ex->fail(e);
   }

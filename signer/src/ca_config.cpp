@@ -54,6 +54,14 @@ Profile parse_profile(const std::string& name, StrictMap m) {
     }
     p.requesters.push_back(requester);
   }
+  for (const auto& type : m.optional_string_list("key_types")) {
+    if (std::find(std::begin(kRequestKeyTypes), std::end(kRequestKeyTypes), type) == std::end(kRequestKeyTypes)) {
+      std::string known;
+      for (auto k : kRequestKeyTypes) known += (known.empty() ? "" : ", ") + std::string(k);
+      throw ConfigError(m.path_of("key_types") + ": '" + type + "' is not one of " + known);
+    }
+    if (std::find(p.key_types.begin(), p.key_types.end(), type) == p.key_types.end()) p.key_types.push_back(type);
+  }
   p.names = read_name_policy(m);
   // RFC 6125 6.4.4: a TLS client falls back to the CN when a certificate has
   // no DNS name, so a server certificate's CN is never free text.

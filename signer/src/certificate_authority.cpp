@@ -74,6 +74,13 @@ Outcome<LeafPlan> CertificateAuthority::prepare(const IssuanceRequest& request,
   }
   auto parsed = parse_certificate_request(request.csr);
   if (!parsed.ok()) return parsed.rejection();
+  if (!p->key_types.empty() &&
+      std::find(p->key_types.begin(), p->key_types.end(), parsed.value().key_type) == p->key_types.end()) {
+    std::string allowed;
+    for (const auto& t : p->key_types) allowed += (allowed.empty() ? "" : ", ") + t;
+    return Rejection{"key_policy", "profile '" + p->name + "' takes " + allowed + " keys; the request has an " +
+                                       parsed.value().key_type + " key"};
+  }
   auto plan = plan_leaf(parsed.value(), *p, context_, request.days, now);
   if (plan.ok() && request.renewal) {
     // RFC 7030 4.2.2: the renewal's Subject and SubjectAltName are those of

@@ -41,8 +41,9 @@ class ApplianceFixture : public ::testing::Test {
                  "  tls: {certificate: server-chain.pem, key: server.key}\n"
                  "  auth:\n"
                  "    client_ca: clients-ca.pem\n"
-                 "    roles: {enroll: [\"*\"], admin: [\"OPS-FINGERPRINT\"]}\n"
-                 "    tokens_file: api-tokens\n"
+                 "    roles: {enroll: [\"*\"" + extra_enroll_names() + "], admin: [\"OPS-FINGERPRINT\"]}\n"
+                 "    tokens_file: api-tokens\n" +
+                 extra_auth_yaml() +
                  "  default_profile: server\n"
                  "  limits: {read_timeout_ms: 1500, idle_timeout_ms: 5000, shutdown_grace_ms: 5000}\n" +
                  extra_appliance_yaml());
@@ -69,6 +70,10 @@ class ApplianceFixture : public ::testing::Test {
   virtual std::string extra_ca_yaml() const { return ""; }
   // More of the appliance block (indented two spaces).
   virtual std::string extra_appliance_yaml() const { return ""; }
+  // More of appliance.auth (indented four spaces), and more names for the
+  // enroll role after "*" (each starting with ", ").
+  virtual std::string extra_auth_yaml() const { return ""; }
+  virtual std::string extra_enroll_names() const { return ""; }
 
   void sign_with_cli(const std::string& name, const std::string& profile, const std::string& out) {
     auto r = hsmca({"sign", "--config", (dir_ / "ca.yaml").string(), "--csr", (dir_ / (name + ".csr")).string(),
@@ -164,7 +169,8 @@ class ApplianceFixture : public ::testing::Test {
   std::string certs_of(const Http& answer) {
     fs::path b64 = dir_ / ("p7-" + std::to_string(++requests_) + ".b64");
     write_file(b64, answer.body);
-    auto der = openssl({"base64", "-d", "-in", b64.string(), "-out", b64.string() + ".der"});
+    // -A: one line, as RFC 8951 requires; a line break would cut the DER short.
+    auto der = openssl({"base64", "-d", "-A", "-in", b64.string(), "-out", b64.string() + ".der"});
     EXPECT_EQ(der.exit_code, 0);
     auto certs = openssl({"pkcs7", "-inform", "DER", "-in", b64.string() + ".der", "-print_certs"});
     EXPECT_EQ(certs.exit_code, 0) << certs.err;

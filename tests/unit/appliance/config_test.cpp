@@ -10,6 +10,7 @@ namespace hsmca::appliance {
 namespace {
 
 using signer::ConfigError;
+namespace fs = std::filesystem;
 
 constexpr const char* kFullBlock = R"(appliance:
   listen: 127.0.0.1:8443
@@ -278,6 +279,28 @@ TEST(EndpointTest, RefusesMalformedEndpointsNamingTheKey) {
       EXPECT_EQ(std::string(e.what()).rfind("appliance.listen: '" + std::string(text) + "'", 0), 0u) << e.what();
     }
   }
+}
+
+TEST_F(ApplianceConfigTest, GrantsRolesToPasswordUsersOnlyWithAnHtpasswdFile) {
+  test::write_secret_file(dir_ / "est-users", "placeholder\n");
+  const std::string block = replace(kFullBlock, "roles: {enroll: [\"*\"], admin: [\"ops-admin\", \"backup-admin\"]}",
+                                    "roles: {enroll: [\"user:device-bootstrap\"]}");
+  EXPECT_NE(error_of(block).find("htpasswd is not set"), std::string::npos) << error_of(block);
+  const auto c = load(replace(block, "    tokens_file: api-tokens\n", "    tokens_file: api-tokens\n    htpasswd: est-users\n"));
+  EXPECT_EQ(c.htpasswd, dir_ / "est-users");
+  EXPECT_EQ(c.roles.at("enroll"), std::vector<std::string>{"user:device-bootstrap"});
+  // A password user needs no client_ca: it is not a certificate.
+  const auto without_ca = load(replace(replace(block, "    client_ca: clients-ca.pem\n", ""), "    tokens_file: api-tokens\n",
+                                       "    tokens_file: api-tokens\n    htpasswd: est-users\n"));
+  EXPECT_TRUE(without_ca.client_ca.empty());
+  EXPECT_NE(error_of(replace(block, "user:device-bootstrap", "user:")).find("not user: followed by"), std::string::npos);
+}
+
+TEST_F(ApplianceConfigTest, RefusesAnHtpasswdFileOthersMayRead) {
+  test::write_file(dir_ / "est-users", "placeholder\n");
+  fs::permissions(dir_ / "est-users", fs::perms::owner_read | fs::perms::owner_write | fs::perms::others_read);
+  const auto why = error_of(replace(kFullBlock, "    tokens_file: api-tokens\n", "    tokens_file: api-tokens\n    htpasswd: est-users\n"));
+  EXPECT_NE(why.find("appliance.auth.htpasswd"), std::string::npos) << why;
 }
 
 }  // namespace

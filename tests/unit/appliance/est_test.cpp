@@ -5,6 +5,7 @@
 #include <openssl/pkcs7.h>
 #include <openssl/x509.h>
 
+#include "hsmca/signer/der.hpp"
 #include "hsmca/signer/openssl.hpp"
 #include "process.hpp"
 #include "softhsm_env.hpp"

@@ -40,5 +40,34 @@ TEST(TokenBucketTest, ARateOfZeroAllowsNothing) {
   EXPECT_FALSE(bucket.try_take(TokenBucket::Clock::now() + 1h));
 }
 
+TEST(FailureLimiterTest, AnAddressMayFailABurstThenWaitsItsTurn) {
+  using namespace std::chrono_literals;
+  FailureLimiter limiter(1.0 / 60, 5);
+  const auto t0 = FailureLimiter::Clock::time_point{} + 1h;
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(limiter.retry_after("192.0.2.1", t0), 0) << i;
+    limiter.failed("192.0.2.1", t0);
+  }
+  EXPECT_EQ(limiter.retry_after("192.0.2.1", t0), 60);
+  EXPECT_EQ(limiter.retry_after("192.0.2.1", t0 + 45s), 15);
+  EXPECT_EQ(limiter.retry_after("192.0.2.2", t0), 0) << "another address has its own allowance";
+  EXPECT_EQ(limiter.retry_after("192.0.2.1", t0 + 60s), 0) << "one more try a minute";
+  limiter.failed("192.0.2.1", t0 + 60s);
+  EXPECT_GT(limiter.retry_after("192.0.2.1", t0 + 60s), 0);
+}
+
+TEST(FailureLimiterTest, AFullTableForgetsOnlyAddressesThatWaitedOut) {
+  using namespace std::chrono_literals;
+  FailureLimiter limiter(1.0, 2, 2);
+  const auto t0 = FailureLimiter::Clock::time_point{} + 1h;
+  limiter.failed("a", t0);
+  limiter.failed("a", t0);
+  limiter.failed("b", t0);
+  EXPECT_GT(limiter.retry_after("a", t0), 0);
+  EXPECT_GT(limiter.retry_after("c", t0), 0) << "no room, and nobody to forget: a new address waits";
+  EXPECT_EQ(limiter.retry_after("c", t0 + 5s), 0) << "a and b waited out; c gets room";
+  EXPECT_EQ(limiter.retry_after("a", t0 + 5s), 0);
+}
+
 }  // namespace
 }  // namespace hsmca::appliance

@@ -118,9 +118,11 @@ TEST_F(CaConfigTest, ReadsAProfilesNamePolicyAndRequesters) {
       "      ip: [10.0.0.0/8, \"fd00::/8\", 192.0.2.7]\n"
       "      email: [Example.TEST, Ops@Example.TEST]\n"
       "      uri: [\"SPIFFE://Prod/ns/\", \"https://example.test\"]\n"
-      "      common_name: text\n");
+      "      common_name: text\n"
+      "    key_types: [ec-p256, rsa-3072, ec-p256]\n");
   const Profile* web = c.profile("web");
   ASSERT_NE(web, nullptr);
+  EXPECT_EQ(web->key_types, (std::vector<std::string>{"ec-p256", "rsa-3072"})) << "a repeat counts once";
   EXPECT_EQ(web->requesters,
             (std::vector<std::string>{"enroll", "acme", "sha256:" + std::string(64, 'a'), "user:alice"}));
   EXPECT_TRUE(web->names.restricted);
@@ -210,6 +212,8 @@ struct BadValue {
 TEST_F(CaConfigTest, RefusesEveryValueItCannotHonourNamingTheKeyAndTheValue) {
   const std::vector<BadValue> cases = {
       {"requesters: [root]", "profiles.p.requesters", "root"},
+      {"key_types: [rsa-1024]", "profiles.p.key_types", "rsa-1024"},
+      {"key_types: [EC-P256]", "profiles.p.key_types", "EC-P256"},
       {"requesters: [Enroll]", "profiles.p.requesters", "Enroll"},
       {"requesters: [\"sha256:" + std::string(64, 'A') + "\"]", "profiles.p.requesters", std::string(64, 'A')},
       {"requesters: [\"sha256:abc\"]", "profiles.p.requesters", "sha256:abc"},

@@ -4,6 +4,9 @@
 
 #include <string>
 
+#include "process.hpp"
+#include "softhsm_env.hpp"
+
 namespace hsmca::signer {
 namespace {
 
@@ -54,6 +57,28 @@ TEST(ProfileTest, DefaultsToNinetyDaysAnyNameAndNoRemoteRequester) {
   EXPECT_TRUE(profile.names.dns.empty());
   EXPECT_EQ(profile.names.common_name, NamePolicy::CommonName::name);
   EXPECT_TRUE(profile.requesters.empty());
+}
+
+TEST(ProfileTest, CsrAttributesNameEachKeyTypeTheProfileTakesAndNothingOtherwise) {
+  Profile any{.name = "any"};
+  EXPECT_TRUE(csr_attributes(any).empty()) << "EST answers 204: nothing asked";
+  Profile p256{.name = "p", .key_types = {"ec-p256"}};
+  // SEQUENCE { SEQUENCE { id-ecPublicKey, SET { prime256v1 } } } (RFC 9908 3.2)
+  const std::vector<unsigned char> expected = {0x30, 0x17, 0x30, 0x15, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02,
+                                               0x01, 0x31, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01,
+                                               0x07};
+  EXPECT_EQ(csr_attributes(p256), expected);
+  Profile all{.name = "all"};
+  for (auto t : kRequestKeyTypes) all.key_types.emplace_back(t);
+  const auto der = csr_attributes(all);
+  test::TempDir dir;
+  test::write_file(dir / "attrs.der", std::string(der.begin(), der.end()));
+  const auto parsed = test::run_process({"openssl", "asn1parse", "-inform", "DER", "-in", (dir / "attrs.der").string()});
+  ASSERT_EQ(parsed.exit_code, 0) << parsed.err;
+  for (const char* want : {"id-ecPublicKey", "prime256v1", "secp384r1", "secp521r1", "ED25519", "rsaEncryption",
+                           "INTEGER           :0800", "INTEGER           :0C00", "INTEGER           :1000"}) {
+    EXPECT_NE(parsed.out.find(want), std::string::npos) << want << "\n" << parsed.out;
+  }
 }
 
 }  // namespace

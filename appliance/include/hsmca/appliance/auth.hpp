@@ -20,19 +20,19 @@ using signer::kRoleEnroll;
 
 // Who made a request, as far as the appliance could establish it.
 struct Identity {
-  enum class Kind { none, client_certificate, bearer_token };
+  enum class Kind { none, client_certificate, bearer_token, password };
   Kind kind = Kind::none;
-  // client certificate subject CN, or "token:<ROLES>:<first 8 hex of its hash>"
+  // client certificate subject CN, the htpasswd user name, or "token:<ROLES>:<first 8 hex of its hash>"
   // (ROLES joined by '+' when one token holds several, e.g. "token:enroll+admin:1a2b3c4d")
   std::string name;
   std::string fingerprint;         // client certificate: lowercase hex SHA-256 of its DER
   std::vector<std::string> roles;  // sorted, no duplicates
   bool has_role(std::string_view role) const;
   // What signer's decisions need: the roles, the identity a profile's
-  // requesters may name ("sha256:HEX"), and describe().
+  // requesters may name ("sha256:HEX", "user:NAME"), and describe().
   signer::Caller caller() const;
   // For logs and the ledger's requester: "mtls:CN=ops-admin", "bearer:enroll:1a2b3c4d",
-  // "anonymous". Control characters and backslashes in a CN come out as \xNN,
+  // "basic:device-bootstrap", "anonymous". Control characters and backslashes in a CN come out as \xNN,
   // so a certificate cannot forge log lines. Never contains a token.
   std::string describe() const;
 };
@@ -63,6 +63,8 @@ class Authorizer {
   Identity for_client_certificate(const std::string& common_name, const std::string& fingerprint) const;
   // The value after "Bearer ". none when the token is unknown.
   Identity for_bearer_token(std::string_view token) const;
+  // An htpasswd user whose password was verified: the roles that name "user:NAME".
+  Identity for_user(const std::string& name) const;
 
  private:
   std::map<std::string, std::vector<std::string>> roles_;  // role -> "*", "sha256:HEX" or CNs

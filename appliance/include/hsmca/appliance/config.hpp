@@ -18,7 +18,8 @@ struct Endpoint {
 
 // The CA file's `appliance` block, parsed as strictly as the rest:
 //   listen, public_listen, tls {certificate, key}, auth {client_ca, roles,
-//   tokens_file}, default_profile, and optional root_crl and limits.
+//   tokens_file, htpasswd, client_crls}, default_profile, and optional
+//   root_crl and limits.
 struct ApplianceConfig {
   Endpoint listen;                        // HTTPS: enrollment and administration
   Endpoint public_listen;                 // plain HTTP: health, metrics, CA certificates
@@ -31,8 +32,13 @@ struct ApplianceConfig {
   // CRLs of the other CAs in client_ca (this CA's certificates are checked
   // against the ledger); each must be issued by a client_ca certificate.
   std::vector<std::filesystem::path> client_crls;
-  std::map<std::string, std::vector<std::string>> roles;  // "enroll"/"admin" -> CNs; "*" = any valid client cert
+  // "enroll"/"admin" -> "sha256:PIN", "*" (any valid client certificate),
+  // "user:NAME" (an htpasswd user) or a CN
+  std::map<std::string, std::vector<std::string>> roles;
   std::filesystem::path tokens_file;      // empty: no bearer tokens
+  // Apache htpasswd file (htpasswd -B) for HTTP Basic on the HTTPS listener
+  // (EST bootstrap, RFC 7030 3.2.3); empty: no passwords.
+  std::filesystem::path htpasswd;
   std::string default_profile;            // must name a profile of the CA file
   // The CRL the root signs offline (`ceremony: crl`), served as GET /root.crl
   // for relying parties that check the whole chain. Empty: not served.

@@ -18,9 +18,8 @@ namespace hsmca::appliance {
 // certificate that was just assembled need not be parsed to be sent.
 token::Bytes certs_only_from_der(const std::vector<std::span<const unsigned char>>& certs);
 
-// Base64 with a line break ("\n") after every 64 characters and after the last
-// line; empty data gives "" (RFC 7030 uses the Content-Transfer-Encoding:
-// base64 of RFC 2045).
+// Base64 as RFC 4648 4 has it, on one line without line breaks: what RFC 8951
+// (updating RFC 7030) requires of every EST body. Empty data gives "".
 std::string base64_encode(const token::Bytes& data);
 // Decodes base64 ignoring spaces, tabs and line breaks (CR, LF); nullopt when
 // malformed: a character outside the alphabet, a length that is not a
