@@ -2,14 +2,16 @@
 
 #include "enrollment.hpp"
 #include "hsmca/appliance/est.hpp"
+#include "hsmca/signer/der.hpp"
 
 namespace hsmca::appliance {
 
 EstHandler::EstHandler(const ServiceState& state) : state_(state) {
   auto& ca = state.issuing.ca();
-  std::vector<X509*> chain{ca.issuer_certificate()};
-  for (const auto& c : ca.chain()) chain.push_back(c.get());
-  cacerts_body_ = base64_encode(certs_only_der(chain));
+  std::vector<signer::Bytes> chain{signer::der::encode(i2d_X509, ca.issuer_certificate(), "i2d_X509")};
+  for (const auto& c : ca.chain()) chain.push_back(signer::der::encode(i2d_X509, c.get(), "i2d_X509"));
+  cacerts_body_ =
+      base64_encode(certs_only_from_der(std::vector<std::span<const unsigned char>>(chain.begin(), chain.end())));
 }
 
 void EstHandler::cacerts(const ExchangePtr& ex) const {
