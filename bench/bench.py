@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Helpers for bench/run: parse hey's summary, time one-process-per-certificate
-openssl runs, watch for other load on the machine, and write the results table.
+openssl runs, check a timed `hsmca sign` batch, watch for other load on the
+machine, and write the results table.
 
 Every measurement is one JSON file in the results directory (NN-name.json);
 `table` reads them in name order and prints the markdown table.
@@ -92,6 +93,7 @@ def cmd_hey(args):
 
 MAIN_SECTIONS = ("raw", "appliance", "cfssl", "openssl")
 REVOCATION_SECTIONS = ("ocsp-post", "ocsp-get", "crl")
+BATCH_SECTIONS = ("batch",)
 
 
 # ---------------------------------------------------------------- raw token bench
@@ -187,6 +189,62 @@ def cmd_openssl_loop(args):
           f"{fmt(result['rate'], 1)}/s, p50 {fmt(result['p50_ms'], 1)} ms, p99 {fmt(result['p99_ms'], 1)} ms")
 
 
+# ---------------------------------------------------------------- hsmca sign over a batch
+
+def cmd_batch(args):
+    """One timed `hsmca sign` run over N requests → one result file, after checking what it left behind:
+    N issued rows in the ledger with N distinct serials, N certificate files, the first and last verifying."""
+    report = {}
+    try:
+        with open(args.measure_report) as f:
+            report = json.load(f)
+    except (OSError, ValueError):
+        pass
+    wall = report.get("wall_seconds")
+    problems = []
+    if report.get("exit_code") != 0:
+        with open(args.sign_stderr, errors="replace") as f:
+            last = (f.read().strip().splitlines() or ["(no message)"])[-1]
+        problems.append(f"hsmca sign exited {report.get('exit_code')}: {last}")
+    try:
+        with open(args.ledger_json) as f:
+            entries = json.load(f)
+    except (OSError, ValueError) as e:
+        entries = []
+        problems.append(f"hsmca certs list --json gave no ledger: {e}")
+    issued = [e for e in entries if e.get("status") == "issued"]
+    serials = {e.get("serial") for e in issued}
+    if len(issued) != args.count or len(entries) != args.count:
+        problems.append(f"ledger holds {len(issued)} issued of {len(entries)} rows for {args.count} requests")
+    if len(serials) != len(issued):
+        problems.append(f"{len(issued) - len(serials)} serials repeated in the ledger")
+    files = sorted(glob.glob(os.path.join(args.certs_dir, "*.crt")))
+    if len(files) != args.count:
+        problems.append(f"{len(files)} certificate files for {args.count} requests")
+    for pem in {files[0], files[-1]} if files else ():
+        v = subprocess.run(["openssl", "verify", "-x509_strict", "-CAfile", args.root_cert, "-untrusted", args.ca_cert,
+                            pem], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if v.returncode != 0:
+            why = (v.stdout.strip().splitlines() or [f"exit {v.returncode}"])[-1]
+            problems.append(f"{os.path.basename(pem)} does not verify: {why}")
+    command_cpu = report.get("command_cpu_seconds")
+    # certs/s counts only what the ledger holds as issued.
+    result = {
+        "section": "batch", "name": "hsmca sign (one run)", "key": args.key, "clients": 1, "certs": args.count,
+        "rate": len(issued) / wall if wall else None, "seconds": wall, "ok": len(issued),
+        "ledger_rows": len(entries), "unique_serials": len(serials), "files": len(files),
+        "non_2xx": 0, "errors": len(problems), "rss_kib": report.get("command_peak_rss_kib"),
+        "background_cpu": args.background_cpu, "foreign_cpu": report.get("foreign_cpu"),
+        "cpu_us_per_cert": command_cpu / len(issued) * 1e6 if command_cpu is not None and issued else None,
+    }
+    if problems:
+        result["failure"] = "; ".join(problems)
+    write_result(args.out, result)
+    print(f"  hsmca sign {args.key}: {args.count} requests in {fmt(wall, 1)} s = {fmt(result['rate'], 0)} certs/s; "
+          f"ledger {len(issued)} issued, {len(serials)} distinct serials; {len(files)} files"
+          + (f"; FAILED: {result['failure']}" if problems else ""))
+
+
 # ---------------------------------------------------------------- other load on the machine
 
 def cpu_times():
@@ -267,8 +325,10 @@ def cmd_measure(args):
     server = (server1 - server0) / CLK_TCK
     ours = command + server
     with open(args.report, "w") as f:
+        # ru_maxrss of the children is the largest child's peak: here, the one command.
         json.dump({"wall_seconds": wall, "our_cpu_seconds": ours, "command_cpu_seconds": command,
-                   "server_cpu_seconds": server, "foreign_cpu": foreign_fraction(busy0, busy1, ours, wall)}, f)
+                   "server_cpu_seconds": server, "foreign_cpu": foreign_fraction(busy0, busy1, ours, wall),
+                   "command_peak_rss_kib": child1.ru_maxrss, "exit_code": rc}, f)
     sys.exit(rc)
 
 
@@ -313,10 +373,16 @@ def verdict(ok):
 def cmd_table(args):
     rows = []
     revocation_rows = []
+    batch_rows = []
     for path in sorted(glob.glob(os.path.join(args.results, "*.json"))):
         with open(path) as f:
             r = json.load(f)
-        (revocation_rows if r["section"] in REVOCATION_SECTIONS else rows).append(r)
+        if r["section"] in REVOCATION_SECTIONS:
+            revocation_rows.append(r)
+        elif r["section"] in BATCH_SECTIONS:
+            batch_rows.append(r)
+        else:
+            rows.append(r)
     raw2 = {r["key"]: r["rate"] for r in rows if r["section"] == "raw" and r["clients"] == 2 and r.get("rate")}
     cfssl = {r["clients"]: r["rate"] for r in rows if r["section"] == "cfssl" and r.get("rate") and not bad(r)}
 
@@ -454,12 +520,36 @@ def cmd_table(args):
                 f"| {'—' if foreign is None else f'{foreign:.0%}'} |")
         lines.append("")
         lines.append(overall(f"OCSP ≥ {t.target_ocsp:g} responses/s for a cached status", "ocsp"))
+    if batch_rows:
+        lines.append("")
+        lines.append("Batch issuance (one `hsmca sign` process over every request, `--out-dir`; its own ledger; "
+                     "seconds are the process's wall time):")
+        lines.append("")
+        lines.append("| run | key | requests | seconds | certs/s | ledger issued / distinct serials | files "
+                     "| errors | peak RSS MiB | CPU ms/cert | others' CPU |")
+        lines.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+        for r in batch_rows:
+            name = "`hsmca sign` batch"
+            foreign = r.get("foreign_cpu")
+            flag = " ⚠" if disturbed(r) else ""
+            if flag:
+                notes.append(f"⚠ {name} {r['key']}: other processes were busy during this run (its numbers are low)")
+            if bad(r):
+                notes.append(f"**{name} {r['key']}: {r.get('failure') or 'failed'}**")
+            errs = r.get("errors") or 0
+            lines.append(
+                f"| {name}{flag} | {r['key']} | {fmt(r.get('certs'), 0)} | {fmt(r.get('seconds'), 2)} "
+                f"| {fmt(r.get('rate'), 0)} | {fmt(r.get('ok'), 0)} / {fmt(r.get('unique_serials'), 0)} "
+                f"| {fmt(r.get('files'), 0)} | {'0' if errs == 0 else f'**{errs}**'} "
+                f"| {fmt(kib_to_mib(r.get('rss_kib')), 1)} "
+                f"| {fmt(None if r.get('cpu_us_per_cert') is None else r['cpu_us_per_cert'] / 1000, 3)} "
+                f"| {'—' if foreign is None else f'{foreign:.0%}'} |")
     if notes:
         lines.append("")
         lines.append("Notes:")
         lines.extend("- " + n for n in notes)
     print("\n".join(lines))
-    failed_runs = sum(1 for r in rows + revocation_rows if bad(r))
+    failed_runs = sum(1 for r in rows + revocation_rows + batch_rows if bad(r))
     missed = sum(1 for oks in targets.values() for x in oks if not x)
     if args.summary_json:
         write_result(args.summary_json, {"failed_runs": failed_runs, "missed_targets": missed})
@@ -506,6 +596,19 @@ def main():
     o.add_argument("--out", required=True)
     o.add_argument("--background-cpu", type=float)
     o.set_defaults(func=cmd_openssl_loop)
+
+    b = sub.add_parser("batch")
+    b.add_argument("--count", type=int, required=True)
+    b.add_argument("--key", required=True)
+    b.add_argument("--measure-report", required=True, help="measure's report of the hsmca sign run")
+    b.add_argument("--sign-stderr", required=True)
+    b.add_argument("--ledger-json", required=True, help="hsmca certs list --json after the run")
+    b.add_argument("--certs-dir", required=True)
+    b.add_argument("--root-cert", required=True)
+    b.add_argument("--ca-cert", required=True)
+    b.add_argument("--out", required=True)
+    b.add_argument("--background-cpu", type=float)
+    b.set_defaults(func=cmd_batch)
 
     m = sub.add_parser("measure")
     m.add_argument("--stdout", required=True)

@@ -2,12 +2,14 @@
 // `hsmca sign` — checked with openssl, certtool, curl and a TLS handshake.
 #include <gtest/gtest.h>
 
+#include <openssl/bio.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include <algorithm>
+#include <memory>
 #include <set>
 
 #include "cli_runner.hpp"
@@ -312,52 +314,63 @@ TEST_F(IssuanceTest, OneBadRequestInABatchIssuesNothing) {
   EXPECT_TRUE(ledger().empty());
 }
 
-// Requests made in process: 10,000 openssl runs would take minutes.
-void write_p256_request(const fs::path& path, const std::string& cn) {
-  EVP_PKEY* key = EVP_EC_gen("P-256");
-  X509_REQ* req = X509_REQ_new();
-  X509_NAME* name = X509_REQ_get_subject_name(req);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
-  X509_REQ_set_pubkey(req, key);
-  X509_REQ_sign(req, key, EVP_sha256());
-  FILE* f = fopen(path.c_str(), "w");
-  PEM_write_X509_REQ(f, req);
-  fclose(f);
-  X509_REQ_free(req);
-  EVP_PKEY_free(key);
+// Requests made in process, each with its own P-256 key: a few hundred openssl
+// runs would take longer than the signing under test.
+using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
+using X509ReqPtr = std::unique_ptr<X509_REQ, decltype(&X509_REQ_free)>;
+using BioPtr = std::unique_ptr<BIO, decltype(&BIO_free_all)>;
+
+bool write_p256_request(const fs::path& path, const std::string& cn) {
+  EvpPkeyPtr key(EVP_EC_gen("P-256"), EVP_PKEY_free);
+  X509ReqPtr req(X509_REQ_new(), X509_REQ_free);
+  if (!key || !req) return false;
+  X509_NAME* name = X509_REQ_get_subject_name(req.get());
+  BioPtr out(BIO_new_file(path.c_str(), "w"), BIO_free_all);
+  return X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(cn.c_str()), -1,
+                                    -1, 0) == 1 &&
+         X509_REQ_set_pubkey(req.get(), key.get()) == 1 && X509_REQ_sign(req.get(), key.get(), EVP_sha256()) > 0 &&
+         out && PEM_write_bio_X509_REQ(out.get(), req.get()) == 1 && BIO_flush(out.get()) == 1;
 }
 
-TEST_F(IssuanceTest, TenThousandRequestsInOneRunGetUniqueSerialsAllInTheLedger) {
-  constexpr int kCount = 10000;
+// How fast a large batch goes is bench/run's batch section (10,000 requests);
+// this is what a user of a batch relies on, at a size that runs in seconds.
+TEST_F(IssuanceTest, EveryRequestOfABatchIsIssuedWithItsOwnSerialAndFileAndRecordedInTheLedger) {
+  constexpr int kCount = 300;
   fs::create_directory(dir_ / "csrs");
   fs::create_directory(dir_ / "certs");
   std::vector<std::string> args{"--profile", "server", "--out-dir", (dir_ / "certs").string()};
+  std::set<std::string> requested;
   for (int i = 0; i < kCount; ++i) {
     fs::path p = dir_ / "csrs" / ("host-" + std::to_string(i) + ".csr");
-    write_p256_request(p, "host-" + std::to_string(i) + ".example.test");
+    std::string cn = "host-" + std::to_string(i) + ".example.test";
+    ASSERT_TRUE(write_p256_request(p, cn)) << p;
+    requested.insert("CN=" + cn);
     args.push_back("--csr");
     args.push_back(p.string());
   }
-  auto started = std::chrono::steady_clock::now();
   auto r = sign(args);
-  auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   ASSERT_EQ(r.exit_code, 0) << r.err.substr(0, 2000);
-  std::cout << "signed " << kCount << " requests in " << seconds << " s\n";
 
   auto entries = ledger();
   ASSERT_EQ(entries.size(), static_cast<std::size_t>(kCount));
   std::set<std::string> serials;
+  std::set<std::string> subjects;
   for (const auto& e : entries) {
-    EXPECT_EQ(e["status"], "issued");
+    EXPECT_EQ(e["status"], "issued") << e.dump();
     serials.insert(e["serial"].get<std::string>());
+    subjects.insert(e["subject"].get<std::string>());
   }
   EXPECT_EQ(serials.size(), static_cast<std::size_t>(kCount));
-  EXPECT_EQ(static_cast<int>(std::distance(fs::directory_iterator(dir_ / "certs"), fs::directory_iterator())), kCount);
-  // Spot-check a few with openssl.
-  for (int i : {0, 4999, 9999}) {
+  EXPECT_EQ(subjects, requested) << "every request issued, none twice";
+  for (int i = 0; i < kCount; ++i) {
+    EXPECT_TRUE(fs::exists(dir_ / "certs" / ("host-" + std::to_string(i) + ".crt"))) << i;
+  }
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_ / "certs"), fs::directory_iterator()), kCount);
+  // The first, a middle and the last, checked by openssl.
+  for (int i : {0, kCount / 2, kCount - 1}) {
     auto verify = openssl({"verify", "-CAfile", (dir_ / "root.crt").string(), "-untrusted", (dir_ / "issuing.crt").string(),
                            (dir_ / "certs" / ("host-" + std::to_string(i) + ".crt")).string()});
-    EXPECT_EQ(verify.exit_code, 0) << verify.err;
+    EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
   }
 }
 
