@@ -67,7 +67,15 @@ Outcome<LeafPlan> CertificateAuthority::prepare(const IssuanceRequest& request,
     return Rejection{"unknown_profile", "no profile '" + request.profile + "' (profiles you may request: " +
                                             (names.empty() ? "none" : names) + ")"};
   }
-  if (auto refused = authorize_profile(*p, request.caller)) return *refused;
+  // A renewal is authorized by the certificate it renews (RFC 7030 4.2.2:
+  // the holder authenticates with it; renewal_of checked it is ours,
+  // issued, unrevoked and unexpired): a device bootstrapped with a password
+  // renews without one. Only for profiles remote callers may request at all;
+  // a profile for `hsmca sign` alone is renewed there.
+  const bool renewing_own = request.renewal && request.renewal->profile == p->name && !p->requesters.empty();
+  if (!renewing_own) {
+    if (auto refused = authorize_profile(*p, request.caller)) return *refused;
+  }
   if (request.renewal && request.renewal->profile != p->name) {
     return Rejection{"renewal_mismatch", "certificate " + request.renewal->serial + " was issued under profile \"" +
                                              request.renewal->profile + "\"; a renewal keeps its profile"};
