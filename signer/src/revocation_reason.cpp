@@ -1,15 +1,12 @@
 #include "hsmca/signer/revocation_reason.hpp"
 
-#include <array>
+#include "hsmca/token/enum_names.hpp"
 
 namespace hsmca::signer {
 namespace {
 
-struct ReasonSpelling {
-  RevocationReason reason;
-  std::string_view name;
-};
-constexpr std::array<ReasonSpelling, 7> kReasons{{
+// RFC 5280's own spellings, as the CLI, the API and the ledger take them.
+constexpr token::EnumNames<RevocationReason, 7> kReasons{{{
     {RevocationReason::unspecified, "unspecified"},
     {RevocationReason::key_compromise, "keyCompromise"},
     {RevocationReason::ca_compromise, "cACompromise"},
@@ -17,36 +14,19 @@ constexpr std::array<ReasonSpelling, 7> kReasons{{
     {RevocationReason::superseded, "superseded"},
     {RevocationReason::cessation_of_operation, "cessationOfOperation"},
     {RevocationReason::privilege_withdrawn, "privilegeWithdrawn"},
-}};
+}}};
 
 }  // namespace
 
-std::string_view reason_name(RevocationReason reason) noexcept {
-  for (const auto& r : kReasons) {
-    if (r.reason == reason) return r.name;
-  }
-  return "unspecified";
-}
+std::string_view reason_name(RevocationReason reason) noexcept { return kReasons.name(reason); }
 
-std::optional<RevocationReason> parse_revocation_reason(std::string_view name) noexcept {
-  for (const auto& r : kReasons) {
-    if (r.name == name) return r.reason;
-  }
-  return std::nullopt;
-}
+std::optional<RevocationReason> parse_revocation_reason(std::string_view name) noexcept { return kReasons.parse(name); }
 
-std::string revocation_reason_names() {
-  std::string names;
-  for (const auto& r : kReasons) {
-    if (!names.empty()) names += ", ";
-    names += r.name;
-  }
-  return names;
-}
+std::string revocation_reason_names() { return kReasons.list(); }
 
 std::optional<RevocationReason> reason_from_code(long code) noexcept {
-  for (const auto& r : kReasons) {
-    if (reason_code(r.reason) == code) return r.reason;
+  for (const auto& [reason, name] : kReasons.entries()) {
+    if (reason_code(reason) == code) return reason;
   }
   return std::nullopt;
 }

@@ -33,6 +33,9 @@ class EnumNames {
     return std::nullopt;
   }
 
+  // Every value with its name, in table order.
+  constexpr const std::array<std::pair<Enum, std::string_view>, N>& entries() const noexcept { return entries_; }
+
   // "a, b, c" in table order, for error messages.
   std::string list() const {
     std::string out;
