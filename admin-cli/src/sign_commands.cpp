@@ -80,6 +80,8 @@ std::string issuer_id_of(const signer::CaConfig& config) {
 }
 
 int sign(const SignOptions& o) {
+  // Pending entries older than this are what a crashed run left behind.
+  const auto started = signer::unix_seconds(std::chrono::system_clock::now());
   if (o.csrs.empty()) throw ConfigError("give at least one --csr FILE");
   if (o.out.empty() == o.out_dir.empty()) throw ConfigError("give either --out FILE or --out-dir DIR");
   if (!o.out.empty() && o.csrs.size() > 1) throw ConfigError("--out takes one --csr; use --out-dir for several");
@@ -107,6 +109,10 @@ int sign(const SignOptions& o) {
 
   auto issuing = signer::IssuingCa::open(config);
   auto& ca = issuing->ca();
+  if (const auto interrupted = issuing->ledger().fail_interrupted(started); interrupted > 0) {
+    std::cerr << "hsmca: " << interrupted << " ledger entr" << (interrupted == 1 ? "y" : "ies")
+              << " left pending by an earlier crash marked failed (interrupted): no certificate of theirs went out\n";
+  }
   const std::string who = requester();
   // The operator on the CA host may use every profile; the name policy and
   // every other check apply as to any caller.
@@ -142,7 +148,9 @@ int sign(const SignOptions& o) {
     threads.emplace_back([&] {
       for (std::size_t i = next++; i < plans.size(); i = next++) {
         try {
-          auto cert = ca.complete(plans[i], o.profile, who);
+          auto completed = ca.complete(plans[i], o.profile, who);
+          if (!completed.ok()) throw std::runtime_error(completed.rejection().message);
+          auto& cert = completed.value();
           write_new_file(outputs[i], output_bytes(cert, o, ca));
           std::lock_guard lock(out_mutex);
           std::cout << outputs[i].string() << "  serial " << cert.serial_hex() << "  " << cert.subject() << "\n";
@@ -172,7 +180,8 @@ int certs_list(const std::string& config_file, bool json) {
   for (const auto& e : entries) {
     std::string sans;
     for (const auto& s : e.record.sans) sans += (sans.empty() ? "" : ",") + s;
-    std::cout << e.record.serial << "  " << signer::status_name(e.status) << "  " << signer::rfc3339(e.record.not_after)
+    std::cout << e.record.serial << "  " << signer::status_name(e.status)
+              << (e.failure == signer::kInterrupted ? " (interrupted)" : "") << "  " << signer::rfc3339(e.record.not_after)
               << "  " << e.record.profile << "  " << e.record.subject << (sans.empty() ? "" : "  " + sans) << "\n";
   }
   return 0;

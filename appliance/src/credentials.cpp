@@ -1,7 +1,10 @@
 #include "credentials.hpp"
 
 #include <openssl/crypto.h>
+#include <arpa/inet.h>
 #include <strings.h>
+
+#include <algorithm>
 
 #include "hsmca/appliance/est.hpp"
 
@@ -16,10 +19,25 @@ constexpr std::size_t kStandingEntries = 10'000;
 constexpr double kPasswordFailuresBurst = 5;
 constexpr double kPasswordFailuresPerSecond = 1.0 / 60;
 
-// "203.0.113.7:51234" or "[2001:db8::1]:51234" -> the address alone.
-std::string address_of(const std::string& remote) {
+// Whose allowance of password failures a request spends: "203.0.113.7:51234"
+// -> "203.0.113.7"; an IPv6 client by its /64 (one customer's allocation is
+// a /64 or more: counting single addresses would give it billions), an
+// IPv4-mapped IPv6 address as the IPv4 address it is.
+std::string limiter_key(const std::string& remote) {
   const auto colon = remote.rfind(':');
-  return colon == std::string::npos ? remote : remote.substr(0, colon);
+  std::string host = colon == std::string::npos ? remote : remote.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, host.c_str(), &v6) != 1) return host;
+  if (IN6_IS_ADDR_V4MAPPED(&v6)) {
+    char text[INET_ADDRSTRLEN] = {};
+    inet_ntop(AF_INET, &v6.s6_addr[12], text, sizeof text);
+    return text;
+  }
+  std::fill(std::begin(v6.s6_addr) + 8, std::end(v6.s6_addr), 0);
+  char text[INET6_ADDRSTRLEN] = {};
+  inet_ntop(AF_INET6, &v6, text, sizeof text);
+  return std::string(text) + "/64";
 }
 
 }  // namespace
@@ -108,16 +126,18 @@ std::optional<Credentials::Password> Credentials::basic(const RequestContext& ct
   return out;
 }
 
-std::int64_t Credentials::retry_after(const RequestContext& ctx) {
-  return failures_.retry_after(address_of(ctx.remote), clock_.steady());
+std::int64_t Credentials::begin_password(const RequestContext& ctx) {
+  return failures_.take(limiter_key(ctx.remote), clock_.steady());
 }
 
 Identity Credentials::check_password(const RequestContext& ctx, const Password& password) {
-  if (!password.user.empty() && passwords_.verify(password.user, password.password)) {
-    return authorizer_.for_user(password.user);
-  }
-  failures_.failed(address_of(ctx.remote), clock_.steady());
-  return {};
+  if (password.user.empty() || !passwords_.verify(password.user, password.password)) return {};
+  failures_.refund(limiter_key(ctx.remote), clock_.steady());
+  return authorizer_.for_user(password.user);
+}
+
+void Credentials::abandon_password(const RequestContext& ctx) {
+  failures_.refund(limiter_key(ctx.remote), clock_.steady());
 }
 
 }  // namespace hsmca::appliance

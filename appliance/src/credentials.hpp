@@ -41,12 +41,14 @@ class Credentials final : public CredentialCheck {
   // nullopt when the request has no Basic credentials; a Password with an
   // empty user when they do not decode.
   static std::optional<Password> basic(const RequestContext& ctx);
-  // Seconds the request's address must wait after too many failed
-  // passwords; 0 when it may try.
-  std::int64_t retry_after(const RequestContext& ctx);
-  // Checks the password (slow by design: on a worker). A failure counts
-  // against the address and gives an identity of kind none.
+  // 0, having taken one attempt from the address's allowance of failures;
+  // otherwise the seconds it must wait. Every check_password needs one.
+  std::int64_t begin_password(const RequestContext& ctx);
+  // Checks the password (slow by design: on a worker). A success gives the
+  // attempt back; a failure gives an identity of kind none.
   Identity check_password(const RequestContext& ctx, const Password& password);
+  // The attempt taken was never checked (no worker could take it).
+  void abandon_password(const RequestContext& ctx);
 
  private:
   const Authorizer& authorizer_;

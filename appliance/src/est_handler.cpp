@@ -23,7 +23,10 @@ void EstHandler::cacerts(const ExchangePtr& ex) const {
 void EstHandler::csrattrs(const ExchangePtr& ex, const std::string& label) const {
   const std::string name = label.empty() ? state_.config.default_profile : label;
   const signer::Profile* profile = state_.issuing.ca().profile(name);
-  if (profile == nullptr) return ex->error(404, "unknown_profile", "no profile '" + name + "'");
+  // A profile for `hsmca sign` alone is nobody's business over the network.
+  if (profile == nullptr || profile->requesters.empty()) {
+    return ex->error(404, "unknown_profile", "no profile '" + name + "' that remote callers may request");
+  }
   const auto der = signer::csr_attributes(*profile);
   if (der.empty()) return ex->finish(ex->response(http::status::no_content));
   Response res = ex->response(http::status::ok);

@@ -7,10 +7,13 @@
 
 #include <iostream>
 
+#include <nlohmann/json.hpp>
+
 #include "hsmca/appliance/auth.hpp"
 #include "hsmca/appliance/config.hpp"
 #include "hsmca/appliance/metrics.hpp"
 #include "hsmca/signer/certificate_authority.hpp"
+#include "hsmca/signer/clock.hpp"
 #include "hsmca/signer/pin.hpp"
 #include "hsmca/token/error.hpp"
 #include "server.hpp"
@@ -18,6 +21,8 @@
 #include "hsmca/appliance/work_pool.hpp"
 
 int main(int argc, char** argv) {
+  // Pending ledger entries older than this are what a crashed run left behind.
+  const auto started = hsmca::signer::unix_seconds(std::chrono::system_clock::now());
   // Before anything else: HSMCA_PIN may be in the environment from the start.
   hsmca::signer::make_process_undumpable();
   // The security officer's PIN is never needed here: out of the environment at once.
@@ -65,6 +70,13 @@ int main(int argc, char** argv) {
     observers.on_fault = [&metrics](const token::Error& e) { metrics.count_token_error(token::rv_name(e.rv())); };
     observers.on_sign = [&metrics](std::chrono::nanoseconds d) { metrics.observe_token_sign(d); };
     auto issuing = signer::IssuingCa::open(ca_config, std::move(observers));
+    // A crash between "pending" and "issued" handed nothing out: such entries
+    // become failed (interrupted), once, at start-up.
+    if (const auto interrupted = issuing->ledger().fail_interrupted(started); interrupted > 0) {
+      std::cout << nlohmann::json{{"event", "pending_reconciled"}, {"entries", interrupted}, {"failure", signer::kInterrupted}}
+                       .dump()
+                << std::endl;
+    }
 
     appliance::WorkPool pool(config.workers, config.queue_limit);
     appliance::Service service(ca_config, config, *issuing, authorizer, metrics, pool);

@@ -38,6 +38,21 @@ std::string_view weakness(std::string_view hash) {
   return "a hash format hsmca does not take";
 }
 
+// What decides how long checking a hash takes: its algorithm and cost
+// ("$2y$10$..." -> "bcrypt 10", "$6$rounds=9000$..." -> "sha512-crypt
+// rounds=9000", "$y$j9T$..." -> "yescrypt j9T").
+std::string cost_of(std::string_view hash) {
+  const auto field = [&](std::size_t n) {
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < n; ++i) at = hash.find('$', at) + 1;
+    return std::string(hash.substr(at, hash.find('$', at) - at));
+  };
+  if (hash.starts_with("$2")) return "bcrypt " + field(2);
+  if (hash.starts_with("$y$")) return "yescrypt " + field(2);
+  const std::string rounds = field(2);
+  return "sha512-crypt " + (rounds.starts_with("rounds=") ? rounds : std::string("rounds=5000"));
+}
+
 }  // namespace
 
 bool is_strong_password_hash(std::string_view hash) noexcept {
@@ -65,6 +80,14 @@ PasswordFile PasswordFile::load(const std::filesystem::path& file) {
     // otherwise refuse its user silently forever.
     if (!hash_with("hsmca load check", hash)) {
       throw ConfigError(where() + "user '" + name + "' has a damaged hash; re-create it with htpasswd -B");
+    }
+    // One kind and cost for all: an unknown user is checked against a decoy
+    // of the same cost, so the time of an answer tells no names apart.
+    if (!out.hashes_.empty() && cost_of(hash) != cost_of(out.hashes_.begin()->second)) {
+      throw ConfigError(where() + "user '" + name + "' has a " + cost_of(hash) + " hash, the users before it a " +
+                        cost_of(out.hashes_.begin()->second) +
+                        " one: give every user the same kind and cost (htpasswd -B -C 10), or an answer's time tells "
+                        "which names exist");
     }
     if (!out.hashes_.emplace(std::move(name), std::move(hash)).second) {
       throw ConfigError(where() + "user '" + line.substr(0, colon) + "' appears twice");

@@ -24,10 +24,10 @@ bool served_on(Listeners listeners, bool secure) {
 
 }  // namespace
 
-void Router::add(http::verb method, std::string pattern, Listeners listeners, Handler handler) {
+void Router::add(http::verb method, std::string pattern, Listeners listeners, Access access, Handler handler) {
   std::vector<std::string> segments;
   for (auto s : split(pattern)) segments.emplace_back(s);
-  routes_.push_back({method, std::move(pattern), std::move(segments), listeners, std::move(handler)});
+  routes_.push_back({method, std::move(pattern), std::move(segments), listeners, access, std::move(handler)});
 }
 
 bool Router::match(const Route& route, const std::vector<std::string_view>& path, PathParams& params) {
@@ -69,7 +69,12 @@ void Router::dispatch(const ExchangePtr& ex) const {
       continue;
     }
     ex->route = route.pattern;
-    if (route.method == req.method()) return route.handler(ex, params);
+    if (route.method == req.method()) {
+      if (route.access == Access::caller && gate_) {
+        return gate_(ex, [&route, ex, params] { route.handler(ex, params); });
+      }
+      return route.handler(ex, params);
+    }
     const std::string method(http::to_string(route.method));
     if (allow.find(method) == std::string::npos) allow += (allow.empty() ? "" : ", ") + method;
   }

@@ -14,17 +14,24 @@ namespace hsmca::appliance {
 
 // Which listeners a route is served on.
 enum class Listeners { both, https, plain };
+// Whether a route's handler relies on who the caller is: only such routes
+// pass the gate (which may check a password first, on a worker).
+enum class Access { open, caller };
 
 // The path's `{name}` segments in order; a last segment `{name...}` takes the
 // rest of the path, slashes included.
 using PathParams = std::vector<std::string>;
 using Handler = std::function<void(const ExchangePtr&, const PathParams&)>;
+// Runs before a credentials route's handler: answers the exchange, or calls
+// `proceed` (at once or later, on any thread).
+using Gate = std::function<void(const ExchangePtr&, std::function<void()> proceed)>;
 
 class Router {
  public:
   // `pattern`: "/api/v1/certificates/{serial}/revoke". It becomes the
   // exchange's route label (metrics, logs), so labels never hold client input.
-  void add(http::verb method, std::string pattern, Listeners listeners, Handler handler);
+  void add(http::verb method, std::string pattern, Listeners listeners, Access access, Handler handler);
+  void set_gate(Gate gate) { gate_ = std::move(gate); }
   // Sets the exchange's route and hands it to its handler, or answers it.
   void dispatch(const ExchangePtr& ex) const;
 
@@ -34,10 +41,12 @@ class Router {
     std::string pattern;
     std::vector<std::string> segments;
     Listeners listeners;
+    Access access;
     Handler handler;
   };
   static bool match(const Route& route, const std::vector<std::string_view>& path, PathParams& params);
-  std::vector<Route> routes_;
+  std::vector<Route> routes_;  // fixed once the service is built: handlers refer into it
+  Gate gate_;
 };
 
 }  // namespace hsmca::appliance

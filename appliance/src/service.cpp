@@ -1,5 +1,7 @@
 #include "service.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include "log.hpp"
 
 namespace hsmca::appliance {
@@ -8,6 +10,10 @@ namespace {
 // How often the revocation watcher reads the ledger's revocation version: a
 // revocation by another process shows in every answer within this.
 constexpr std::chrono::milliseconds kRevocationWatchInterval{250};
+// Password checks at once, and waiting: two cores' worth of bcrypt; beyond
+// the queue, 503 (the signing pool never waits for a hash).
+constexpr std::size_t kPasswordThreads = 2;
+constexpr std::size_t kPasswordQueue = 64;
 
 }  // namespace
 
@@ -27,35 +33,38 @@ Service::Service(const signer::CaConfig& ca_config, const ApplianceConfig& confi
       est_(state_),
       api_(state_),
       health_(state_),
-      metrics_handler_(state_) {
+      metrics_handler_(state_),
+      password_checks_(kPasswordThreads, kPasswordQueue) {
   using http::verb;
   using L = Listeners;
+  using A = Access;
   auto& r = router_;
+  r.set_gate([this](const ExchangePtr& ex, std::function<void()> proceed) { check_password(ex, std::move(proceed)); });
   // Public, on both listeners.
-  r.add(verb::get, "/healthz", L::both, [this](auto& ex, auto&) { health_.check(ex); });
-  r.add(verb::get, "/ca/chain.pem", L::both, [this](auto& ex, auto&) { ca_.chain_pem(ex); });
-  r.add(verb::get, "/ca/issuer.crt", L::both, [this](auto& ex, auto&) { ca_.issuer_der(ex); });
-  r.add(verb::get, "/crl", L::both, [this](auto& ex, auto&) { crl_.issuer_crl(ex); });
-  r.add(verb::get, "/root.crl", L::both, [this](auto& ex, auto&) { crl_.root_crl(ex); });
-  r.add(verb::post, "/ocsp", L::both, [this](auto& ex, auto&) { ocsp_.post(ex); });
-  r.add(verb::post, "/ocsp/", L::both, [this](auto& ex, auto&) { ocsp_.post(ex); });
-  r.add(verb::get, "/ocsp/{request...}", L::both, [this](auto& ex, auto& p) { ocsp_.get(ex, p[0]); });
-  r.add(verb::get, "/metrics", L::plain, [this](auto& ex, auto&) { metrics_handler_.render(ex); });
+  r.add(verb::get, "/healthz", L::both, A::open, [this](auto& ex, auto&) { health_.check(ex); });
+  r.add(verb::get, "/ca/chain.pem", L::both, A::open, [this](auto& ex, auto&) { ca_.chain_pem(ex); });
+  r.add(verb::get, "/ca/issuer.crt", L::both, A::open, [this](auto& ex, auto&) { ca_.issuer_der(ex); });
+  r.add(verb::get, "/crl", L::both, A::open, [this](auto& ex, auto&) { crl_.issuer_crl(ex); });
+  r.add(verb::get, "/root.crl", L::both, A::open, [this](auto& ex, auto&) { crl_.root_crl(ex); });
+  r.add(verb::post, "/ocsp", L::both, A::open, [this](auto& ex, auto&) { ocsp_.post(ex); });
+  r.add(verb::post, "/ocsp/", L::both, A::open, [this](auto& ex, auto&) { ocsp_.post(ex); });
+  r.add(verb::get, "/ocsp/{request...}", L::both, A::open, [this](auto& ex, auto& p) { ocsp_.get(ex, p[0]); });
+  r.add(verb::get, "/metrics", L::plain, A::open, [this](auto& ex, auto&) { metrics_handler_.render(ex); });
   // EST (RFC 7030 3.2.2: the optional label names the profile), HTTPS only.
-  r.add(verb::get, "/.well-known/est/cacerts", L::https, [this](auto& ex, auto&) { est_.cacerts(ex); });
-  r.add(verb::get, "/.well-known/est/{label}/cacerts", L::https, [this](auto& ex, auto&) { est_.cacerts(ex); });
-  r.add(verb::get, "/.well-known/est/csrattrs", L::https, [this](auto& ex, auto&) { est_.csrattrs(ex, ""); });
-  r.add(verb::get, "/.well-known/est/{label}/csrattrs", L::https, [this](auto& ex, auto& p) { est_.csrattrs(ex, p[0]); });
-  r.add(verb::post, "/.well-known/est/simpleenroll", L::https, [this](auto& ex, auto&) { est_.enroll(ex, "", false); });
-  r.add(verb::post, "/.well-known/est/{label}/simpleenroll", L::https,
+  r.add(verb::get, "/.well-known/est/cacerts", L::https, A::open, [this](auto& ex, auto&) { est_.cacerts(ex); });
+  r.add(verb::get, "/.well-known/est/{label}/cacerts", L::https, A::open, [this](auto& ex, auto&) { est_.cacerts(ex); });
+  r.add(verb::get, "/.well-known/est/csrattrs", L::https, A::open, [this](auto& ex, auto&) { est_.csrattrs(ex, ""); });
+  r.add(verb::get, "/.well-known/est/{label}/csrattrs", L::https, A::open, [this](auto& ex, auto& p) { est_.csrattrs(ex, p[0]); });
+  r.add(verb::post, "/.well-known/est/simpleenroll", L::https, A::caller, [this](auto& ex, auto&) { est_.enroll(ex, "", false); });
+  r.add(verb::post, "/.well-known/est/{label}/simpleenroll", L::https, A::caller,
         [this](auto& ex, auto& p) { est_.enroll(ex, p[0], false); });
-  r.add(verb::post, "/.well-known/est/simplereenroll", L::https, [this](auto& ex, auto&) { est_.enroll(ex, "", true); });
-  r.add(verb::post, "/.well-known/est/{label}/simplereenroll", L::https,
+  r.add(verb::post, "/.well-known/est/simplereenroll", L::https, A::caller, [this](auto& ex, auto&) { est_.enroll(ex, "", true); });
+  r.add(verb::post, "/.well-known/est/{label}/simplereenroll", L::https, A::caller,
         [this](auto& ex, auto& p) { est_.enroll(ex, p[0], true); });
   // The JSON API, HTTPS only.
-  r.add(verb::post, "/api/v1/certificates", L::https, [this](auto& ex, auto&) { api_.issue(ex); });
-  r.add(verb::get, "/api/v1/certificates/{serial}", L::https, [this](auto& ex, auto& p) { api_.show(ex, p[0]); });
-  r.add(verb::post, "/api/v1/certificates/{serial}/revoke", L::https,
+  r.add(verb::post, "/api/v1/certificates", L::https, A::caller, [this](auto& ex, auto&) { api_.issue(ex); });
+  r.add(verb::get, "/api/v1/certificates/{serial}", L::https, A::caller, [this](auto& ex, auto& p) { api_.show(ex, p[0]); });
+  r.add(verb::post, "/api/v1/certificates/{serial}/revoke", L::https, A::caller,
         [this](auto& ex, auto& p) { api_.revoke(ex, p[0]); });
 }
 
@@ -65,31 +74,42 @@ void Service::handle(RequestContext ctx, std::function<void(Response)> done) {
   // The router's one catch: what a handler throws before it answered.
   try {
     ex->identity = credentials_.identify(ex->ctx);
-    auto password = Credentials::basic(ex->ctx);
-    if (!password) return router_.dispatch(ex);
-    // RFC 7030 3.2.3 bootstrap: a password, over TLS only, checked on a worker
-    // (a slow hash by design) and only while the address has failures left.
-    if (!ex->ctx.secure) {
-      return ex->error(401, "unauthenticated", "passwords are taken over HTTPS only; this one was not checked");
-    }
-    if (!credentials_.takes_passwords()) return router_.dispatch(ex);
-    if (const auto wait = credentials_.retry_after(ex->ctx); wait > 0) {
-      Response res = ex->response(http::status::too_many_requests);
-      res.set(http::field::content_type, "application/json");
-      res.set(http::field::retry_after, std::to_string(wait));
-      res.body() = nlohmann::json{{"error", "too_many_failures"},
-                                  {"message", "too many wrong passwords from this address; retry in " +
-                                                  std::to_string(wait) + " s"}}
-                       .dump();
-      return ex->finish(std::move(res));
-    }
-    auto shared = std::make_shared<Credentials::Password>(std::move(*password));
-    state_.submit(ex, [this, ex, shared] {
-      ex->identity = credentials_.check_password(ex->ctx, *shared);
-      router_.dispatch(ex);
-    });
+    router_.dispatch(ex);
   } catch (const std::exception& e) {
     ex->fail(e);
+  }
+}
+
+// RFC 7030 3.2.3 bootstrap: a password, on routes that rely on the caller
+// only, checked on a pool of its own (a slow hash by design: it must not hold
+// up signing, revocation or OCSP) and only within the address's allowance.
+void Service::check_password(const ExchangePtr& ex, std::function<void()> proceed) {
+  auto password = Credentials::basic(ex->ctx);
+  // No password, or one that does not decode to user:password: the handler
+  // answers as for no credential, and nothing is spent.
+  if (!password || password->user.empty() || !credentials_.takes_passwords()) return proceed();
+  if (const auto wait = credentials_.begin_password(ex->ctx); wait > 0) {
+    Response res = ex->response(http::status::too_many_requests);
+    res.set(http::field::content_type, "application/json");
+    res.set(http::field::retry_after, std::to_string(wait));
+    res.body() = nlohmann::json{{"error", "too_many_failures"},
+                                {"message", "too many wrong passwords from this address; retry in " +
+                                                std::to_string(wait) + " s"}}
+                     .dump();
+    return ex->finish(std::move(res));
+  }
+  auto shared = std::make_shared<Credentials::Password>(std::move(*password));
+  auto job = [this, ex, shared, proceed = std::move(proceed)] {
+    try {
+      ex->identity = credentials_.check_password(ex->ctx, *shared);
+      proceed();
+    } catch (const std::exception& e) {
+      ex->fail(e);
+    }
+  };
+  if (!password_checks_.try_submit(std::move(job))) {
+    credentials_.abandon_password(ex->ctx);
+    ex->fail(Busy());
   }
 }
 

@@ -35,6 +35,8 @@ class Service {
   std::int64_t in_flight() const noexcept { return metrics_.in_flight(); }
 
  private:
+  void check_password(const ExchangePtr& ex, std::function<void()> proceed);
+
   Metrics& metrics_;
   // The ledger's revocation version, watched on a thread of its own and
   // advanced at once by this process's own revocations; the CRL, OCSP
@@ -51,6 +53,8 @@ class Service {
   HealthHandler health_;
   MetricsHandler metrics_handler_;
   Router router_;
+  // Last: its threads stop first, before anything a password check uses.
+  WorkPool password_checks_;
 };
 
 }  // namespace hsmca::appliance

@@ -110,6 +110,7 @@ Outcome<LeafPlan> CertificateAuthority::prepare(const IssuanceRequest& request,
                                                ") differ from the renewed certificate's (" +
                                                (had.empty() ? "none" : had) + ")"};
     }
+    plan.value().renews = old.serial;
   }
   return plan;
 }
@@ -178,8 +179,8 @@ Outcome<Renewal> CertificateAuthority::renewal_of(X509* certificate, const std::
   return Renewal{record.serial, record.profile, record.subject, record.sans};
 }
 
-IssuedCertificate CertificateAuthority::complete(const LeafPlan& plan, const std::string& profile,
-                                                 const std::string& requester) {
+Outcome<IssuedCertificate> CertificateAuthority::complete(const LeafPlan& plan, const std::string& profile,
+                                                          const std::string& requester) {
   IssuanceRecord record;
   record.issuer_id = issuer_id_;
   record.serial = plan.serial_hex;
@@ -204,7 +205,17 @@ IssuedCertificate CertificateAuthority::complete(const LeafPlan& plan, const std
     }
     throw;
   }
-  ledger_.record_issued(id, cert->der());
+  if (!plan.renews) {
+    ledger_.record_issued(id, cert->der());
+    return std::move(*cert);
+  }
+  if (!ledger_.record_renewal_issued(id, cert->der(), issuer_id_, *plan.renews,
+                                     unix_seconds(std::chrono::system_clock::now()))) {
+    // Another renewal of it, or a revocation, came first: this one never goes out.
+    const std::string why = "certificate " + *plan.renews + " was renewed or revoked while this renewal was made";
+    ledger_.record_failed(id, why);
+    return Rejection{"renewal_refused", why};
+  }
   return std::move(*cert);
 }
 

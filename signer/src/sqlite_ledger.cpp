@@ -160,6 +160,9 @@ class SqliteLedger final : public Ledger {
   std::int64_t record_pending(const IssuanceRecord& record) override;
   void record_issued(std::int64_t id, std::span<const unsigned char> der) override;
   void record_failed(std::int64_t id, const std::string& reason) override;
+  bool record_renewal_issued(std::int64_t id, std::span<const unsigned char> der, const std::string& issuer_id,
+                             const std::string& renewed_serial, std::int64_t revoked_at) override;
+  std::int64_t fail_interrupted(std::int64_t started_before) override;
   RevokeOutcome revoke(const std::string& issuer_id, const std::string& serial, RevocationReason reason,
                        std::int64_t revoked_at) override;
   std::vector<LedgerEntry> revoked(const std::string& issuer_id) const override;
@@ -244,6 +247,30 @@ void SqliteLedger::record_issued(std::int64_t id, std::span<const unsigned char>
   });
 }
 
+bool SqliteLedger::record_renewal_issued(std::int64_t id, std::span<const unsigned char> der,
+                                         const std::string& issuer_id, const std::string& renewed_serial,
+                                         std::int64_t revoked_at) {
+  if (der.empty()) throw std::invalid_argument("record_renewal_issued: empty certificate");
+  check_lower_hex(issuer_id, "issuer_id");
+  check_lower_hex(renewed_serial, "renewed_serial");
+  // One job, one savepoint: both rows change or neither does.
+  return writer_.submit([&](sqlite3* db) -> std::int64_t {
+           {
+             Query q(db, statements_.mark_revoked.get());
+             q.bind(revoked_at).bind(reason_name(RevocationReason::superseded)).bind(issuer_id).bind(renewed_serial);
+             q.step(where_, "record_renewal_issued");
+           }
+           if (sqlite3_changes(db) == 0) return 0;
+           {
+             Query q(db, statements_.mark_issued.get());
+             q.bind_blob(der).bind(now_unix()).bind(id);
+             q.step(where_, "record_renewal_issued");
+           }
+           if (sqlite3_changes(db) == 0) refuse_transition(db, id, "record_renewal_issued");
+           return 1;
+         }) == 1;
+}
+
 void SqliteLedger::record_failed(std::int64_t id, const std::string& reason) {
   // Called while handling a failure: an empty reason is recorded, not refused.
   const std::string stored = reason.empty() ? "(no reason given)" : reason;
@@ -255,6 +282,21 @@ void SqliteLedger::record_failed(std::int64_t id, const std::string& reason) {
     }
     if (sqlite3_changes(db) == 0) refuse_transition(db, id, "record_failed");
     return id;
+  });
+}
+
+std::int64_t SqliteLedger::fail_interrupted(std::int64_t started_before) {
+  return writer_.submit([&](sqlite3* db) -> std::int64_t {
+    // Once per process start: not worth a persistent statement.
+    const auto stmt = prepare(db, where_,
+                              "UPDATE certificates SET status = 'failed', failure = ? "
+                              "WHERE status = 'pending' AND created_at < ?");
+    {
+      Query q(db, stmt.get());
+      q.bind(kInterrupted).bind(started_before);
+      q.step(where_, "fail_interrupted");
+    }
+    return sqlite3_changes(db);
   });
 }
 

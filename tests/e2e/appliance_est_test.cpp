@@ -23,7 +23,7 @@ class ApplianceEstTest : public ApplianceFixture {
     auto made = run_process({"htpasswd", "-c", "-B", "-C", "10", "-b", (dir_ / "est-users").string(),
                              "device-bootstrap", kDevicePassword});
     ASSERT_EQ(made.exit_code, 0) << made.err;
-    auto visitor = run_process({"htpasswd", "-B", "-b", (dir_ / "est-users").string(), "visitor", "visitor-pass"});
+    auto visitor = run_process({"htpasswd", "-B", "-C", "10", "-b", (dir_ / "est-users").string(), "visitor", "visitor-pass"});
     ASSERT_EQ(visitor.exit_code, 0) << visitor.err;
     fs::permissions(dir_ / "est-users", fs::perms::owner_read | fs::perms::owner_write);
     ApplianceFixture::SetUp();
@@ -100,6 +100,17 @@ TEST_F(ApplianceEstTest, BootstrapsWithAPasswordThenReenrollsWithTheIssuedCertif
   ASSERT_EQ(renewed.status, 200) << renewed.body;
   EXPECT_TRUE(verifies(certs_of(renewed)));
   EXPECT_EQ(ledger().back()["profile"], "device") << "a renewal keeps its profile";
+  // A certificate is renewed once: the old one is revoked as superseded, so
+  // it neither renews again nor authenticates.
+  auto entries_after = ledger();
+  const auto old_entry = entries_after[entries_after.size() - 2];
+  EXPECT_EQ(old_entry["status"], "revoked");
+  EXPECT_EQ(old_entry["revocation_reason"], "superseded") << old_entry.dump();
+  openssl_csr(dir_.path(), "sensor-again", "/CN=sensor-17");
+  auto again = enroll(est_body("sensor-again"), {"--cert", (dir_ / "sensor.crt").string(), "--key", (dir_ / "sensor.key").string()},
+                      "/.well-known/est/simplereenroll");
+  EXPECT_EQ(again.status, 401) << again.body;
+  EXPECT_EQ(nlohmann::json::parse(again.body)["error"], "credential_refused");
   // The password is nowhere in the log.
   EXPECT_EQ(read_file(log_).find(kDevicePassword), std::string::npos);
 }
@@ -118,10 +129,11 @@ TEST_F(ApplianceEstTest, AWrongPasswordAndAnUnknownUserGet401AndIssueNothing) {
                               "--resolve", "ca.example.test:" + std::to_string(https_port_) + ":127.0.0.1", "-X", "POST",
                               url("/.well-known/est/simpleenroll")});
   EXPECT_NE(headers.out.find("WWW-Authenticate: Basic realm=\"hsmca\""), std::string::npos) << headers.out;
-  // Passwords are taken over TLS only.
+  // Passwords are checked over TLS only: on the plain listener a Basic header
+  // is ignored (nothing there acts for a caller), and public answers still come.
   auto plain = run_process({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-u",
-                            std::string("device-bootstrap:") + kDevicePassword, plain_url("/healthz")});
-  EXPECT_EQ(plain.out, "401");
+                            std::string("device-bootstrap:") + kDevicePassword, plain_url("/crl")});
+  EXPECT_EQ(plain.out, "200");
   EXPECT_EQ(issued(), before);
 }
 
@@ -162,6 +174,18 @@ TEST_F(ApplianceEstTest, RepeatedWrongPasswordsFromOneAddressGet429WithRetryAfte
   EXPECT_EQ(enroll(est_body("token-user"), bearer(kEnrollToken)).status, 200);
 }
 
+TEST_F(ApplianceEstTest, BasicHeadersWithoutAUserSpendNothing) {
+  openssl_csr(dir_.path(), "empty", "/CN=empty");
+  const auto body = est_body("empty");
+  for (int i = 0; i < 8; ++i) {
+    auto r = enroll(body, {"-H", "Authorization: Basic Og=="}, "/.well-known/est/device/simpleenroll");  // ":"
+    EXPECT_EQ(r.status, 401) << r.body;
+  }
+  openssl_csr(dir_.path(), "after", "/CN=after");
+  auto right = enroll(est_body("after"), basic("device-bootstrap", kDevicePassword), "/.well-known/est/device/simpleenroll");
+  EXPECT_EQ(right.status, 200) << "eight empty users did not use up the address's allowance: " << right.body;
+}
+
 TEST_F(ApplianceEstTest, PasswordUsersGetOnlyTheProfilesTheirRolesAndRequestersAllow) {
   const auto before = issued();
   openssl_csr(dir_.path(), "v1", "/CN=v1");
@@ -195,6 +219,7 @@ TEST_F(ApplianceEstTest, CsrattrsSaysWhatTheProfileAsksAndNothingWhenItAsksNothi
   EXPECT_NE(parsed.out.find("prime256v1"), std::string::npos) << parsed.out;
   EXPECT_NE(parsed.out.find("secp384r1"), std::string::npos) << parsed.out;
   EXPECT_EQ(curl({url("/.well-known/est/nosuch/csrattrs")}).status, 404);
+  EXPECT_EQ(curl({url("/.well-known/est/host/csrattrs")}).status, 404) << "a profile for hsmca sign alone is not named";
   // What csrattrs announces is enforced: an RSA key is refused for device.
   run_process({"openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", (dir_ / "rsa.key").string(),
                "-subj", "/CN=rsa-device", "-out", (dir_ / "rsa.csr").string()});

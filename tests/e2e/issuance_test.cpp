@@ -189,6 +189,37 @@ TEST_F(IssuanceTest, APinFileOthersMayReadStopsSigningBeforeAnythingIsRecorded) 
   EXPECT_EQ(signed_now.exit_code, 0) << signed_now.err;
 }
 
+TEST_F(IssuanceTest, AnEntryACrashLeftPendingIsMarkedInterruptedByTheNextRun) {
+  auto first = make_csr("first", "/CN=first.example.test", "DNS:first.example.test");
+  ASSERT_EQ(sign({"--csr", first.string(), "--profile", "server", "--out", (dir_ / "first.crt").string()}).exit_code, 0);
+  // What a kill -9 between "pending" and "issued" leaves: a pending row, here five seconds old.
+  auto crash = run_process({"python3", "-c",
+                            "import sqlite3, sys, time\n"
+                            "db = sqlite3.connect(sys.argv[1])\n"
+                            "r = db.execute('SELECT issuer_id, subject, sans, tbs_sha256, profile, requester, not_before,"
+                            " not_after FROM certificates').fetchone()\n"
+                            "db.execute(\"INSERT INTO certificates (issuer_id, serial, subject, sans, tbs_sha256, profile,"
+                            " requester, not_before, not_after, status, created_at) VALUES (?, '0badc0de', ?, ?, ?, ?, ?, ?,"
+                            " ?, 'pending', ?)\", r + (int(time.time()) - 5,))\n"
+                            "db.commit()\n",
+                            (dir_ / "ledger.db").string()});
+  ASSERT_EQ(crash.exit_code, 0) << crash.err;
+  ASSERT_EQ(ledger().back()["status"], "pending");
+
+  auto second = make_csr("second", "/CN=second.example.test", "DNS:second.example.test");
+  auto r = sign({"--csr", second.string(), "--profile", "server", "--out", (dir_ / "second.crt").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("1 ledger entry left pending by an earlier crash marked failed (interrupted)"), std::string::npos)
+      << r.err;
+  auto entries = ledger();
+  ASSERT_EQ(entries.size(), 3u);
+  EXPECT_EQ(entries[1]["serial"], "0badc0de");
+  EXPECT_EQ(entries[1]["status"], "failed");
+  EXPECT_EQ(entries[2]["status"], "issued");
+  auto listed = hsmca({"certs", "list", "--config", (dir_ / "ca.yaml").string()});
+  EXPECT_NE(listed.out.find("0badc0de  failed (interrupted)"), std::string::npos) << listed.out;
+}
+
 TEST_F(IssuanceTest, DaysBeyondTheProfileAreCappedAtTheProfile) {
   auto csr = make_csr("web", "/CN=web.example.test");
   ASSERT_EQ(sign({"--csr", csr.string(), "--profile", "server", "--days", "400", "--out", (dir_ / "web.crt").string()}).exit_code, 0);

@@ -41,7 +41,10 @@ class PasswordFileTest : public ::testing::Test {
 };
 
 TEST_F(PasswordFileTest, VerifiesBcryptAndSha512CryptPasswordsFromHtpasswd) {
-  const auto file = load(htpasswd_line({"-B"}, "device", "s3cret pass") + htpasswd_line({"-5"}, "other", "x"));
+  const auto sha = load(htpasswd_line({"-5"}, "other", "x"));
+  EXPECT_TRUE(sha.verify("other", "x"));
+  EXPECT_FALSE(sha.verify("other", "y"));
+  const auto file = load(htpasswd_line({"-B"}, "device", "s3cret pass") + htpasswd_line({"-B"}, "other", "x"));
   EXPECT_TRUE(file.verify("device", "s3cret pass"));
   EXPECT_FALSE(file.verify("device", "s3cret pas"));
   EXPECT_FALSE(file.verify("device", "s3cret pass "));
@@ -63,6 +66,15 @@ TEST_F(PasswordFileTest, RefusesWeakFormatsNamingTheLineAndUserButNeverTheHash) 
   EXPECT_NE(error_of(htpasswd_line({"-B"}, "twice", "a") + htpasswd_line({"-B"}, "twice", "b")).find("appears twice"),
             std::string::npos);
   EXPECT_NE(error_of("cut:$2y$05$abc\n").find("damaged"), std::string::npos);
+}
+
+TEST_F(PasswordFileTest, RefusesUsersWhoseHashesCostDifferently) {
+  // A cheap hash beside a dear one would let an answer's time tell the names apart.
+  const auto why = error_of(htpasswd_line({"-B", "-C", "10"}, "dear", "a") + htpasswd_line({"-B", "-C", "4"}, "cheap", "b"));
+  EXPECT_NE(why.find("users:2: user 'cheap' has a bcrypt 04 hash, the users before it a bcrypt 10 one"), std::string::npos)
+      << why;
+  EXPECT_NE(error_of(htpasswd_line({"-B"}, "b", "a") + htpasswd_line({"-5"}, "s", "b")).find("same kind and cost"),
+            std::string::npos);
 }
 
 TEST_F(PasswordFileTest, AnUnknownUserTakesAsLongAsAWrongPassword) {

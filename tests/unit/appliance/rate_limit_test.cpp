@@ -44,29 +44,35 @@ TEST(FailureLimiterTest, AnAddressMayFailABurstThenWaitsItsTurn) {
   using namespace std::chrono_literals;
   FailureLimiter limiter(1.0 / 60, 5);
   const auto t0 = FailureLimiter::Clock::time_point{} + 1h;
-  for (int i = 0; i < 5; ++i) {
-    EXPECT_EQ(limiter.retry_after("192.0.2.1", t0), 0) << i;
-    limiter.failed("192.0.2.1", t0);
-  }
-  EXPECT_EQ(limiter.retry_after("192.0.2.1", t0), 60);
-  EXPECT_EQ(limiter.retry_after("192.0.2.1", t0 + 45s), 15);
-  EXPECT_EQ(limiter.retry_after("192.0.2.2", t0), 0) << "another address has its own allowance";
-  EXPECT_EQ(limiter.retry_after("192.0.2.1", t0 + 60s), 0) << "one more try a minute";
-  limiter.failed("192.0.2.1", t0 + 60s);
-  EXPECT_GT(limiter.retry_after("192.0.2.1", t0 + 60s), 0);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(limiter.take("192.0.2.1", t0), 0) << i;
+  EXPECT_EQ(limiter.take("192.0.2.1", t0), 60) << "the sixth attempt at once waits a minute";
+  EXPECT_EQ(limiter.take("192.0.2.1", t0 + 45s), 15);
+  EXPECT_EQ(limiter.take("192.0.2.2", t0), 0) << "another address has its own allowance";
+  EXPECT_EQ(limiter.take("192.0.2.1", t0 + 60s), 0) << "one more try a minute";
+  EXPECT_GT(limiter.take("192.0.2.1", t0 + 60s), 0);
 }
 
-TEST(FailureLimiterTest, AFullTableForgetsOnlyAddressesThatWaitedOut) {
+TEST(FailureLimiterTest, ASuccessGivesItsAttemptBack) {
   using namespace std::chrono_literals;
-  FailureLimiter limiter(1.0, 2, 2);
+  FailureLimiter limiter(1.0 / 60, 2);
   const auto t0 = FailureLimiter::Clock::time_point{} + 1h;
-  limiter.failed("a", t0);
-  limiter.failed("a", t0);
-  limiter.failed("b", t0);
-  EXPECT_GT(limiter.retry_after("a", t0), 0);
-  EXPECT_GT(limiter.retry_after("c", t0), 0) << "no room, and nobody to forget: a new address waits";
-  EXPECT_EQ(limiter.retry_after("c", t0 + 5s), 0) << "a and b waited out; c gets room";
-  EXPECT_EQ(limiter.retry_after("a", t0 + 5s), 0);
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_EQ(limiter.take("192.0.2.1", t0), 0) << i;
+    limiter.refund("192.0.2.1", t0);
+  }
+  EXPECT_EQ(limiter.take("192.0.2.1", t0), 0);
+  EXPECT_EQ(limiter.take("192.0.2.1", t0), 0);
+  EXPECT_GT(limiter.take("192.0.2.1", t0), 0) << "two failures in a row use the allowance up";
+}
+
+TEST(FailureLimiterTest, AFullTableForgetsWhoWaitedOutThenWhoWasSeenLongestAgo) {
+  using namespace std::chrono_literals;
+  FailureLimiter limiter(1.0 / 60, 1, 2);
+  const auto t0 = FailureLimiter::Clock::time_point{} + 1h;
+  EXPECT_EQ(limiter.take("a", t0), 0);
+  EXPECT_EQ(limiter.take("b", t0 + 1s), 0);
+  EXPECT_EQ(limiter.take("c", t0 + 2s), 0) << "a new address is never locked out by a full table";
+  EXPECT_GT(limiter.take("b", t0 + 2s), 0) << "b, seen after a, is still remembered";
 }
 
 }  // namespace

@@ -18,13 +18,13 @@ class NoCredentials final : public CredentialCheck {
 class RouterTest : public ::testing::Test {
  protected:
   RouterTest() {
-    router_.add(http::verb::get, "/healthz", Listeners::both, record("health"));
-    router_.add(http::verb::get, "/metrics", Listeners::plain, record("metrics"));
-    router_.add(http::verb::post, "/api/v1/certificates/{serial}/revoke", Listeners::https, record("revoke"));
-    router_.add(http::verb::get, "/api/v1/certificates/{serial}", Listeners::https, record("show"));
-    router_.add(http::verb::get, "/ocsp/{request...}", Listeners::both, record("ocsp"));
-    router_.add(http::verb::post, "/ocsp", Listeners::both, record("ocsp-post"));
-    router_.add(http::verb::post, "/ocsp/", Listeners::both, record("ocsp-post"));
+    router_.add(http::verb::get, "/healthz", Listeners::both, Access::open, record("health"));
+    router_.add(http::verb::get, "/metrics", Listeners::plain, Access::open, record("metrics"));
+    router_.add(http::verb::post, "/api/v1/certificates/{serial}/revoke", Listeners::https, Access::caller, record("revoke"));
+    router_.add(http::verb::get, "/api/v1/certificates/{serial}", Listeners::https, Access::caller, record("show"));
+    router_.add(http::verb::get, "/ocsp/{request...}", Listeners::both, Access::open, record("ocsp"));
+    router_.add(http::verb::post, "/ocsp", Listeners::both, Access::open, record("ocsp-post"));
+    router_.add(http::verb::post, "/ocsp/", Listeners::both, Access::open, record("ocsp-post"));
   }
 
   Handler record(std::string name) {

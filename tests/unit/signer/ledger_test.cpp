@@ -1,4 +1,5 @@
 #include "hsmca/signer/ledger.hpp"
+#include "hsmca/signer/clock.hpp"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -226,6 +227,28 @@ TEST_F(LedgerTest, RecordsAFailedSigningWithItsReasonAndNoCertificate) {
   // A failed serial stays taken: it may have reached the token.
   EXPECT_THROW(ledger->record_pending(record_for(kIssuerA, "0f")), DuplicateSerial);
   EXPECT_THROW(ledger->record_failed(id, "again"), LedgerError);
+}
+
+TEST_F(LedgerTest, EntriesACrashLeftPendingBecomeFailedInterruptedAndNothingElseChanges) {
+  auto ledger = open_sqlite_ledger(db_path());
+  const auto left = ledger->record_pending(record_for(kIssuerA, "0a"));
+  const auto done = ledger->record_pending(record_for(kIssuerA, "0b"));
+  ledger->record_issued(done, std::vector<unsigned char>{0x30, 0x00});
+  const auto refused = ledger->record_pending(record_for(kIssuerA, "0c"));
+  ledger->record_failed(refused, "C_Sign: CKR_DEVICE_ERROR");
+  const auto now = unix_seconds(std::chrono::system_clock::now());
+
+  EXPECT_EQ(ledger->fail_interrupted(now - 60), 0) << "an entry younger than the cutoff may be in flight";
+  EXPECT_EQ(ledger->fail_interrupted(now + 1), 1);
+  const auto entry = ledger->find(kIssuerA, "0a");
+  ASSERT_TRUE(entry);
+  EXPECT_EQ(entry->status, CertificateStatus::failed);
+  EXPECT_EQ(entry->failure, kInterrupted);
+  EXPECT_EQ(ledger->find(kIssuerA, "0b")->status, CertificateStatus::issued);
+  EXPECT_EQ(ledger->find(kIssuerA, "0c")->failure, "C_Sign: CKR_DEVICE_ERROR");
+  // The process that wrote the pending entry, if it still ran, could not now call it issued.
+  EXPECT_THROW(ledger->record_issued(left, std::vector<unsigned char>{0x30, 0x00}), LedgerError);
+  EXPECT_EQ(ledger->fail_interrupted(now + 1), 0) << "once is enough";
 }
 
 TEST_F(LedgerTest, ListsEntriesOldestFirstAndFiltersByIssuer) {

@@ -38,36 +38,42 @@ class TokenBucket {
   Clock::time_point last_;
 };
 
-// Failed password attempts per client address: each address may fail
-// `burst` times, then once per 1/rate seconds. A refused address is told when
-// to come back; a success costs nothing. Bounded: when full, addresses whose
-// allowance has refilled are forgotten, and new ones are refused until room
-// appears (an attacker cannot reset its own count by flooding with others).
-// Safe from many threads.
+// Password attempts per client address: each address may fail `burst`
+// times, then once per 1/rate seconds. An attempt takes its allowance before
+// the password is checked (so concurrent guesses cannot all get through) and
+// a success gives it back. Bounded: when full, addresses whose allowance has
+// refilled are forgotten first, then the one seen longest ago. Safe from many
+// threads.
 class FailureLimiter {
  public:
   using Clock = std::chrono::steady_clock;
   FailureLimiter(double rate, double burst, std::size_t capacity = 10'000)
       : rate_(rate), burst_(burst), capacity_(capacity) {}
 
-  // Seconds to wait before `address` may try again; 0 when it may now.
-  std::int64_t retry_after(const std::string& address, Clock::time_point now) {
-    std::lock_guard lock(mutex_);
-    auto it = entries_.find(address);
-    if (it == entries_.end()) return entries_.size() >= capacity_ && !make_room(now) ? 1 : 0;
-    const double tokens = refill(it->second, now);
-    if (tokens >= 1.0) return 0;
-    return static_cast<std::int64_t>(std::ceil((1.0 - tokens) / rate_ - 1e-9));
-  }
-  // `address` failed once.
-  void failed(const std::string& address, Clock::time_point now) {
+  // 0, having taken one attempt from `address`'s allowance; otherwise the
+  // seconds to wait before it may try again (nothing taken).
+  std::int64_t take(const std::string& address, Clock::time_point now) {
     std::lock_guard lock(mutex_);
     auto it = entries_.find(address);
     if (it == entries_.end()) {
-      if (entries_.size() >= capacity_ && !make_room(now)) return;
+      if (entries_.size() >= capacity_) make_room(now);
       it = entries_.emplace(address, Entry{burst_, now}).first;
     }
-    it->second.tokens = std::max(0.0, refill(it->second, now) - 1.0);
+    const double tokens = refill(it->second, now);
+    it->second.last = now;
+    if (tokens < 1.0) {
+      it->second.tokens = tokens;
+      return static_cast<std::int64_t>(std::ceil((1.0 - tokens) / rate_ - 1e-9));
+    }
+    it->second.tokens = tokens - 1.0;
+    return 0;
+  }
+  // The attempt taken for `address` succeeded: it costs nothing.
+  void refund(const std::string& address, Clock::time_point now) {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(address);
+    if (it == entries_.end()) return;
+    it->second.tokens = std::min(burst_, refill(it->second, now) + 1.0);
     it->second.last = now;
   }
 
@@ -80,9 +86,12 @@ class FailureLimiter {
     const double elapsed = now > e.last ? std::chrono::duration<double>(now - e.last).count() : 0.0;
     return std::min(burst_, e.tokens + rate_ * elapsed);
   }
-  bool make_room(Clock::time_point now) {
+  void make_room(Clock::time_point now) {
     std::erase_if(entries_, [&](const auto& kv) { return refill(kv.second, now) >= burst_; });
-    return entries_.size() < capacity_;
+    if (entries_.size() < capacity_) return;
+    auto oldest = std::min_element(entries_.begin(), entries_.end(),
+                                   [](const auto& a, const auto& b) { return a.second.last < b.second.last; });
+    entries_.erase(oldest);
   }
 
   std::mutex mutex_;

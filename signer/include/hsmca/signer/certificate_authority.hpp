@@ -63,8 +63,10 @@ class CertificateAuthority {
   Outcome<LeafPlan> prepare(const IssuanceRequest& request, std::chrono::system_clock::time_point now) const;
   // Records the plan as pending, signs it, checks the result and records it
   // as issued; returns only once the issued row is durable. A failure after
-  // the pending row marks it failed and throws.
-  IssuedCertificate complete(const LeafPlan& plan, const std::string& profile, const std::string& requester);
+  // the pending row marks it failed and throws. A renewal (plan.renews) also
+  // revokes the renewed certificate as superseded, in the same transaction;
+  // renewal_refused when it was renewed or revoked meanwhile.
+  Outcome<IssuedCertificate> complete(const LeafPlan& plan, const std::string& profile, const std::string& requester);
   // prepare + complete.
   Outcome<IssuedCertificate> issue(const IssuanceRequest& request);
 

@@ -33,6 +33,9 @@ struct LeafPlan {
   std::string tbs_sha256;              // of the DER TBSCertificate that will be signed
   std::int64_t not_before = 0;         // unix seconds
   std::int64_t not_after = 0;
+  // A renewal: the serial of the certificate it replaces, which is revoked
+  // (superseded) in the same ledger transaction that records this one issued.
+  std::optional<std::string> renews{};
 };
 
 // Decides the certificate for a request under a profile: subject from the

@@ -28,6 +28,9 @@ struct IssuanceRecord {
 
 enum class CertificateStatus { pending, issued, failed, revoked };
 
+// The failure recorded for an entry a crash left pending (Ledger::fail_interrupted).
+inline constexpr std::string_view kInterrupted = "interrupted";
+
 // "pending", "issued", "failed", "revoked": the spelling stored in the ledger.
 std::string_view status_name(CertificateStatus status);
 
@@ -110,8 +113,21 @@ class Ledger {
   // pending -> issued, storing the certificate (std::invalid_argument when
   // empty). LedgerError when the entry does not exist or is not pending.
   virtual void record_issued(std::int64_t id, std::span<const unsigned char> der) = 0;
+  // record_issued, and in the same transaction the certificate it renews
+  // (`renewed_serial` of `issuer_id`) issued -> revoked, reason superseded,
+  // at `revoked_at`: a certificate is renewed once, and the old one stops
+  // counting when the new one exists. false, changing nothing, when that
+  // certificate is no longer issued (renewed or revoked meanwhile).
+  virtual bool record_renewal_issued(std::int64_t id, std::span<const unsigned char> der, const std::string& issuer_id,
+                                     const std::string& renewed_serial, std::int64_t revoked_at) = 0;
   // pending -> failed. LedgerError when the entry does not exist or is not pending.
   virtual void record_failed(std::int64_t id, const std::string& reason) = 0;
+  // Every pending entry created before `started_before` (unix seconds) ->
+  // failed, reason kInterrupted: what a crash between pending and issued
+  // left behind. Safe at a process's start: a certificate is handed out only
+  // after its entry says issued, so a pending entry's certificate never
+  // reached anyone. Returns how many; durable on return.
+  virtual std::int64_t fail_interrupted(std::int64_t started_before) = 0;
 
   // issued -> revoked for `reason` at `revoked_at` (unix seconds); the reason
   // is stored by its RFC 5280 name (reason_name). std::invalid_argument for
