@@ -179,6 +179,9 @@ void Shim::reload(const FileStamp& stamp) {
   } else {
     next->seed = (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
   }
+  // The counters tests read describe the settings in force.
+  for (auto& c : calls_) c = 0;
+  for (auto& c : injected_) c = 0;
   stamp_ = stamp;
   snapshot_ = std::move(next);
 }
@@ -353,7 +356,8 @@ HSMCA_SHIM_EXPORT CK_RV C_GetFunctionList(CK_FUNCTION_LIST** list) { return hsmc
 
 // For tests in the same process (find them with dlsym): how many calls are held
 // by a hang_file right now, and how many calls of a function the shim has seen
-// and faulted since it was loaded.
+// and faulted since its settings last changed (a new config file, or
+// C_Initialize with different HSMCA_SHIM_* variables).
 HSMCA_SHIM_EXPORT unsigned long hsmca_shim_held_calls() { return hsmca::shim::Shim::get().held(); }
 
 HSMCA_SHIM_EXPORT unsigned long long hsmca_shim_calls(const char* function) {
