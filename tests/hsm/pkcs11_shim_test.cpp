@@ -1,0 +1,458 @@
+// The token layer loaded through tests/pkcs11-shim, the fault and latency shim
+// in front of SoftHSM: it changes nothing when told nothing, and the session
+// pool survives what it injects.
+#include <dlfcn.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <latch>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "hsmca/token/error.hpp"
+#include "hsmca/token/key.hpp"
+#include "hsmca/token/session_pool.hpp"
+#include "softhsm_env.hpp"
+#include "token_fixture.hpp"
+
+namespace hsmca::token {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+
+constexpr SignatureScheme kScheme = SignatureScheme::ecdsa_sha256;
+
+// The shim's own counters (exported for tests in the process that loaded it),
+// counted since its settings last changed.
+class ShimCounters {
+ public:
+  ShimCounters() {
+    // Already loaded by Module::load: RTLD_NOLOAD hands back that instance.
+    handle_ = dlopen(HSMCA_PKCS11_SHIM, RTLD_NOW | RTLD_NOLOAD);
+    if (handle_ == nullptr) throw std::runtime_error("the shim is not loaded");
+    held_ = reinterpret_cast<unsigned long (*)()>(dlsym(handle_, "hsmca_shim_held_calls"));
+    calls_ = reinterpret_cast<unsigned long long (*)(const char*)>(dlsym(handle_, "hsmca_shim_calls"));
+    injected_ = reinterpret_cast<unsigned long long (*)(const char*)>(dlsym(handle_, "hsmca_shim_injected_faults"));
+    if (!held_ || !calls_ || !injected_) throw std::runtime_error("the shim exports no counters");
+  }
+  ~ShimCounters() { dlclose(handle_); }
+  ShimCounters(const ShimCounters&) = delete;
+  ShimCounters& operator=(const ShimCounters&) = delete;
+
+  unsigned long held() const { return held_(); }
+  unsigned long long calls(const char* function) const { return calls_(function); }
+  unsigned long long injected(const char* function) const { return injected_(function); }
+
+ private:
+  void* handle_;
+  unsigned long (*held_)();
+  unsigned long long (*calls_)(const char*);
+  unsigned long long (*injected_)(const char*);
+};
+
+// A token made through the shim, one P-256 key on it, and the shim's config
+// file, which the test rewrites while the module is loaded.
+class ShimToken {
+ public:
+  ShimToken() {
+    test::SoftHsmEnv::get();  // SOFTHSM2_CONF before the first C_Initialize
+    setenv("HSMCA_SHIM_CONFIG", config_path().c_str(), 1);
+    setenv("HSMCA_SHIM_MODULE", test::kSoftHsmModule, 1);
+    configure("");
+    module = Module::load(HSMCA_PKCS11_SHIM);
+    // ctest gives each test its own process and SoftHSM directory; a label of
+    // its own lets the binary also run all tests in one process.
+    static int tokens = 0;
+    info = init_token(module, "shim-" + std::to_string(++tokens), test::so_pin(), test::user_pin());
+    Session s = Session::open(module, info.slot, true);
+    s.login(CKU_USER, test::user_pin());
+    spki = describe_key(s, generate_key_pair(s, "issuing", KeyType::ec_p256)).spki_der;
+    counters.emplace();
+  }
+
+  // Written beside and renamed over, as the shim asks: it re-reads the file
+  // when it changes and must never see half of it.
+  void configure(const std::string& text) {
+    const fs::path tmp = dir / "shim.conf.tmp";
+    test::write_file(tmp, text);
+    fs::rename(tmp, config_path());
+  }
+  fs::path config_path() const { return dir / "shim.conf"; }
+  TokenSelector selector() const { return {info.label, info.serial}; }
+
+  std::unique_ptr<SessionPool> pool(std::size_t sessions, PoolOptions options = {}) {
+    options.sessions = sessions;
+    return SessionPool::open(module, selector(), test::user_pin(), std::move(options));
+  }
+
+  bool verifies(const std::string& message, const Bytes& signature) const {
+    return test::openssl_verifies(spki, kScheme, test::bytes_of(message), signature);
+  }
+
+  test::TempDir dir;
+  std::shared_ptr<Module> module;
+  TokenInfo info;
+  Bytes spki;
+  std::optional<ShimCounters> counters;
+};
+
+// What the pool's on_fault saw, from any thread.
+struct FaultLog {
+  std::mutex mutex;
+  std::vector<std::pair<std::string, CK_RV>> faults;
+  PoolOptions options() {
+    PoolOptions o;
+    o.on_fault = [this](const Error& e) {
+      std::lock_guard lock(mutex);
+      faults.emplace_back(e.function(), e.rv());
+    };
+    return o;
+  }
+  std::size_t count(const std::string& function, CK_RV rv) {
+    std::lock_guard lock(mutex);
+    return static_cast<std::size_t>(std::count(faults.begin(), faults.end(), std::pair{function, rv}));
+  }
+  std::size_t size() {
+    std::lock_guard lock(mutex);
+    return faults.size();
+  }
+};
+
+struct SignRun {
+  int verified = 0;
+  int failed = 0;
+  int bad = 0;  // returned a signature that does not verify
+  std::vector<CK_RV> failures;
+};
+
+SignRun sign_many(ShimToken& t, SessionPool& pool, int count, const std::string& tag = "m") {
+  SignRun r;
+  for (int i = 0; i < count; ++i) {
+    const std::string message = tag + " " + std::to_string(i);
+    try {
+      if (t.verifies(message, pool.sign("issuing", kScheme, test::bytes_of(message)))) {
+        ++r.verified;
+      } else {
+        ++r.bad;
+      }
+    } catch (const Error& e) {
+      ++r.failed;
+      r.failures.push_back(e.rv());
+    }
+  }
+  return r;
+}
+
+// `threads` callers signing `per_thread` messages each at once.
+SignRun sign_from_threads(ShimToken& t, SessionPool& pool, int threads, int per_thread) {
+  std::mutex mutex;
+  SignRun total;
+  std::vector<std::thread> workers;
+  for (int n = 0; n < threads; ++n) {
+    workers.emplace_back([&, n] {
+      SignRun r = sign_many(t, pool, per_thread, "thread " + std::to_string(n));
+      std::lock_guard lock(mutex);
+      total.verified += r.verified;
+      total.failed += r.failed;
+      total.bad += r.bad;
+      total.failures.insert(total.failures.end(), r.failures.begin(), r.failures.end());
+    });
+  }
+  for (auto& w : workers) w.join();
+  return total;
+}
+
+TEST(FaultShimTest, ForwardsEveryCallUnchangedWhenNoFaultIsConfigured) {
+  ShimToken t;
+  EXPECT_THAT(std::string(reinterpret_cast<const char*>(t.module->info().manufacturerID), 32),
+              HasSubstr("SoftHSM"));
+  auto pool = t.pool(4);
+  SignRun r = sign_many(t, *pool, 50);
+  EXPECT_EQ(r.verified, 50);
+
+  // From several threads at once, each on its own session.
+  std::atomic<int> verified{0};
+  std::vector<std::thread> threads;
+  for (int n = 0; n < 4; ++n) {
+    threads.emplace_back([&, n] {
+      for (int i = 0; i < 100; ++i) {
+        const std::string message = "thread " + std::to_string(n) + " " + std::to_string(i);
+        if (t.verifies(message, pool->sign("issuing", kScheme, test::bytes_of(message)))) ++verified;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(verified.load(), 400);
+  EXPECT_EQ(pool->stats().recoveries, 0u);
+  // The signatures really went through the shim, and none was touched.
+  EXPECT_GE(t.counters->calls("C_Sign"), 450u);
+  EXPECT_EQ(t.counters->injected("C_Sign"), 0u);
+}
+
+// The pool heals these: the session is rebuilt and the signature retried.
+class HealedFaultTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(HealedFaultTest, FailsTheConfiguredFractionOfCSignAndThePoolStillSigns) {
+  ShimToken t;
+  FaultLog log;
+  auto pool = t.pool(4, log.options());
+  const CK_RV rv = [] {
+    for (CK_RV v : {CKR_DEVICE_ERROR, CKR_SESSION_HANDLE_INVALID, CKR_DEVICE_REMOVED}) {
+      if (rv_name(v) == GetParam()) return v;
+    }
+    throw std::logic_error("unknown CK_RV");
+  }();
+  t.configure("seed = 7\nC_Sign.error_rate = 0.1\nC_Sign.error = " + std::string(GetParam()) + "\n");
+
+  constexpr int kSignatures = 600;
+  SignRun r = sign_many(t, *pool, kSignatures);
+
+  const auto calls = t.counters->calls("C_Sign");
+  const auto injected = t.counters->injected("C_Sign");
+  RecordProperty("c_sign_calls", std::to_string(calls));
+  RecordProperty("c_sign_faults", std::to_string(injected));
+  RecordProperty("caller_failures", r.failed);
+  RecordProperty("recoveries", std::to_string(pool->stats().recoveries));
+  // The configured fraction, within generous bounds (a seeded run is the same every time).
+  EXPECT_GE(calls, static_cast<unsigned long long>(kSignatures));
+  EXPECT_GT(injected, calls * 6 / 100) << injected << " of " << calls;
+  EXPECT_LT(injected, calls * 14 / 100) << injected << " of " << calls;
+  // Every fault reached the pool as the configured CK_RV from C_Sign, and nothing else went wrong.
+  EXPECT_EQ(log.count("C_Sign", rv), injected);
+  EXPECT_EQ(log.size(), injected);
+  // The pool retried: a caller sees an error only when C_Sign failed on every
+  // try (three in a row, ~0.1% at this rate), and every signature it got verifies.
+  EXPECT_EQ(r.bad, 0);
+  EXPECT_LE(r.failed, kSignatures / 100);
+  EXPECT_EQ(r.verified + r.failed, kSignatures);
+  for (CK_RV f : r.failures) EXPECT_EQ(f, rv) << rv_name(f);
+  EXPECT_GE(pool->stats().recoveries, 1u);
+
+  // Faults off: the pool is whole again, with no restart.
+  t.configure("");
+  SignRun after = sign_many(t, *pool, 40, "after");
+  EXPECT_EQ(after.verified, 40);
+  EXPECT_EQ(pool->stats().healthy, 4u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Faults, HealedFaultTest,
+                         ::testing::Values("CKR_DEVICE_ERROR", "CKR_SESSION_HANDLE_INVALID", "CKR_DEVICE_REMOVED"),
+                         [](const auto& param_info) { return std::string(param_info.param).substr(4); });
+
+TEST(FaultShimTest, FunctionFailedReachesTheCallerOnceAndTheSessionStaysUsable) {
+  // CKR_FUNCTION_FAILED is not a session fault: the pool neither retries nor
+  // rebuilds, and the session it came from keeps signing.
+  ShimToken t;
+  FaultLog log;
+  auto pool = t.pool(2, log.options());
+  t.configure("seed = 11\nC_Sign.error_rate = 0.1\nC_Sign.error = CKR_FUNCTION_FAILED\n");
+  SignRun r = sign_many(t, *pool, 300);
+  const auto injected = t.counters->injected("C_Sign");
+  EXPECT_GT(injected, 10u);
+  EXPECT_EQ(static_cast<unsigned long long>(r.failed), injected);
+  EXPECT_EQ(r.verified, 300 - r.failed);
+  EXPECT_EQ(r.bad, 0);
+  for (CK_RV f : r.failures) EXPECT_EQ(f, CKR_FUNCTION_FAILED);
+  EXPECT_EQ(pool->stats().recoveries, 0u);
+  EXPECT_EQ(pool->stats().healthy, 2u);
+}
+
+TEST(FaultShimTest, SignFamilyFaultsFromManyThreadsLeaveEverySignatureValid) {
+  // sign.* covers C_SignInit and C_Sign: both fail, on four threads at once.
+  ShimToken t;
+  FaultLog log;
+  auto pool = t.pool(4, log.options());
+  t.configure("seed = 3\nsign.error_rate = 0.05\nsign.error = CKR_DEVICE_ERROR\n");
+  std::atomic<int> verified{0}, failed{0}, bad{0};
+  std::latch start(4);
+  std::vector<std::thread> threads;
+  for (int n = 0; n < 4; ++n) {
+    threads.emplace_back([&, n] {
+      start.arrive_and_wait();
+      for (int i = 0; i < 150; ++i) {
+        const std::string message = "thread " + std::to_string(n) + " " + std::to_string(i);
+        try {
+          if (t.verifies(message, pool->sign("issuing", kScheme, test::bytes_of(message)))) {
+            ++verified;
+          } else {
+            ++bad;
+          }
+        } catch (const Error& e) {
+          EXPECT_EQ(e.rv(), CKR_DEVICE_ERROR);
+          ++failed;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_EQ(verified.load() + failed.load(), 600);
+  EXPECT_LE(failed.load(), 6);
+  EXPECT_GT(t.counters->injected("C_SignInit"), 0u);
+  EXPECT_GT(t.counters->injected("C_Sign"), 0u);
+  EXPECT_EQ(log.size(), t.counters->injected("C_SignInit") + t.counters->injected("C_Sign"));
+  t.configure("");
+  EXPECT_EQ(sign_many(t, *pool, 20, "after").verified, 20);
+  EXPECT_EQ(pool->stats().healthy, 4u);
+}
+
+TEST(FaultShimTest, AHangHoldsCSignUntilItsFileIsRemovedThenSigns) {
+  ShimToken t;
+  FaultLog log;
+  auto pool = t.pool(2, log.options());
+  const fs::path hold = t.dir / "hold";
+  test::write_file(hold, "");
+  t.configure("C_Sign.hang_file = " + hold.string() + "\n");
+
+  const std::string message = "held";
+  auto signing = std::async(std::launch::async, [&] { return pool->sign("issuing", kScheme, test::bytes_of(message)); });
+
+  // Wait until the call is parked inside C_Sign (generous bound: a failure, not a hang).
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (t.counters->held() == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
+  ASSERT_EQ(t.counters->held(), 1u) << "the signature never reached C_Sign";
+  // Held, and it stays held while the file is there.
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(signing.wait_for(0s), std::future_status::timeout);
+  EXPECT_EQ(t.counters->held(), 1u);
+  EXPECT_EQ(pool->stats().busy, 1u);
+
+  fs::remove(hold);
+  ASSERT_EQ(signing.wait_for(30s), std::future_status::ready) << "released, but C_Sign did not return";
+  EXPECT_TRUE(t.verifies(message, signing.get()));
+  EXPECT_EQ(t.counters->held(), 0u);
+  EXPECT_EQ(log.size(), 0u) << "a held call returns normally";
+  EXPECT_EQ(pool->stats().busy, 0u);
+}
+
+TEST(FaultShimTest, SessionsBeyondTheCapGetSessionCount) {
+  ShimToken t;
+  t.configure("max_sessions = 2\n");
+  Session a = Session::open(t.module, t.info.slot, false);
+  Session b = Session::open(t.module, t.info.slot, false);
+  try {
+    Session c = Session::open(t.module, t.info.slot, false);
+    FAIL() << "a third session opened under a cap of two";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.rv(), CKR_SESSION_COUNT);
+    EXPECT_EQ(e.function(), "C_OpenSession");
+  }
+  // A closed session makes room again.
+  { Session gone = std::move(b); }
+  EXPECT_NO_THROW(Session::open(t.module, t.info.slot, false));
+}
+
+TEST(FaultShimTest, APoolLargerThanTheCapRefusesToOpenAndLeavesNoSessionBehind) {
+  ShimToken t;
+  t.configure("max_sessions = 3\n");
+  try {
+    t.pool(4);
+    FAIL() << "a pool of four opened under a cap of three";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.rv(), CKR_SESSION_COUNT) << e.what();
+  }
+  // The three it did open were closed: a pool of three fits, and signs.
+  auto pool = t.pool(3);
+  EXPECT_EQ(sign_many(t, *pool, 10).verified, 10);
+}
+
+TEST(FaultShimTest, LatencyIsAddedToEverySignCall) {
+  ShimToken t;
+  std::vector<std::chrono::nanoseconds> took;
+  PoolOptions options;
+  options.on_sign = [&](std::chrono::nanoseconds d) { took.push_back(d); };
+  auto pool = t.pool(1, std::move(options));
+  t.configure("sign.latency_ms = 20\nsign.jitter_ms = 5\n");
+  SignRun r = sign_many(t, *pool, 5);
+  EXPECT_EQ(r.verified, 5);
+  ASSERT_EQ(took.size(), 5u);
+  // C_SignInit and C_Sign each wait at least 20 ms; the pool's own sign timer sees it.
+  for (auto d : took) EXPECT_GE(d, 40ms);
+}
+
+TEST(FaultShimTest, ASeededErrorRateFaultsTheSameCallsEveryTime) {
+  ShimToken t;
+  Session s = Session::open(t.module, t.info.slot, false);
+  auto pattern = [&] {
+    std::string p;
+    for (int i = 0; i < 64; ++i) {
+      CK_SESSION_INFO info{};
+      p += t.module->fn()->C_GetSessionInfo(s.handle(), &info) == CKR_OK ? '.' : 'x';
+    }
+    return p;
+  };
+  // Rewriting the file restarts the sequence, even with the same content.
+  t.configure("seed = 99\nall.error_rate = 0.25\nall.error = CKR_FUNCTION_FAILED\n");
+  const std::string first = pattern();
+  t.configure("seed = 99\nall.error_rate = 0.25\nall.error = CKR_FUNCTION_FAILED\n");
+  EXPECT_EQ(pattern(), first);
+  EXPECT_NE(first.find('x'), std::string::npos);
+  EXPECT_NE(first.find('.'), std::string::npos);
+  t.configure("seed = 100\nall.error_rate = 0.25\nall.error = CKR_FUNCTION_FAILED\n");
+  EXPECT_NE(pattern(), first);
+}
+
+TEST(FaultShimTest, ABrokenConfigFileKeepsThePreviousSettings) {
+  ShimToken t;
+  Session s = Session::open(t.module, t.info.slot, false);
+  t.configure("C_GetSessionInfo.error_rate = 1\nC_GetSessionInfo.error = CKR_DEVICE_ERROR\n");
+  CK_SESSION_INFO info{};
+  EXPECT_EQ(t.module->fn()->C_GetSessionInfo(s.handle(), &info), CKR_DEVICE_ERROR);
+  t.configure("C_GetSessionInfo.error_rate = lots\n");
+  EXPECT_EQ(t.module->fn()->C_GetSessionInfo(s.handle(), &info), CKR_DEVICE_ERROR);
+  t.configure("");
+  EXPECT_EQ(t.module->fn()->C_GetSessionInfo(s.handle(), &info), CKR_OK);
+}
+
+TEST(FaultShimTest, ThePoolComesBackWhenReopeningSessionsFailsToo) {
+  // C_Sign fails and so do half the C_OpenSession calls the repair makes: a
+  // caller may see an error, never a bad signature, and once the faults stop
+  // the pool is whole again by itself.
+  ShimToken t;
+  auto pool = t.pool(4);
+  t.configure("seed = 5\nC_Sign.error_rate = 0.2\nC_Sign.error = CKR_DEVICE_ERROR\n"
+              "C_OpenSession.error_rate = 0.5\nC_OpenSession.error = CKR_DEVICE_ERROR\n");
+  std::atomic<int> verified{0}, failed{0}, bad{0};
+  std::vector<std::thread> threads;
+  for (int n = 0; n < 4; ++n) {
+    threads.emplace_back([&, n] {
+      for (int i = 0; i < 100; ++i) {
+        const std::string message = "thread " + std::to_string(n) + " " + std::to_string(i);
+        try {
+          if (t.verifies(message, pool->sign("issuing", kScheme, test::bytes_of(message)))) {
+            ++verified;
+          } else {
+            ++bad;
+          }
+        } catch (const Error&) {
+          ++failed;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_EQ(verified.load() + failed.load(), 400);
+  EXPECT_GT(verified.load(), 200);
+  EXPECT_GT(t.counters->injected("C_OpenSession"), 0u);
+
+  // Faults off: every caller signs again, four at once, with no restart. (A
+  // session whose reopening failed stays closed until a caller leases it, so
+  // stats().healthy may stay below 4 for a while under light load.)
+  t.configure("");
+  SignRun after = sign_from_threads(t, *pool, 4, 25);
+  EXPECT_EQ(after.verified, 100);
+  EXPECT_EQ(after.failed, 0);
+}
+
+}  // namespace
+}  // namespace hsmca::token
