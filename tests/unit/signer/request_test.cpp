@@ -446,8 +446,12 @@ std::vector<Bytes> info_parts_for(const SigningKey& key) {
 
 // A request carrying `info`, with a signature over `signed_info`.
 Bytes request_with(const SigningKey& key, const Bytes& info, const Bytes& signed_info) {
-  const auto signed_parts = test::children(sign_tbs(key, signed_info));
-  return test::wrap(0x30, {info, signed_parts[1], signed_parts[2]});
+  // sign_tbs gives SEQUENCE { signed_info, AlgorithmIdentifier, BIT STRING }
+  // with a DER header; signed_info itself may be anything.
+  const Bytes signed_request = sign_tbs(key, signed_info);
+  const std::size_t after_info = test::tlv_at(signed_request).header + signed_info.size();
+  return test::wrap(0x30, {info, Bytes(signed_request.begin() + static_cast<std::ptrdiff_t>(after_info),
+                                       signed_request.end())});
 }
 
 Bytes primitive_content(const Bytes& tlv) {
