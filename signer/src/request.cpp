@@ -14,6 +14,7 @@
 
 #include "hsmca/signer/der.hpp"
 #include "request_reader.hpp"
+#include "strict_der.hpp"
 #include "x509_build.hpp"
 #include "hsmca/signer/algorithm.hpp"
 #include "hsmca/signer/signed_object.hpp"
@@ -172,8 +173,16 @@ Outcome<KeyVerdict> check_ec(EVP_PKEY* key) {
 Outcome<KeyVerdict> check_key(X509_REQ* req, EVP_PKEY* key) {
   X509_PUBKEY* pub = X509_REQ_get_X509_PUBKEY(req);
   ASN1_OBJECT* algorithm = nullptr;
-  if (pub == nullptr || X509_PUBKEY_get0_param(&algorithm, nullptr, nullptr, nullptr, pub) != 1) {
+  const unsigned char* key_bytes = nullptr;
+  int key_length = 0;
+  if (pub == nullptr || X509_PUBKEY_get0_param(&algorithm, &key_bytes, &key_length, nullptr, pub) != 1) {
     return malformed_with_reasons("the request has no readable SubjectPublicKeyInfo");
+  }
+  // The SubjectPublicKeyInfo goes into the certificate as received: an
+  // RSAPublicKey inside its BIT STRING must be DER as well (RFC 8017 A.1.1).
+  if (is_algorithm(algorithm, NID_rsaEncryption)) {
+    const auto bad = detail::der_violation({key_bytes, static_cast<std::size_t>(std::max(key_length, 0))});
+    if (bad) return malformed("the RSA public key is not in DER: " + *bad);
   }
   if (key == nullptr) {
     // OpenSSL 3 refuses to decode an EC point that is not on its curve (or a
@@ -349,13 +358,52 @@ Bytes spki_of(X509_REQ* req) {
 
 Bytes encode_request_info(X509_REQ* req) { return der::encode(i2d_re_X509_REQ_tbs, req, "i2d_re_X509_REQ_tbs"); }
 
-// Everything but the reading: version, key policy, proof of possession,
-// subject, requested extensions. `key` is the request's public key.
-Outcome<CertificateRequest> check_request(X509ReqPtr req, EVP_PKEY* key) {
+// Whether `req`, encoded afresh, is `received`. The DER walk (strict_der.hpp)
+// knows no schema; this catches what only the schema tells: a primitive [0]
+// for the attributes, a DEFAULT written out, a key or algorithm OpenSSL reads
+// in a form it would not write. `req`'s CertificationRequestInfo must hold no
+// cached encoding (the fast reading's never does; see i2d_re_X509_REQ_tbs).
+bool encodes_to(X509_REQ* req, std::span<const unsigned char> received) {
+  unsigned char* raw = nullptr;
+  const int len = i2d_X509_REQ(req, &raw);
+  if (len <= 0) throw OpenSslError("i2d_X509_REQ");
+  const OpenSslBytesPtr encoded(raw);
+  return std::ranges::equal(std::span<const unsigned char>(raw, static_cast<std::size_t>(len)), received);
+}
+
+// RFC 2986 3: the signature over the CertificationRequestInfo exactly as
+// received (`info`), never over a re-encoding of what was read from it, under
+// the key already decoded. X509_REQ_verify would encode `req`'s info, and a
+// request assembled from parts (the fast reading) has no received encoding to
+// give. Held as an ANY of type SEQUENCE, the bytes encode as themselves, so
+// ASN1_item_verify applies the same algorithm checks X509_REQ_verify does
+// (the AlgorithmIdentifier against the key, PSS parameters, whole octets).
+bool signature_verifies(X509_REQ* req, std::span<const unsigned char> info, EVP_PKEY* key) {
+  const ASN1_BIT_STRING* signature = nullptr;
+  const X509_ALGOR* algorithm = nullptr;
+  X509_REQ_get0_signature(req, &signature, &algorithm);
+  // Neither is freed or written to: ASN1_item_verify only encodes `as_any`.
+  ASN1_STRING bytes{};
+  bytes.type = V_ASN1_SEQUENCE;
+  bytes.length = static_cast<int>(info.size());
+  bytes.data = const_cast<unsigned char*>(info.data());
+  ASN1_TYPE as_any{};
+  as_any.type = V_ASN1_SEQUENCE;
+  as_any.value.sequence = &bytes;
+  return ASN1_item_verify(ASN1_ITEM_rptr(ASN1_ANY), algorithm, signature, &as_any, key) == 1;
+}
+
+// Everything but the reading: version, encoding, key policy, proof of
+// possession, subject, requested extensions. `received` is the request's DER
+// as sent, `key` its public key.
+Outcome<CertificateRequest> check_request(X509ReqPtr req, std::span<const unsigned char> received, EVP_PKEY* key) {
   // RFC 2986 4.1: version is 0 (v1); anything else is a format we do not know.
   if (X509_REQ_get_version(req.get()) != X509_REQ_VERSION_1) {
     return malformed("PKCS#10 version " + std::to_string(X509_REQ_get_version(req.get()) + 1) +
                      ": only version 1 exists");
+  }
+  if (!encodes_to(req.get(), received)) {
+    return malformed("the request is not in DER: it differs from the DER encoding of what it holds");
   }
 
   // The key policy before the signature: no verification work is spent on a
@@ -364,7 +412,7 @@ Outcome<CertificateRequest> check_request(X509ReqPtr req, EVP_PKEY* key) {
   if (!verdict.ok()) return verdict.rejection();
 
   // RFC 2986 3: the self-signature is the requester's proof of possession.
-  if (X509_REQ_verify(req.get(), key) != 1) {
+  if (!signature_verifies(req.get(), detail::first_in_sequence(received), key)) {
     return rejection("bad_signature", "the request's signature does not verify (proof of possession failed)");
   }
 
@@ -427,18 +475,25 @@ Outcome<CertificateRequest> parse_certificate_request(std::span<const unsigned c
     data = from_pem;
   }
 
+  // RFC 2986 4.2: the signature is over the DER of the info, and it is
+  // checked over the bytes received; so those bytes must be DER (and the
+  // readers below, which read BER, see nothing else).
+  if (auto bad = detail::der_violation(data)) return malformed("the request is not in DER: " + *bad);
+
   // The fast reading (request_reader.hpp) may only accept: whatever it does
   // not, the usual reading decides, so every refusal reads the same.
   if (auto fast = detail::read_request_fast(data)) {
-    auto accepted = check_request(std::move(fast->request), fast->key.get());
+    auto accepted = check_request(std::move(fast->request), data, fast->key.get());
     if (accepted.ok()) return accepted;
     ERR_clear_error();  // the usual reading's reasons must be its own
   }
   Outcome<X509ReqPtr> decoded = decode_der(data);
   if (!decoded.ok()) return decoded.rejection();
   X509ReqPtr req = std::move(decoded).value();
+  // Drop the info's received encoding, so that encodes_to compares a re-encoding.
+  if (i2d_re_X509_REQ_tbs(req.get(), nullptr) <= 0) return malformed_with_reasons("the request does not re-encode");
   EVP_PKEY* key = X509_REQ_get0_pubkey(req.get());
-  return check_request(std::move(req), key);
+  return check_request(std::move(req), data, key);
 }
 
 Outcome<CertificateRequest> parse_certificate_request(std::string_view pem_or_der) {

@@ -17,6 +17,13 @@
 // Ed25519, version 1, nothing trailing. Everything else — and anything it
 // cannot read — is left to d2i_X509_REQ: the caller falls back to the usual
 // reading, which also decides every rejection.
+//
+// The X509_REQ it assembles holds no received encoding: encoding it writes DER
+// afresh from the parts read, which BER input (a primitive [0], a long-form
+// length) does not survive. X509_REQ_verify on it would check the signature
+// over that re-encoding, not over what was sent; the caller verifies over the
+// received CertificationRequestInfo instead, and refuses input that is not DER
+// before reading it (request.cpp, strict_der.hpp).
 #include <openssl/x509.h>
 
 #include <optional>
@@ -28,7 +35,7 @@
 namespace hsmca::signer::detail {
 
 struct FastRequest {
-  X509ReqPtr request;  // its X509_PUBKEY holds no decoded key: use `key`
+  X509ReqPtr request;  // its X509_PUBKEY holds no decoded key: use `key`; never X509_REQ_verify it
   EvpPkeyPtr key;      // the request's public key, imported directly
 };
 

@@ -306,6 +306,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(BadRequest{"bad-malformed-pem.csr", "bad-malformed-pem.csr: "},
                       BadRequest{"bad-truncated.der", "bad-truncated.der: "},
                       BadRequest{"bad-signature.csr", "proof of possession"},
+                      BadRequest{"bad-attributes-primitive-tag.der", "not in DER"},
+                      BadRequest{"bad-ber-version.csr", "not in DER"},
                       BadRequest{"bad-rsa-1024.csr", "1024"},
                       BadRequest{"bad-ec-secp256k1.csr", "bad-ec-secp256k1.csr: "},
                       BadRequest{"bad-ec-point-off-curve.csr", "bad-ec-point-off-curve.csr: "},

@@ -5,6 +5,7 @@
 #include "hsmca/signer/der.hpp"
 
 #include <gtest/gtest.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 
 #include <filesystem>
@@ -81,6 +82,64 @@ TEST(FastReadingTest, ABrokenSignatureIsStillRefusedByTheUsualReadingsWords) {
   const auto read = parse_certificate_request(der);
   ASSERT_FALSE(read.ok());
   EXPECT_EQ(read.rejection().code, "bad_signature");
+}
+
+// The attributes' [0] tag made primitive (a0 -> 80): OpenSSL reads it, and
+// `openssl req -verify` says the signature fails, for it was made over a0. A
+// reader that verifies a re-encoding of what it read would see a0 again.
+TEST(FastReadingTest, AnAttributesTagChangedAfterSigningIsRefused) {
+  Bytes der = der_of("good-p256-web.der");
+  constexpr std::size_t kAttributesTag = 130;  // openssl asn1parse -inform DER -i
+  ASSERT_EQ(der[kAttributesTag], 0xa0);
+  der[kAttributesTag] = 0x80;
+  const auto read = parse_certificate_request(der);
+  ASSERT_FALSE(read.ok()) << "accepted";
+  EXPECT_TRUE(read.rejection().code == "malformed_request" || read.rejection().code == "bad_signature")
+      << read.rejection().code;
+}
+
+// What OpenSSL accepts of `der`: it reads as exactly one request, the
+// signature verifies over the bytes as received, and they are its DER.
+bool openssl_accepts(const Bytes& der) {
+  const unsigned char* p = der.data();
+  X509ReqPtr req(d2i_X509_REQ(nullptr, &p, static_cast<long>(der.size())));
+  bool ok = req && p == der.data() + der.size();
+  EVP_PKEY* key = ok ? X509_REQ_get0_pubkey(req.get()) : nullptr;
+  ok = ok && key != nullptr && X509_REQ_verify(req.get(), key) == 1;
+  if (ok) {
+    // i2d_re_X509_REQ_tbs drops the received encoding: what follows is a re-encoding.
+    ok = i2d_re_X509_REQ_tbs(req.get(), nullptr) > 0 && encode(req.get()) == der;
+  }
+  ERR_clear_error();
+  return ok;
+}
+
+// Every single-octet change of a good request, five ways per octet (0x20 is
+// the constructed bit, 0x80 a tag's class or a long-form length): the CA
+// accepts exactly what OpenSSL accepts as signed DER (which, the signature
+// covering nearly every octet, is next to nothing).
+TEST(FastReadingTest, AcceptsASingleOctetCorruptionExactlyWhenOpensslDoes) {
+  const Bytes good = der_of("good-p256-web.der");
+  ASSERT_TRUE(openssl_accepts(good));
+  ASSERT_TRUE(parse_certificate_request(good).ok());
+  int accepted = 0;
+  for (std::size_t i = 0; i < good.size(); ++i) {
+    for (const auto change : {+[](unsigned char b) { return static_cast<unsigned char>(b ^ 0x01); },
+                              +[](unsigned char b) { return static_cast<unsigned char>(b ^ 0x20); },
+                              +[](unsigned char b) { return static_cast<unsigned char>(b ^ 0x80); },
+                              +[](unsigned char b) { return static_cast<unsigned char>(b ^ 0xff); },
+                              +[](unsigned char) { return static_cast<unsigned char>(0x00); }}) {
+      Bytes der = good;
+      der[i] = change(der[i]);
+      if (der == good) continue;
+      const bool want = openssl_accepts(der);
+      const bool got = parse_certificate_request(der).ok();
+      EXPECT_EQ(got, want) << "octet " << i << ": " << static_cast<int>(good[i]) << " -> "
+                           << static_cast<int>(der[i]);
+      accepted += got ? 1 : 0;
+    }
+  }
+  EXPECT_EQ(accepted, 0);
 }
 
 }  // namespace

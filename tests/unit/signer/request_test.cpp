@@ -13,6 +13,7 @@
 #include "process.hpp"
 #include "signing_key_doubles.hpp"
 #include "softhsm_env.hpp"
+#include "test_der.hpp"
 #include "test_keys.hpp"
 
 namespace hsmca::signer {
@@ -79,6 +80,8 @@ const CatalogueEntry kCatalogue[] = {
     {"bad-two-requests.csr", "malformed_request", true},
     {"bad-trailing-text.csr", "malformed_request", true},
     {"bad-certificate-not-request.csr", "malformed_request"},
+    {"bad-attributes-primitive-tag.der", "malformed_request"},
+    {"bad-ber-version.csr", "malformed_request"},
     {"bad-ec-point-off-curve.csr", "key_policy"},
     {"bad-signature.csr", "bad_signature"},
     {"bad-rsa-1024.csr", "key_policy"},
@@ -424,6 +427,130 @@ TEST(SubjectAltNameTest, PrintsAsOpensslConfigurationSpellsIt) {
   EXPECT_EQ((SubjectAltName{Kind::ip, "2001:db8::1"}.str()), "IP:2001:db8::1");
   EXPECT_EQ((SubjectAltName{Kind::email, "a@example.test"}.str()), "email:a@example.test");
   EXPECT_EQ((SubjectAltName{Kind::uri, "https://example.test/"}.str()), "URI:https://example.test/");
+}
+
+// --- proof of possession over the bytes received; DER only ---
+//
+// RFC 2986 4.2: the signature is over the DER encoding of the
+// CertificationRequestInfo. A request whose info arrives in any other
+// encoding is refused, whether it was signed over what was sent or over a
+// DER re-encoding of it (which a reader that re-encodes would verify).
+
+// good-p256-web's CertificationRequestInfo with `key`'s public key, in its
+// parts: version, subject, subjectPKInfo, [0] attributes (an extensionRequest).
+std::vector<Bytes> info_parts_for(const SigningKey& key) {
+  auto parts = test::children(test::children(catalogue_file("good-p256-web.der"))[0]);
+  parts[2] = key.spki_der();
+  return parts;
+}
+
+// A request carrying `info`, with a signature over `signed_info`.
+Bytes request_with(const SigningKey& key, const Bytes& info, const Bytes& signed_info) {
+  // sign_tbs gives SEQUENCE { signed_info, AlgorithmIdentifier, BIT STRING }
+  // with a DER header; signed_info itself may be anything.
+  const Bytes signed_request = sign_tbs(key, signed_info);
+  const std::size_t after_info = test::tlv_at(signed_request).header + signed_info.size();
+  return test::wrap(0x30, {info, Bytes(signed_request.begin() + static_cast<std::ptrdiff_t>(after_info),
+                                       signed_request.end())});
+}
+
+Bytes primitive_content(const Bytes& tlv) {
+  const test::Tlv t = test::tlv_at(tlv);
+  return Bytes(tlv.begin() + static_cast<std::ptrdiff_t>(t.header), tlv.end());
+}
+
+struct NonDerInfo {
+  const char* what;
+  Bytes (*make)(std::vector<Bytes> parts);
+};
+
+const NonDerInfo kNonDerInfos[] = {
+    {"a version in long form (02 81 01 00)",
+     [](std::vector<Bytes> p) {
+       p[0] = {0x02, 0x81, 0x01, 0x00};
+       return test::wrap(0x30, p);
+     }},
+    {"the info's length one octet longer than needed",
+     [](std::vector<Bytes> p) { return test::wrap(0x30, p, test::Form::long_form); }},
+    {"the info in indefinite length", [](std::vector<Bytes> p) { return test::wrap(0x30, p, test::Form::indefinite); }},
+    {"the subject's length in long form",
+     [](std::vector<Bytes> p) {
+       p[1] = test::wrap(0x30, test::children(p[1]), test::Form::long_form);
+       return test::wrap(0x30, p);
+     }},
+    {"the key's BIT STRING length in long form",
+     [](std::vector<Bytes> p) {
+       auto spki = test::children(p[2]);
+       spki[1] = test::wrap(0x03, {primitive_content(spki[1])}, test::Form::long_form);
+       p[2] = test::wrap(0x30, spki);
+       return test::wrap(0x30, p);
+     }},
+    {"the attributes in indefinite length",
+     [](std::vector<Bytes> p) {
+       p[3] = test::wrap(0xa0, test::children(p[3]), test::Form::indefinite);
+       return test::wrap(0x30, p);
+     }},
+    {"the attributes tagged [0] primitive (80), not constructed (a0)",
+     [](std::vector<Bytes> p) {
+       p[3][0] = 0x80;
+       return test::wrap(0x30, p);
+     }},
+    {"the extensionRequest's SET in indefinite length",
+     [](std::vector<Bytes> p) {
+       auto attribute = test::children(test::children(p[3])[0]);  // type, SET OF values
+       attribute[1] = test::wrap(0x31, test::children(attribute[1]), test::Form::indefinite);
+       p[3] = test::wrap(0xa0, {test::wrap(0x30, attribute)});
+       return test::wrap(0x30, p);
+     }},
+};
+
+TEST(ProofOfPossessionTest, ADerRequestAroundTheTestInfoIsAcceptedForEveryKeyType) {
+  for (const auto& c : test::every_key()) {
+    SCOPED_TRACE(c.name);
+    const Bytes info = test::wrap(0x30, info_parts_for(c.key));
+    const auto outcome = parse_certificate_request(request_with(c.key, info, info));
+    ASSERT_TRUE(outcome.ok()) << describe(outcome);
+    EXPECT_EQ(outcome.value().spki_der, c.key.spki_der());
+    EXPECT_EQ(san_strings(outcome.value()), (std::vector<std::string>{"DNS:web.example.test", "IP:10.0.0.1"}));
+  }
+}
+
+TEST(ProofOfPossessionTest, AnInfoNotInDerIsRefusedWhenSignedAsSent) {
+  for (const auto& c : test::every_key()) {
+    for (const auto& bad : kNonDerInfos) {
+      SCOPED_TRACE(c.name + ": " + bad.what);
+      const Bytes info = bad.make(info_parts_for(c.key));
+      const auto outcome = parse_certificate_request(request_with(c.key, info, info));
+      ASSERT_FALSE(outcome.ok()) << "accepted";
+      // The signature is good: only the encoding is wrong.
+      EXPECT_EQ(outcome.rejection().code, "malformed_request") << outcome.rejection().message;
+      EXPECT_EQ(outcome.rejection().message.find('\n'), std::string::npos);
+    }
+  }
+}
+
+TEST(ProofOfPossessionTest, AnInfoNotInDerIsRefusedWhenItsDerFormWasSigned) {
+  const auto& key = test::key_for(SignatureScheme::ecdsa_sha256);
+  const Bytes der_info = test::wrap(0x30, info_parts_for(key));
+  for (const auto& bad : kNonDerInfos) {
+    SCOPED_TRACE(bad.what);
+    const Bytes info = bad.make(info_parts_for(key));
+    const auto outcome = parse_certificate_request(request_with(key, info, der_info));
+    ASSERT_FALSE(outcome.ok()) << "accepted";
+    EXPECT_TRUE(outcome.rejection().code == "malformed_request" || outcome.rejection().code == "bad_signature")
+        << outcome.rejection().code;
+  }
+}
+
+TEST(ProofOfPossessionTest, TheOuterSequenceMustBeDerToo) {
+  const auto& key = test::key_for(SignatureScheme::ecdsa_sha256);
+  const Bytes info = test::wrap(0x30, info_parts_for(key));
+  const auto parts = test::children(request_with(key, info, info));
+  for (const auto form : {test::Form::long_form, test::Form::indefinite}) {
+    const auto outcome = parse_certificate_request(test::wrap(0x30, parts, form));
+    ASSERT_FALSE(outcome.ok()) << "accepted";
+    EXPECT_EQ(outcome.rejection().code, "malformed_request") << outcome.rejection().message;
+  }
 }
 
 // --- make_certificate_request ---
