@@ -56,6 +56,11 @@ void enroll(const ServiceState& state, const ExchangePtr& ex, std::shared_ptr<co
     }
     tally.profile = request.profile;
     tally.outcome = "issued";
+    if (request.renewal) {
+      // The renewed certificate was revoked (superseded) with this issuance:
+      // before the answer, so it stops counting here at once.
+      state.revocations.advance(state.issuing.ledger().revocation_version(ca.issuer_id()));
+    }
     ex->serial = outcome.value().serial_hex();
     deliver(outcome.value());
   });

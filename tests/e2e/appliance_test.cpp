@@ -10,6 +10,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <regex>
@@ -336,25 +337,31 @@ TEST_F(ApplianceTest, SigtermStopsGracefullyWithExitZeroAndAConsistentLedger) {
 }
 
 TEST_F(ApplianceTest, ReenrollRenewsACertificateThisCaIssuedToItsHolder) {
-  // The holder of ops.crt (issued by this CA) renews it with a new key and the same subject.
-  openssl_csr(dir_.path(), "renew", "/CN=ops-admin");
-  auto r = enroll(est_body("renew"), {"--cert", (dir_ / "ops.crt").string(), "--key", (dir_ / "ops.key").string()},
-                  "/.well-known/est/simplereenroll");
-  ASSERT_EQ(r.status, 200) << r.body;
-  EXPECT_TRUE(verifies(certs_of(r)));
-  EXPECT_EQ(ledger().back()["profile"], "client") << "renewal keeps the original profile";
+  const std::vector<std::string> ops = {"--cert", (dir_ / "ops.crt").string(), "--key", (dir_ / "ops.key").string()};
   // RFC 7030 4.2.2: a renewal keeps its profile; a label naming another is refused.
   openssl_csr(dir_.path(), "renew2", "/CN=ops-admin");
-  auto relabelled = enroll(est_body("renew2"), {"--cert", (dir_ / "ops.crt").string(), "--key", (dir_ / "ops.key").string()},
-                           "/.well-known/est/server/simplereenroll");
+  auto relabelled = enroll(est_body("renew2"), ops, "/.well-known/est/server/simplereenroll");
   EXPECT_EQ(relabelled.status, 403) << relabelled.body;
   EXPECT_EQ(nlohmann::json::parse(relabelled.body)["error"], "renewal_refused") << relabelled.body;
   // Another subject is refused.
   openssl_csr(dir_.path(), "other", "/CN=someone-else");
-  auto mismatch = enroll(est_body("other"), {"--cert", (dir_ / "ops.crt").string(), "--key", (dir_ / "ops.key").string()},
-                         "/.well-known/est/simplereenroll");
+  auto mismatch = enroll(est_body("other"), ops, "/.well-known/est/simplereenroll");
   EXPECT_EQ(mismatch.status, 422) << mismatch.body;
   EXPECT_EQ(nlohmann::json::parse(mismatch.body)["error"], "renewal_mismatch") << mismatch.body;
+  // The holder of ops.crt (issued by this CA) renews it with a new key and the same subject.
+  openssl_csr(dir_.path(), "renew", "/CN=ops-admin");
+  auto r = enroll(est_body("renew"), ops, "/.well-known/est/simplereenroll");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(verifies(certs_of(r)));
+  auto entries = ledger();
+  EXPECT_EQ(entries.back()["profile"], "client") << "renewal keeps the original profile";
+  // Renewed once: ops.crt is now revoked as superseded and renews no more.
+  const auto old = std::find_if(entries.begin(), entries.end(), [](const auto& e) { return e["subject"] == "CN=ops-admin"; });
+  ASSERT_NE(old, entries.end());
+  EXPECT_EQ((*old)["status"], "revoked");
+  EXPECT_EQ((*old)["revocation_reason"], "superseded");
+  openssl_csr(dir_.path(), "renew3", "/CN=ops-admin");
+  EXPECT_EQ(enroll(est_body("renew3"), ops, "/.well-known/est/simplereenroll").status, 401);
 }
 
 TEST_F(ApplianceTest, AnswersUnavailableWhileTheTokenIsGoneAndRecoversOnItsOwnWhenItIsBack) {
