@@ -61,7 +61,8 @@ Identity Credentials::identify(const RequestContext& ctx) const {
     if (value.size() > kBearer.size() && strncasecmp(value.data(), kBearer.data(), kBearer.size()) == 0) {
       return authorizer_.for_bearer_token(value.substr(kBearer.size()));
     }
-    return {};
+    // Basic: the password is checked later, on its own pool, unless a
+    // trusted client certificate came too (below), which then speaks.
   }
   if (ctx.peer && ctx.peer_trusted) return authorizer_.for_client_certificate(ctx.peer.get());
   return {};

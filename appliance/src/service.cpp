@@ -88,6 +88,10 @@ void Service::check_password(const ExchangePtr& ex, std::function<void()> procee
   // No password, or one that does not decode to user:password: the handler
   // answers as for no credential, and nothing is spent.
   if (!password || password->user.empty() || !credentials_.takes_passwords()) return proceed();
+  // A trusted client certificate is the stronger credential (RFC 7030 clients
+  // may send both): a stale password beside it neither replaces it nor
+  // spends the address's allowance.
+  if (ex->identity.kind == Identity::Kind::client_certificate) return proceed();
   if (const auto wait = credentials_.begin_password(ex->ctx); wait > 0) {
     Response res = ex->response(http::status::too_many_requests);
     res.set(http::field::content_type, "application/json");

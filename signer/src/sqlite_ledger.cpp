@@ -1,7 +1,13 @@
 // The Ledger in an SQLite file: the domain operations. The file and its
 // schema are ledger_schema.cpp, the group-commit writer ledger_writer.cpp and
 // the RAII over SQLite's C API sqlite.cpp.
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <initializer_list>
 #include <optional>
 #include <stdexcept>
@@ -152,7 +158,8 @@ struct WriteStatements {
 class SqliteLedger final : public Ledger {
  public:
   SqliteLedger(const fs::path& path, std::string where, sqlite::DatabasePtr write_db)
-      : where_(std::move(where)),
+      : users_(open_users_lock(path, where)),
+        where_(std::move(where)),
         statements_(write_db.get(), where_),
         writer_(std::move(write_db), where_),
         readers_(path, where_) {}
@@ -180,6 +187,16 @@ class SqliteLedger final : public Ledger {
   std::vector<LedgerEntry> read_entries(const std::string& sql, std::initializer_list<std::string_view> params,
                                         const char* operation) const;
 
+  // PATH.users, held shared by every process that has the ledger open (flock
+  // LOCK_SH): an exclusive hold means nobody else is in the middle of an issuance.
+  struct UsersLock {
+    int fd = -1;
+    ~UsersLock() {
+      if (fd >= 0) ::close(fd);  // releases the lock
+    }
+  };
+  static UsersLock open_users_lock(const fs::path& path, const std::string& where);
+  UsersLock users_;
   std::string where_;  // "ledger PATH", the start of every error message
   // Declared before the writer, which uses them: they are finalized only
   // after its thread has stopped.
@@ -285,7 +302,28 @@ void SqliteLedger::record_failed(std::int64_t id, const std::string& reason) {
   });
 }
 
+SqliteLedger::UsersLock SqliteLedger::open_users_lock(const fs::path& path, const std::string& where) {
+  const std::string file = path.string() + ".users";
+  UsersLock lock;
+  lock.fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock.fd < 0 || ::flock(lock.fd, LOCK_SH) != 0) {
+    throw LedgerError(where + ": cannot open or lock " + file + ": " + std::strerror(errno));
+  }
+  return lock;
+}
+
 std::int64_t SqliteLedger::fail_interrupted(std::int64_t started_before) {
+  // Only while no other process has the ledger open: a pending entry of a
+  // process that still runs (an appliance beside `hsmca sign`) is in flight,
+  // not interrupted. Otherwise the next start with the ledger to itself does it.
+  if (::flock(users_.fd, LOCK_EX | LOCK_NB) != 0) {
+    ::flock(users_.fd, LOCK_SH);  // a failed conversion may have dropped the shared hold
+    return 0;
+  }
+  struct Shared {
+    int fd;
+    ~Shared() { ::flock(fd, LOCK_SH); }
+  } back_to_shared{users_.fd};
   return writer_.submit([&](sqlite3* db) -> std::int64_t {
     // Once per process start: not worth a persistent statement.
     const auto stmt = prepare(db, where_,

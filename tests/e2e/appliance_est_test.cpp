@@ -157,6 +157,11 @@ TEST_F(ApplianceEstTest, AWrongPasswordTakesAsLongAsAnUnknownUser) {
 }
 
 TEST_F(ApplianceEstTest, RepeatedWrongPasswordsFromOneAddressGet429WithRetryAfter) {
+  // A device enrolled before the guessing starts, from the same address.
+  openssl_csr(dir_.path(), "dev", "/CN=dev-5");
+  auto enrolled = enroll(est_body("dev"), basic("device-bootstrap", kDevicePassword), "/.well-known/est/device/simpleenroll");
+  ASSERT_EQ(enrolled.status, 200) << enrolled.body;
+  write_file(dir_ / "dev.crt", certs_of(enrolled));
   openssl_csr(dir_.path(), "guess", "/CN=guess");
   const auto body = est_body("guess");
   for (int i = 0; i < 5; ++i) {
@@ -169,7 +174,14 @@ TEST_F(ApplianceEstTest, RepeatedWrongPasswordsFromOneAddressGet429WithRetryAfte
                               url("/.well-known/est/device/simpleenroll")});
   EXPECT_NE(limited.out.find(" 429"), std::string::npos) << "even the right password waits: " << limited.out;
   EXPECT_NE(limited.out.find("Retry-After: "), std::string::npos) << limited.out;
-  // Other credentials from the same address are not held up.
+  // Other credentials from the same address are not held up: a certificate
+  // renewing itself, even with a stale password beside it, and a bearer token.
+  openssl_csr(dir_.path(), "dev-next", "/CN=dev-5");
+  auto renewed = enroll(est_body("dev-next"),
+                        {"--cert", (dir_ / "dev.crt").string(), "--key", (dir_ / "dev.key").string(), "-u",
+                         "device-bootstrap:stale"},
+                        "/.well-known/est/simplereenroll");
+  EXPECT_EQ(renewed.status, 200) << renewed.body;
   openssl_csr(dir_.path(), "token-user", "/CN=token-user.example.test", "DNS:token-user.example.test");
   EXPECT_EQ(enroll(est_body("token-user"), bearer(kEnrollToken)).status, 200);
 }

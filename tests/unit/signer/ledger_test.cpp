@@ -251,6 +251,20 @@ TEST_F(LedgerTest, EntriesACrashLeftPendingBecomeFailedInterruptedAndNothingElse
   EXPECT_EQ(ledger->fail_interrupted(now + 1), 0) << "once is enough";
 }
 
+TEST_F(LedgerTest, PendingEntriesAreLeftAloneWhileAnotherProcessHasTheLedgerOpen) {
+  auto ledger = open_sqlite_ledger(db_path());
+  ledger->record_pending(record_for(kIssuerA, "0a"));
+  const auto later = unix_seconds(std::chrono::system_clock::now()) + 1;
+  {
+    // Another opener (an appliance beside `hsmca sign`): its pending entry may be in flight.
+    auto other = open_sqlite_ledger(db_path());
+    EXPECT_EQ(ledger->fail_interrupted(later), 0);
+    EXPECT_EQ(other->fail_interrupted(later), 0);
+    EXPECT_EQ(ledger->find(kIssuerA, "0a")->status, CertificateStatus::pending);
+  }
+  EXPECT_EQ(ledger->fail_interrupted(later), 1) << "alone with the ledger again";
+}
+
 TEST_F(LedgerTest, ListsEntriesOldestFirstAndFiltersByIssuer) {
   auto ledger = open_sqlite_ledger(db_path());
   ledger->record_pending(record_for(kIssuerA, "03"));

@@ -126,7 +126,9 @@ class Ledger {
   // failed, reason kInterrupted: what a crash between pending and issued
   // left behind. Safe at a process's start: a certificate is handed out only
   // after its entry says issued, so a pending entry's certificate never
-  // reached anyone. Returns how many; durable on return.
+  // reached anyone. Only while no other process has the ledger open (their
+  // pending entries are in flight): 0 then, and the next start that has the
+  // ledger to itself does it. Returns how many; durable on return.
   virtual std::int64_t fail_interrupted(std::int64_t started_before) = 0;
 
   // issued -> revoked for `reason` at `revoked_at` (unix seconds); the reason
