@@ -6,7 +6,8 @@
 #include <array>
 #include <stdexcept>
 
-#include "der.hpp"
+#include "hsmca/signer/clock.hpp"
+#include "hsmca/signer/der.hpp"
 #include "hsmca/signer/algorithm.hpp"
 #include "hsmca/signer/signed_object.hpp"
 #include "x509_build.hpp"
@@ -89,8 +90,8 @@ IssuedCrl issue_crl(const IssuerContext& issuer, std::span<const RevokedEntry> e
     throw std::invalid_argument("issue_crl: the issuer needs its certificate and key");
   }
   if (crl_number < 1) throw std::invalid_argument("issue_crl: the CRL number must be at least 1");
-  const std::time_t this_seconds = detail::whole_seconds(this_update);
-  const std::time_t next_seconds = detail::whole_seconds(next_update);
+  const std::time_t this_seconds = signer::unix_seconds(this_update);
+  const std::time_t next_seconds = signer::unix_seconds(next_update);
   if (next_seconds <= this_seconds) throw std::invalid_argument("issue_crl: nextUpdate must be after thisUpdate");
 
   const SigningKey& key = *issuer.key;
@@ -170,14 +171,14 @@ CrlContents read_crl(std::span<const unsigned char> pem_or_der, X509* issuer) {
     drain_openssl_errors();
     throw std::invalid_argument("its CRL number does not fit in 63 bits");
   }
-  out.this_update = detail::unix_seconds(X509_CRL_get0_lastUpdate(crl.get()));
-  if (const ASN1_TIME* next = X509_CRL_get0_nextUpdate(crl.get())) out.next_update = detail::unix_seconds(next);
+  out.this_update = signer::unix_seconds(X509_CRL_get0_lastUpdate(crl.get()));
+  if (const ASN1_TIME* next = X509_CRL_get0_nextUpdate(crl.get())) out.next_update = signer::unix_seconds(next);
   STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl.get());
   for (int i = 0; i < sk_X509_REVOKED_num(revoked); ++i) {
     const X509_REVOKED* r = sk_X509_REVOKED_value(revoked, i);
     RevokedEntry entry;
     entry.serial_hex = detail::serial_hex(X509_REVOKED_get0_serialNumber(r));
-    entry.revoked_at = detail::unix_seconds(X509_REVOKED_get0_revocationDate(r));
+    entry.revoked_at = signer::unix_seconds(X509_REVOKED_get0_revocationDate(r));
     const Asn1EnumeratedPtr code(
         static_cast<ASN1_ENUMERATED*>(X509_REVOKED_get_ext_d2i(r, NID_crl_reason, &critical, nullptr)));
     if (code) {

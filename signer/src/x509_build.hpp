@@ -30,10 +30,6 @@ Asn1IntegerPtr random_serial();
 // Lowercase hex of the serial's magnitude, "-" in front when negative, "00" for zero.
 std::string serial_hex(const ASN1_INTEGER* serial);
 
-// The one conversion each way is signer::unix_seconds (clock.hpp, openssl.hpp);
-// these names stay for revocation.cpp, which is being reworked separately.
-using signer::unix_seconds;
-inline std::time_t whole_seconds(std::chrono::system_clock::time_point t) { return unix_seconds(t); }
 // UTCTime through 2049, GeneralizedTime from 2050 on (RFC 5280 4.1.2.5).
 Asn1TimePtr asn1_time(std::time_t t);
 
