@@ -115,7 +115,7 @@ std::optional<Credentials::Password> Credentials::basic(const RequestContext& ct
   std::optional<Password> out(std::in_place);
   auto decoded = base64_decode(value.substr(kBasic.size()));
   if (!decoded) return out;
-  const std::string text(decoded->begin(), decoded->end());
+  std::string text(decoded->begin(), decoded->end());
   OPENSSL_cleanse(decoded->data(), decoded->size());
   // RFC 7617 2: user-id ":" password; the user-id has no colon.
   const auto colon = text.find(':');
@@ -123,7 +123,7 @@ std::optional<Credentials::Password> Credentials::basic(const RequestContext& ct
     out->user = text.substr(0, colon);
     out->password = text.substr(colon + 1);
   }
-  OPENSSL_cleanse(const_cast<char*>(text.data()), text.size());
+  OPENSSL_cleanse(text.data(), text.size());
   return out;
 }
 

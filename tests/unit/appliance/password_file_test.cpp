@@ -66,6 +66,9 @@ TEST_F(PasswordFileTest, RefusesWeakFormatsNamingTheLineAndUserButNeverTheHash) 
   EXPECT_NE(error_of(htpasswd_line({"-B"}, "twice", "a") + htpasswd_line({"-B"}, "twice", "b")).find("appears twice"),
             std::string::npos);
   EXPECT_NE(error_of("cut:$2y$05$abc\n").find("damaged"), std::string::npos);
+  const std::string whole = htpasswd_line({"-B"}, "short", "pw");
+  EXPECT_NE(error_of(whole.substr(0, whole.size() - 2) + "\n").find("damaged"), std::string::npos)
+      << "a line cut by one character";
 }
 
 TEST_F(PasswordFileTest, RefusesUsersWhoseHashesCostDifferently) {
