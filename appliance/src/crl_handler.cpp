@@ -45,10 +45,10 @@ CrlHandler::CrlHandler(const ServiceState& state)
   }
 }
 
-void CrlHandler::send(const ExchangePtr& ex, const PublishedCrl& crl) {
+void CrlHandler::send(const ExchangePtr& ex, const PublishedCrl& crl) const {
   Response res = ex->response(http::status::ok);
   res.set(http::field::content_type, "application/pkix-crl");
-  const auto now = std::chrono::system_clock::now();
+  const auto now = state_.clock.now();
   const auto age = std::clamp<std::int64_t>(
       std::chrono::duration_cast<std::chrono::seconds>(crl.next_update - now).count(), 0, kCrlMaxAge.count());
   res.set(http::field::last_modified, http_date(crl.this_update));
@@ -60,7 +60,7 @@ void CrlHandler::send(const ExchangePtr& ex, const PublishedCrl& crl) {
 }
 
 void CrlHandler::issuer_crl(const ExchangePtr& ex) {
-  publisher_.get([ex](std::shared_ptr<const PublishedCrl> crl, std::exception_ptr error) {
+  publisher_.get([this, ex](std::shared_ptr<const PublishedCrl> crl, std::exception_ptr error) {
     if (crl) return send(ex, *crl);
     ex->fail(error);
   });

@@ -19,7 +19,7 @@ class CrlHandler {
   // RFC 5280 is silent on HTTP caching. A revocation reaches this CRL within
   // seconds, so caches may keep it for a few minutes only, never past its
   // nextUpdate; the CRL number is its entity tag.
-  static void send(const ExchangePtr& ex, const PublishedCrl& crl);
+  void send(const ExchangePtr& ex, const PublishedCrl& crl) const;
 
   const ServiceState& state_;
   CrlPublisher publisher_;

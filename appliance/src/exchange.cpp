@@ -67,7 +67,7 @@ void Exchange::finish(Response res) {
   done_(std::move(res));
 }
 
-void Exchange::error(unsigned status, const std::string& code, const std::string& message) {
+void Exchange::error(unsigned status, const std::string& code, const std::string& message, std::int64_t retry_after) {
   Response res = response(static_cast<http::status>(status));
   res.set(http::field::content_type, "application/json");
   if (status == 401) {
@@ -75,7 +75,8 @@ void Exchange::error(unsigned status, const std::string& code, const std::string
     // RFC 7030 3.2.3: an EST client answers a Basic challenge with its password.
     if (credentials_.takes_passwords()) res.insert(http::field::www_authenticate, "Basic realm=\"hsmca\", charset=\"UTF-8\"");
   }
-  if (status == 503) res.set(http::field::retry_after, "1");
+  if (retry_after == 0 && status == 503) retry_after = 1;
+  if (retry_after > 0) res.set(http::field::retry_after, std::to_string(retry_after));
   res.body() = json{{"error", code}, {"message", message}}.dump();
   finish(std::move(res));
 }

@@ -73,9 +73,9 @@ class Exchange {
   Response response(http::status status) const;
   void finish(unsigned status, std::string body, std::string_view content_type);
   void finish(Response res);
-  // A JSON error {"error": code, "message": message}: 401 asks for a bearer
-  // token, 503 says when to retry.
-  void error(unsigned status, const std::string& code, const std::string& message);
+  // A JSON error {"error": code, "message": message}: 401 asks for
+  // credentials; `retry_after` seconds go in Retry-After (503: 1 unless given).
+  void error(unsigned status, const std::string& code, const std::string& message, std::int64_t retry_after = 0);
   void reject(const signer::Rejection& rejection) { error(status_for(rejection), rejection.code, rejection.message); }
   // The answer to an exception, through failure_for.
   void fail(const std::exception& error);

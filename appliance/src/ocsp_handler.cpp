@@ -52,13 +52,13 @@ OcspHandler::OcspHandler(const ServiceState& state) : state_(state) {
       state.clock);
 }
 
-void OcspHandler::send(const ExchangePtr& ex, const OcspReply& reply) {
+void OcspHandler::send(const ExchangePtr& ex, const OcspReply& reply) const {
   ex->metrics().count_ocsp(reply.status, reply.source);
   if (!reply.serial.empty()) ex->serial = reply.serial;
   Response res = ex->response(static_cast<http::status>(reply.http_status));
   res.set(http::field::content_type, "application/ocsp-response");
   if (reply.cacheable) {
-    const auto now = std::chrono::system_clock::now();
+    const auto now = state_.clock.now();
     const auto left = std::chrono::duration_cast<std::chrono::seconds>(reply.cacheable->next_update - now).count();
     res.set(http::field::last_modified, http_date(reply.cacheable->this_update));
     res.set(http::field::expires, http_date(reply.cacheable->next_update));
@@ -73,7 +73,7 @@ void OcspHandler::send(const ExchangePtr& ex, const OcspReply& reply) {
 }
 
 void OcspHandler::answer(const ExchangePtr& ex, std::span<const unsigned char> der) const {
-  service_->answer(der, [ex](OcspReply reply) { send(ex, reply); });
+  service_->answer(der, [this, ex](OcspReply reply) { send(ex, reply); });
 }
 
 void OcspHandler::post(const ExchangePtr& ex) const {

@@ -21,7 +21,7 @@ class OcspHandler {
   void answer(const ExchangePtr& ex, std::span<const unsigned char> der) const;
   // The OCSPResponse; a cacheable answer gets the RFC 5019 6.2 caching
   // headers, everything else must not be stored.
-  static void send(const ExchangePtr& ex, const OcspReply& reply);
+  void send(const ExchangePtr& ex, const OcspReply& reply) const;
 
   const ServiceState& state_;
   signer::IssuerContext issuer_;

@@ -60,6 +60,11 @@ OcspReply OcspService::unsigned_reply(unsigned http_status, std::string_view sta
   return r;
 }
 
+// The token or the ledger away: try later (RFC 6960 4.2.1); anything else is ours.
+OcspReply OcspService::failure_reply(const std::exception& e) const {
+  return failure_for(e).status == 503 ? unsigned_reply(503, "tryLater") : unsigned_reply(500, "internalError");
+}
+
 OcspReply OcspService::malformed(unsigned http_status) const { return unsigned_reply(http_status, "malformedRequest"); }
 
 const signer::OcspResponder& OcspService::responder(std::chrono::system_clock::time_point next_update) const {
@@ -167,8 +172,7 @@ void OcspService::answer_cached(const signer::CertId& id) {
         signed_now = true;
       }
     } catch (const std::exception& e) {
-      // The token or the ledger away: try later; anything else is ours.
-      failure = failure_for(e).status == 503 ? unsigned_reply(503, "tryLater") : unsigned_reply(500, "internalError");
+      failure = failure_reply(e);
     }
     std::lock_guard lock(mutex_);
     // Waiters join under this lock; one that joined after the watcher saw a
@@ -209,7 +213,7 @@ void OcspService::answer_fresh(const signer::OcspQuery& query, const Reply& repl
     r.der = bytes_text(responder(next_update).respond(query, lookup, this_update, next_update));
     r.source = "signed";
   } catch (const std::exception& e) {
-    r = failure_for(e).status == 503 ? unsigned_reply(503, "tryLater") : unsigned_reply(500, "internalError");
+    r = failure_reply(e);
   }
   reply(std::move(r));
 }

@@ -1,7 +1,5 @@
 #include "service.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include "log.hpp"
 
 namespace hsmca::appliance {
@@ -93,28 +91,15 @@ void Service::check_password(const ExchangePtr& ex, std::function<void()> procee
   // spends the address's allowance.
   if (ex->identity.kind == Identity::Kind::client_certificate) return proceed();
   if (const auto wait = credentials_.begin_password(ex->ctx); wait > 0) {
-    Response res = ex->response(http::status::too_many_requests);
-    res.set(http::field::content_type, "application/json");
-    res.set(http::field::retry_after, std::to_string(wait));
-    res.body() = nlohmann::json{{"error", "too_many_failures"},
-                                {"message", "too many wrong passwords from this address; retry in " +
-                                                std::to_string(wait) + " s"}}
-                     .dump();
-    return ex->finish(std::move(res));
+    return ex->error(429, "too_many_failures",
+                     "too many wrong passwords from this address; retry in " + std::to_string(wait) + " s", wait);
   }
   auto shared = std::make_shared<Credentials::Password>(std::move(*password));
   auto job = [this, ex, shared, proceed = std::move(proceed)] {
-    try {
-      ex->identity = credentials_.check_password(ex->ctx, *shared);
-      proceed();
-    } catch (const std::exception& e) {
-      ex->fail(e);
-    }
+    ex->identity = credentials_.check_password(ex->ctx, *shared);
+    proceed();
   };
-  if (!password_checks_.try_submit(std::move(job))) {
-    credentials_.abandon_password(ex->ctx);
-    ex->fail(Busy());
-  }
+  if (!ServiceState::submit_to(password_checks_, ex, std::move(job))) credentials_.abandon_password(ex->ctx);
 }
 
 }  // namespace hsmca::appliance

@@ -2,7 +2,7 @@
 
 namespace hsmca::appliance {
 
-bool ServiceState::submit(const ExchangePtr& ex, std::function<void()> job) const {
+bool ServiceState::submit_to(WorkPool& pool, const ExchangePtr& ex, std::function<void()> job) {
   auto run = [ex, job = std::move(job)] {
     try {
       job();

@@ -28,7 +28,10 @@ struct ServiceState {
   // Runs `job` on a worker; what it throws answers the exchange
   // (Exchange::fail), so a job throws only before it has answered. false,
   // after answering 503, when the queue is full.
-  bool submit(const ExchangePtr& ex, std::function<void()> job) const;
+  bool submit(const ExchangePtr& ex, std::function<void()> job) const { return submit_to(pool, ex, std::move(job)); }
+
+  // The same on any pool.
+  static bool submit_to(WorkPool& pool, const ExchangePtr& ex, std::function<void()> job);
 };
 
 }  // namespace hsmca::appliance

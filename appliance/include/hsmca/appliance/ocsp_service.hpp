@@ -77,6 +77,7 @@ class OcspService {
   void answer_fresh(const signer::OcspQuery& query, const Reply& reply);  // on a worker
   const signer::OcspResponder& responder(std::chrono::system_clock::time_point next_update) const;
   OcspReply unsigned_reply(unsigned http_status, std::string_view status) const;
+  OcspReply failure_reply(const std::exception& e) const;
 
   OcspSigners signers_;
   Options options_;
