@@ -265,6 +265,29 @@ TEST_F(LedgerTest, PendingEntriesAreLeftAloneWhileAnotherProcessHasTheLedgerOpen
   EXPECT_EQ(ledger->fail_interrupted(later), 1) << "alone with the ledger again";
 }
 
+TEST_F(LedgerTest, ARenewalRevokesTheRenewedCertificateAndOnlyOneRenewalOfItIsIssued) {
+  auto ledger = open_sqlite_ledger(db_path());
+  const std::vector<unsigned char> der{0x30, 0x00};
+  ledger->record_issued(ledger->record_pending(record_for(kIssuerA, "01")), der);
+  const auto first = ledger->record_pending(record_for(kIssuerA, "02"));
+  const auto second = ledger->record_pending(record_for(kIssuerA, "03"));
+
+  EXPECT_TRUE(ledger->record_renewal_issued(first, der, kIssuerA, "01", 1750000000));
+  const auto old = ledger->find(kIssuerA, "01");
+  EXPECT_EQ(old->status, CertificateStatus::revoked);
+  EXPECT_EQ(old->revocation_reason, RevocationReason::superseded);
+  EXPECT_EQ(old->revoked_at, 1750000000);
+  EXPECT_EQ(ledger->find(kIssuerA, "02")->status, CertificateStatus::issued);
+
+  // A second renewal of the same certificate (a stolen copy, a race): refused, nothing changes.
+  EXPECT_FALSE(ledger->record_renewal_issued(second, der, kIssuerA, "01", 1750000100));
+  EXPECT_EQ(ledger->find(kIssuerA, "03")->status, CertificateStatus::pending);
+  EXPECT_EQ(ledger->find(kIssuerA, "01")->revoked_at, 1750000000);
+  // Nor may a renewal revive or skip the check for a certificate of another issuer.
+  EXPECT_FALSE(ledger->record_renewal_issued(second, der, kIssuerB, "02", 1750000100));
+  EXPECT_EQ(ledger->find(kIssuerA, "03")->status, CertificateStatus::pending);
+}
+
 TEST_F(LedgerTest, ListsEntriesOldestFirstAndFiltersByIssuer) {
   auto ledger = open_sqlite_ledger(db_path());
   ledger->record_pending(record_for(kIssuerA, "03"));
