@@ -58,9 +58,10 @@ nlohmann::ordered_json entry_json(const signer::LedgerEntry& e) {
           {"requester", e.record.requester}};
 }
 
-// Revoked entries say when and why; the others have no such keys.
+// Revoked entries say when and why, failed ones why; the others have no such keys.
 nlohmann::ordered_json entry_json_with_revocation(const signer::LedgerEntry& e) {
   auto j = entry_json(e);
+  if (e.status == signer::CertificateStatus::failed && !e.failure.empty()) j["failure"] = e.failure;
   if (e.status == signer::CertificateStatus::revoked && e.revoked_at) {
     j["revoked_at"] = signer::rfc3339(*e.revoked_at);
     j["revocation_reason"] = std::string(e.revocation_reason ? signer::reason_name(*e.revocation_reason) : "");

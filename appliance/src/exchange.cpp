@@ -31,7 +31,9 @@ unsigned status_for(const signer::Rejection& r) {
 
 Failure failure_for(const std::exception& error) {
   if (dynamic_cast<const Busy*>(&error)) return {503, "busy"};
-  if (dynamic_cast<const signer::TokenUnavailable*>(&error)) return {503, "token_unavailable"};
+  if (const auto* token = dynamic_cast<const signer::TokenUnavailable*>(&error)) {
+    return {503, "token_unavailable", token->retry_after()};
+  }
   if (dynamic_cast<const signer::LedgerError*>(&error)) return {503, "ledger_unavailable"};
   if (dynamic_cast<const signer::Unavailable*>(&error)) return {503, "unavailable"};
   return {500, "internal"};
@@ -83,7 +85,7 @@ void Exchange::error(unsigned status, const std::string& code, const std::string
 
 void Exchange::fail(const std::exception& e) {
   const auto failure = failure_for(e);
-  error(failure.status, failure.code, e.what());
+  error(failure.status, failure.code, e.what(), failure.retry_after);
 }
 
 void Exchange::fail(const std::exception_ptr& e) {

@@ -38,6 +38,7 @@ std::string media_type(const Request& req);
 struct Failure {
   unsigned status = 500;
   std::string code = "internal";
+  std::int64_t retry_after = 0;  // seconds; 0: the status's default
 };
 
 // The one mapping from what went wrong to a status. A refused request: what

@@ -16,6 +16,7 @@
 #include "hsmca/signer/clock.hpp"
 #include "hsmca/signer/pin.hpp"
 #include "hsmca/token/error.hpp"
+#include "log.hpp"
 #include "server.hpp"
 #include "service.hpp"
 #include "hsmca/appliance/work_pool.hpp"
@@ -69,6 +70,18 @@ int main(int argc, char** argv) {
     token::PoolOptions observers;
     observers.on_fault = [&metrics](const token::Error& e) { metrics.count_token_error(token::rv_name(e.rv())); };
     observers.on_sign = [&metrics](std::chrono::nanoseconds d) { metrics.observe_token_sign(d); };
+    // An outage is logged twice, when it begins and when it ends, never per refused request.
+    observers.on_outage = [&metrics](const token::OutageEvent& e) {
+      if (e.began) {
+        metrics.count_token_outage();
+        appliance::log_line({{"event", "token_outage_began"}, {"cause", e.cause}});
+      } else {
+        appliance::log_line({{"event", "token_outage_ended"},
+                             {"cause", e.cause},
+                             {"seconds", std::chrono::duration<double>(e.lasted).count()},
+                             {"refused_calls", e.refused}});
+      }
+    };
     auto issuing = signer::IssuingCa::open(ca_config, std::move(observers));
     // A crash between "pending" and "issued" handed nothing out: such entries
     // become failed (interrupted), once, at start-up.

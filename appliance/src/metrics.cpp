@@ -109,6 +109,7 @@ void Metrics::observe_token_sign(std::chrono::nanoseconds duration) {
 }
 
 void Metrics::count_token_error(const std::string& rv_name) { token_errors_.add({rv_name}); }
+void Metrics::count_token_outage() noexcept { token_outages_.fetch_add(1, std::memory_order_relaxed); }
 
 void Metrics::count_http(const std::string& route, unsigned status) {
   // A status code fits the small-string buffer: no allocation for an existing series.
@@ -160,6 +161,14 @@ std::string Metrics::render(const token::PoolStats& pool) const {
   sample(out, "hsmca_token_sessions_healthy", pool.healthy);
   header(out, "hsmca_token_recoveries_total", "counter", "Token sessions rebuilt after a fault.");
   sample(out, "hsmca_token_recoveries_total", pool.recoveries);
+  header(out, "hsmca_token_sessions_stuck", "gauge",
+         "Token sessions inside a call for longer than pkcs11.call_timeout_ms, set aside until it returns.");
+  sample(out, "hsmca_token_sessions_stuck", pool.stuck);
+  header(out, "hsmca_token_available", "gauge",
+         "1 while the token is called, 0 while its circuit breaker refuses calls (an outage).");
+  sample(out, "hsmca_token_available", pool.outage ? 0 : 1);
+  header(out, "hsmca_token_outages_total", "counter", "Token outages: times the circuit breaker opened.");
+  sample(out, "hsmca_token_outages_total", token_outages_.load(std::memory_order_relaxed));
   return out;
 }
 

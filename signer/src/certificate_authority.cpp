@@ -191,6 +191,9 @@ Outcome<IssuedCertificate> CertificateAuthority::complete(const LeafPlan& plan, 
   record.requester = requester;
   record.not_before = plan.not_before;
   record.not_after = plan.not_after;
+  // A token known to be away is refused before anything is recorded: an
+  // outage costs no row per request.
+  context_.key->check_available();
   // Durable before the key signs: a crash from here on leaves a pending row,
   // never a certificate the ledger lacks.
   const std::int64_t id = ledger_.record_pending(record);

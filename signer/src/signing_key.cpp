@@ -23,6 +23,18 @@ TokenSigningKey::TokenSigningKey(token::SessionPool& pool, std::string key_label
 Bytes TokenSigningKey::sign(std::span<const unsigned char> message) const {
   try {
     return pool_.sign(label_, scheme_, message);
+  } catch (const token::Outage& e) {
+    throw TokenUnavailable(e.what(), e.retry_after());
+  } catch (const token::Error& e) {
+    throw TokenUnavailable(e.what());
+  }
+}
+
+void TokenSigningKey::check_available() const {
+  try {
+    pool_.ensure_available();
+  } catch (const token::Outage& e) {
+    throw TokenUnavailable(e.what(), e.retry_after());
   } catch (const token::Error& e) {
     throw TokenUnavailable(e.what());
   }

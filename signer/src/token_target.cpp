@@ -41,7 +41,11 @@ TokenTarget TokenTarget::from_yaml(StrictMap m, bool allow_sessions) {
   auto serial = m.optional_string("serial").value_or("");
   auto pin_source = m.optional_string("pin_source");
   std::optional<long long> sessions;
-  if (allow_sessions) sessions = m.optional_integer("sessions", 1, 64);
+  std::optional<long long> call_timeout_ms;
+  if (allow_sessions) {
+    sessions = m.optional_integer("sessions", 1, 64);
+    call_timeout_ms = m.optional_integer("call_timeout_ms", 100, 600000).value_or(5000);
+  }
   m.finish();
   if (uri && label) throw ConfigError(m.path_of("token") + " and uri: give one, not both");
   if (!uri && !label && serial.empty()) throw ConfigError("missing " + m.path_of("token") + " (the token's label)");
@@ -53,6 +57,7 @@ TokenTarget TokenTarget::from_yaml(StrictMap m, bool allow_sessions) {
     t.pin_source = *pin_source;
   }
   if (sessions) t.sessions = static_cast<std::size_t>(*sessions);
+  if (call_timeout_ms) t.call_timeout = std::chrono::milliseconds(*call_timeout_ms);
   return t;
 }
 
@@ -62,6 +67,7 @@ std::unique_ptr<token::SessionPool> TokenTarget::connect(bool read_write, token:
   auto info = token::find_token(*module_ptr, selector);
   options.sessions = sessions;
   options.read_write = read_write;
+  options.call_timeout = call_timeout;
   return token::SessionPool::open(module_ptr, selector, read_pin(PinRole::user, pin_source, info.label),
                                   std::move(options));
 }

@@ -37,7 +37,7 @@ constexpr RvName kRvNames[] = {
 };
 
 constexpr std::string_view kFamilyScopes[] = {"all", "sign", "session", "login", "find"};
-constexpr std::string_view kFields[] = {"latency_ms", "jitter_ms", "error_rate", "error", "hang_file"};
+constexpr std::string_view kFields[] = {"latency_ms", "jitter_ms", "error_rate", "error", "hang_file", "hang_limit"};
 
 std::string_view trim(std::string_view s) {
   const auto first = s.find_first_not_of(" \t\r");
@@ -89,9 +89,11 @@ void set_field(FaultSettings& s, std::string_view field, std::string_view value,
     s.error = *rv;
   } else if (field == "hang_file") {
     s.hang_file = std::string(value);
+  } else if (field == "hang_limit") {
+    s.hang_limit = parse_unsigned(value, where);
   } else {
     throw ConfigError(where + ": unknown field '" + std::string(field) +
-                      "' (latency_ms, jitter_ms, error_rate, error, hang_file)");
+                      "' (latency_ms, jitter_ms, error_rate, error, hang_file, hang_limit)");
   }
 }
 
@@ -219,6 +221,7 @@ Plans resolve(const Config& config) {
       take(merged.error_rate, s->error_rate);
       take(merged.error, s->error);
       take(merged.hang_file, s->hang_file);
+      take(merged.hang_limit, s->hang_limit);
     }
     Plan& p = plans[i];
     p.latency_ms = merged.latency_ms.value_or(0);
@@ -226,6 +229,7 @@ Plans resolve(const Config& config) {
     p.error_rate = merged.error_rate.value_or(0);
     p.error = merged.error.value_or(CKR_DEVICE_ERROR);
     p.hang_file = merged.hang_file.value_or("");
+    p.hang_limit = merged.hang_limit.value_or(0);
   }
   return plans;
 }

@@ -10,7 +10,9 @@
 //   <scope>.<field> = value
 // scope: all | sign | session | login | find | a function name (C_Sign)
 // field: latency_ms, jitter_ms, error_rate (0..1), error (a CKR_ name or 0x
-//        number), hang_file (calls block while this file exists)
+//        number), hang_file (calls block while this file exists),
+//        hang_limit (at most this many calls held at once, the rest pass:
+//        a token only partly stuck; 0, the default, holds every call)
 // A function's plan takes each field from the narrowest scope that sets it:
 // the function, then its family, then "all" (which leaves C_Initialize,
 // C_Finalize and C_GetFunctionList alone).
@@ -33,6 +35,7 @@ struct FaultSettings {
   std::optional<double> error_rate;
   std::optional<CK_RV> error;
   std::optional<std::string> hang_file;
+  std::optional<std::uint64_t> hang_limit;
 };
 
 struct Config {
@@ -49,6 +52,7 @@ struct Plan {
   double error_rate = 0;
   CK_RV error = CKR_DEVICE_ERROR;
   std::string hang_file;
+  std::uint64_t hang_limit = 0;
   bool faulty() const noexcept { return error_rate > 0; }
 };
 

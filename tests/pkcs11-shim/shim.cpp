@@ -114,7 +114,7 @@ class Shim {
   std::shared_ptr<const Snapshot> snapshot();
   // Under config_mutex_. Throws ConfigError.
   void reload(const FileStamp& stamp);
-  void hold_while_exists(const std::string& path);
+  void hold_while_exists(const std::string& path, std::uint64_t limit);
   void lose_session(CK_FUNCTION_LIST* target, CK_SESSION_HANDLE session);
 
   CK_FUNCTION_LIST list_{};
@@ -248,9 +248,16 @@ CK_RV Shim::start() {
   return CKR_OK;
 }
 
-void Shim::hold_while_exists(const std::string& path) {
+void Shim::hold_while_exists(const std::string& path, std::uint64_t limit) {
   if (!exists(path)) return;
-  ++held_;
+  if (limit == 0) {
+    ++held_;
+  } else {
+    std::size_t held = held_.load();
+    do {
+      if (held >= limit) return;  // enough calls are stuck already: this one passes
+    } while (!held_.compare_exchange_weak(held, held + 1));
+  }
   while (exists(path)) std::this_thread::sleep_for(5ms);
   --held_;
 }
@@ -274,7 +281,7 @@ CK_RV Shim::call(A... args) {
   const std::shared_ptr<const Snapshot> snap = snapshot();
   const Plan& plan = snap->plans[index];
   ++calls_[index];
-  if (!plan.hang_file.empty()) hold_while_exists(plan.hang_file);
+  if (!plan.hang_file.empty()) hold_while_exists(plan.hang_file, plan.hang_limit);
   const std::uint64_t n = draws_[index]++;
   if (plan.latency_ms > 0 || plan.jitter_ms > 0) {
     const double ms = plan.latency_ms + plan.jitter_ms * uniform(snap->seed, index, n, 1);

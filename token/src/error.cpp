@@ -136,6 +136,20 @@ std::string message(const std::string& function, CK_RV rv, std::string_view cont
 Error::Error(std::string function, CK_RV rv, std::string_view context)
     : std::runtime_error(message(function, rv, context)), function_(std::move(function)), rv_(rv) {}
 
+Error::Error(std::string function, CK_RV rv, Text text)
+    : std::runtime_error(std::move(text.what)), function_(std::move(function)), rv_(rv) {}
+
+Timeout::Timeout(std::string function, std::chrono::milliseconds bound, std::string_view context)
+    : Error(function, CKR_FUNCTION_FAILED,
+            Text{function + ": no answer from the token within " + std::to_string(bound.count()) + " ms" +
+                 (context.empty() ? std::string() : ": " + std::string(context))}) {}
+
+Outage::Outage(CK_RV cause_rv, const std::string& cause, std::int64_t retry_after)
+    : Error("token", cause_rv,
+            Text{"the token is unavailable (" + cause + "); it is checked again in " + std::to_string(retry_after) +
+                 " s"}),
+      retry_after_(retry_after) {}
+
 bool is_session_fault(CK_RV rv) noexcept {
   switch (rv) {
     case CKR_SESSION_HANDLE_INVALID:

@@ -1,9 +1,23 @@
 #include "hsmca/token/session_pool.hpp"
 
+#include <utility>
+
 #include "hsmca/token/key.hpp"
 
 namespace hsmca::token {
 namespace {
+
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Faults that say the token (or the path to it) is in trouble, as opposed to
+// a call the token refused for its arguments: what the breaker counts.
+bool counts_against_token(CK_RV rv) {
+  return is_session_fault(rv) || rv == CKR_FUNCTION_FAILED || rv == CKR_GENERAL_ERROR || rv == CKR_DEVICE_MEMORY ||
+         rv == CKR_HOST_MEMORY;
+}
 
 // After these the session's handle is dead; the token may hand its number to
 // the next session opened, so it must not even be passed to C_CloseSession.
@@ -14,11 +28,35 @@ bool handle_is_gone(CK_RV rv) {
 
 }  // namespace
 
+// A signature handed to one of the pool's threads. It owns everything the
+// call needs, so a caller that stopped waiting leaves nothing dangling.
+struct SessionPool::SignTask {
+  std::string label;
+  SignatureScheme scheme;
+  Bytes message;
+  Deadline deadline;
+  std::mutex mutex;
+  std::condition_variable finished;
+  bool done = false;
+  bool abandoned = false;  // the caller timed out: skip it if not yet started
+  Bytes signature;
+  std::exception_ptr error;
+};
+
 SessionPool::SessionPool(std::shared_ptr<Module> module, TokenSelector selector, Secret pin, PoolOptions options)
     : module_(std::move(module)), selector_(std::move(selector)), pin_(std::move(pin)), options_(std::move(options)),
-      entries_(options_.sessions) {}
+      entries_(options_.sessions), breaker_(options_.breaker, options_.on_outage) {}
 
-SessionPool::~SessionPool() = default;
+SessionPool::~SessionPool() {
+  {
+    std::lock_guard lock(tasks_mutex_);
+    stopping_ = true;
+  }
+  tasks_ready_.notify_all();
+  // A thread still inside a hung call is waited for: its session and the
+  // module must outlive the call.
+  for (auto& w : workers_) w.join();
+}
 
 std::unique_ptr<SessionPool> SessionPool::open(std::shared_ptr<Module> module, TokenSelector selector, Secret pin,
                                                PoolOptions options) {
@@ -29,6 +67,11 @@ std::unique_ptr<SessionPool> SessionPool::open(std::shared_ptr<Module> module, T
   for (auto& entry : pool->entries_) {
     pool->open_session(entry);
     pool->free_.push_back(&entry);
+  }
+  if (pool->options_.call_timeout.count() > 0) {
+    for (std::size_t i = 0; i < pool->entries_.size(); ++i) {
+      pool->workers_.emplace_back([p = pool.get()] { p->worker_loop(); });
+    }
   }
   return pool;
 }
@@ -79,9 +122,13 @@ void SessionPool::forget_session(Entry& entry) noexcept {
   --open_sessions_;
 }
 
-SessionPool::Entry& SessionPool::acquire() {
+SessionPool::Entry& SessionPool::acquire(Deadline deadline) {
   std::unique_lock lock(mutex_);
-  available_.wait(lock, [&] { return !free_.empty(); });
+  if (deadline == kNoDeadline) {
+    available_.wait(lock, [&] { return !free_.empty(); });
+  } else if (!available_.wait_until(lock, deadline, [&] { return !free_.empty(); })) {
+    throw Timeout("lease", options_.call_timeout, "every session of " + selector_.describe() + " is busy or stuck");
+  }
   Entry* entry = free_.back();
   free_.pop_back();
   return *entry;
@@ -104,8 +151,20 @@ void SessionPool::report(const Error& error) const noexcept {
   }
 }
 
-void SessionPool::run(const std::function<void(Session&, Entry&)>& op) {
-  Entry& entry = acquire();
+std::unique_lock<std::shared_timed_mutex> SessionPool::lock_gate(Deadline deadline) {
+  std::unique_lock gate(gate_, std::defer_lock);
+  if (deadline == kNoDeadline) {
+    gate.lock();
+  } else if (!gate.try_lock_until(deadline)) {
+    // A call still inside the token (a hung one) holds the gate shared: the
+    // repair waits for the next caller rather than past the bound.
+    throw Timeout("repair", options_.call_timeout, "a call is still inside " + selector_.describe());
+  }
+  return gate;
+}
+
+void SessionPool::run(const std::function<void(Session&, Entry&)>& op, Deadline deadline) {
+  Entry& entry = acquire(deadline);
   struct Lease {
     SessionPool& pool;
     Entry& entry;
@@ -115,7 +174,11 @@ void SessionPool::run(const std::function<void(Session&, Entry&)>& op) {
   // A fault gets a repair of the session (recover) and a retry; if the repair
   // or the retry fails, the library is restarted for a last try. A fault that
   // survives that is the caller's to see; the next call starts over.
+  bool retried_failure = false;
   for (int repairs = 0;; ++repairs) {
+    if (deadline != kNoDeadline && std::chrono::steady_clock::now() >= deadline) {
+      throw Timeout("repair", options_.call_timeout, "the token kept failing");
+    }
     CK_RV cause = CKR_SESSION_HANDLE_INVALID;  // an entry left closed by a failed recovery
     std::uint64_t seen_epoch = 0;
     std::uint64_t seen_generation = 0;
@@ -125,10 +188,22 @@ void SessionPool::run(const std::function<void(Session&, Entry&)>& op) {
       seen_generation = generation_;
       if (entry.session) {
         try {
+          entry.busy_since = steady_ns();
+          struct Idle {
+            Entry& e;
+            ~Idle() { e.busy_since = 0; }
+          } idle{entry};
           op(*entry.session, entry);
           return;
         } catch (const Error& e) {
           report(e);
+          if (e.rv() == CKR_FUNCTION_FAILED && !retried_failure && repairs < 2) {
+            // The call failed but the session stands (PKCS#11 2.40 §5.1.2):
+            // once more on the same session before it counts.
+            retried_failure = true;
+            --repairs;
+            continue;
+          }
           if (!is_session_fault(e.rv()) || repairs == 2) throw;
           cause = e.rv();
         }
@@ -139,15 +214,19 @@ void SessionPool::run(const std::function<void(Session&, Entry&)>& op) {
     try {
       if (repairs == 0) {
         try {
-          recover(entry, cause, seen_epoch);
+          recover(entry, cause, seen_epoch, deadline);
+        } catch (const Timeout&) {
+          throw;
         } catch (const Error& e) {
           report(e);
           ++repairs;
-          restart_module(entry, seen_generation);
+          restart_module(entry, seen_generation, deadline);
         }
       } else {
-        restart_module(entry, seen_generation);
+        restart_module(entry, seen_generation, deadline);
       }
+    } catch (const Timeout&) {
+      throw;
     } catch (const Error& e) {
       report(e);
       throw;
@@ -155,8 +234,8 @@ void SessionPool::run(const std::function<void(Session&, Entry&)>& op) {
   }
 }
 
-void SessionPool::restart_module(Entry& entry, std::uint64_t seen_generation) {
-  std::unique_lock gate(gate_);
+void SessionPool::restart_module(Entry& entry, std::uint64_t seen_generation, Deadline deadline) {
+  auto gate = lock_gate(deadline);
   if (generation_ == seen_generation) {
     // Nothing is inside the module: every session can go with the library.
     for (auto& e : entries_) forget_session(e);
@@ -181,8 +260,8 @@ bool logged_in(const CK_SESSION_INFO& info) {
 }
 }  // namespace
 
-void SessionPool::recover(Entry& entry, CK_RV cause, std::uint64_t seen_epoch) {
-  std::unique_lock gate(gate_);
+void SessionPool::recover(Entry& entry, CK_RV cause, std::uint64_t seen_epoch, Deadline deadline) {
+  auto gate = lock_gate(deadline);
   // Several threads fail at once when the token drops every session; the
   // first to get here rebuilds them all. Repairing again would throw away a
   // fresh session (or, after C_Finalize, every fresh session) for nothing.
@@ -246,6 +325,132 @@ void SessionPool::recover(Entry& entry, CK_RV cause, std::uint64_t seen_epoch) {
 }
 
 Bytes SessionPool::sign(const std::string& key_label, SignatureScheme scheme, std::span<const unsigned char> message) {
+  ensure_available();
+  return sign_observed(key_label, scheme, message);
+}
+
+Bytes SessionPool::sign_observed(const std::string& key_label, SignatureScheme scheme,
+                                 std::span<const unsigned char> message) {
+  try {
+    Bytes signature = options_.call_timeout.count() > 0 ? sign_bounded(key_label, scheme, message)
+                                                        : sign_now(key_label, scheme, message, kNoDeadline);
+    breaker_.succeeded();
+    std::lock_guard lock(probe_mutex_);
+    if (!probe_key_ || probe_key_->first != key_label || probe_key_->second != scheme) {
+      probe_key_.emplace(key_label, scheme);
+    }
+    return signature;
+  } catch (const Error& e) {
+    if (counts_against_token(e.rv())) {
+      last_fault_ = e.rv();
+      breaker_.failed(e.what());
+    }
+    throw;
+  }
+}
+
+void SessionPool::ensure_available() {
+  switch (breaker_.admit()) {
+    case CircuitBreaker::Admission::pass:
+      return;
+    case CircuitBreaker::Admission::refuse:
+      throw Outage(last_fault_.load(), breaker_.cause(), breaker_.retry_after_seconds());
+    case CircuitBreaker::Admission::probe:
+      break;
+  }
+  try {
+    probe();
+  } catch (const Error& e) {
+    last_fault_ = e.rv();
+    breaker_.probe_finished(false, e.what());
+    throw Outage(e.rv(), e.what(), breaker_.retry_after_seconds());
+  } catch (...) {
+    breaker_.probe_finished(false);
+    throw;
+  }
+  breaker_.probe_finished(true);
+}
+
+void SessionPool::probe() {
+  static const unsigned char kProbe[] = "hsmca token probe";
+  std::optional<std::pair<std::string, SignatureScheme>> key;
+  {
+    std::lock_guard lock(probe_mutex_);
+    key = probe_key_;
+  }
+  if (key) {
+    if (options_.call_timeout.count() > 0) {
+      sign_bounded(key->first, key->second, kProbe);
+    } else {
+      sign_now(key->first, key->second, kProbe, kNoDeadline);
+    }
+    return;
+  }
+  // Nothing signed yet: that a session answers is all there is to know.
+  const Deadline deadline = options_.call_timeout.count() > 0
+                                ? std::chrono::steady_clock::now() + options_.call_timeout
+                                : kNoDeadline;
+  run([](Session& s, Entry&) {
+        CK_SESSION_INFO info{};
+        check(s.fn()->C_GetSessionInfo(s.handle(), &info), "C_GetSessionInfo");
+      },
+      deadline);
+}
+
+Bytes SessionPool::sign_bounded(const std::string& key_label, SignatureScheme scheme,
+                                std::span<const unsigned char> message) {
+  auto task = std::make_shared<SignTask>();
+  task->label = key_label;
+  task->scheme = scheme;
+  task->message.assign(message.begin(), message.end());
+  task->deadline = std::chrono::steady_clock::now() + options_.call_timeout;
+  {
+    std::lock_guard lock(tasks_mutex_);
+    tasks_.push_back(task);
+  }
+  tasks_ready_.notify_one();
+  std::unique_lock lock(task->mutex);
+  if (!task->finished.wait_until(lock, task->deadline, [&] { return task->done; })) {
+    task->abandoned = true;
+    throw Timeout("C_Sign", options_.call_timeout, selector_.describe());
+  }
+  if (task->error) std::rethrow_exception(task->error);
+  return std::move(task->signature);
+}
+
+void SessionPool::worker_loop() {
+  for (;;) {
+    std::shared_ptr<SignTask> task;
+    {
+      std::unique_lock lock(tasks_mutex_);
+      tasks_ready_.wait(lock, [&] { return stopping_ || !tasks_.empty(); });
+      if (tasks_.empty()) return;  // stopping
+      task = std::move(tasks_.front());
+      tasks_.pop_front();
+    }
+    {
+      std::lock_guard lock(task->mutex);
+      if (task->abandoned) continue;
+    }
+    Bytes signature;
+    std::exception_ptr error;
+    try {
+      signature = sign_now(task->label, task->scheme, task->message, task->deadline);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    {
+      std::lock_guard lock(task->mutex);
+      task->signature = std::move(signature);
+      task->error = error;
+      task->done = true;
+    }
+    task->finished.notify_all();
+  }
+}
+
+Bytes SessionPool::sign_now(const std::string& key_label, SignatureScheme scheme, std::span<const unsigned char> message,
+                            Deadline deadline) {
   Bytes signature;
   run([&](Session& session, Entry& entry) {
     auto it = entry.private_keys.find(key_label);
@@ -271,7 +476,7 @@ Bytes SessionPool::sign(const std::string& key_label, SignatureScheme scheme, st
     const auto started = std::chrono::steady_clock::now();
     signature = token::sign(session, it->second, scheme, message);
     if (options_.on_sign) options_.on_sign(std::chrono::steady_clock::now() - started);
-  });
+  }, deadline);
   return signature;
 }
 
@@ -284,6 +489,15 @@ PoolStats SessionPool::stats() const {
   }
   s.healthy = open_sessions_.load();
   s.recoveries = recoveries_.load();
+  if (options_.call_timeout.count() > 0) {
+    const std::int64_t now = steady_ns();
+    const std::int64_t bound = std::chrono::duration_cast<std::chrono::nanoseconds>(options_.call_timeout).count();
+    for (const auto& e : entries_) {
+      const std::int64_t since = e.busy_since.load();
+      if (since != 0 && now - since > bound) ++s.stuck;
+    }
+  }
+  s.outage = breaker_.open();
   return s;
 }
 

@@ -67,6 +67,8 @@ class Metrics {
   void observe_token_sign(std::chrono::nanoseconds duration);
   // hsmca_token_errors_total{rv}: rv as its CKR_ name
   void count_token_error(const std::string& rv_name);
+  // hsmca_token_outages_total: the token's circuit breaker opened
+  void count_token_outage() noexcept;
   // hsmca_http_requests_total{route,status}; route is the matched pattern, never the raw path
   void count_http(const std::string& route, unsigned status);
   // hsmca_ocsp_responses_total{status,source}: status "good", "revoked",
@@ -85,7 +87,8 @@ class Metrics {
   std::int64_t in_flight() const noexcept { return in_flight_.load(std::memory_order_relaxed); }
 
   // The whole exposition, with the pool's gauges (hsmca_token_sessions_busy,
-  // hsmca_token_sessions_total, hsmca_token_sessions_healthy, hsmca_token_recoveries_total)
+  // hsmca_token_sessions_total, hsmca_token_sessions_healthy, hsmca_token_recoveries_total,
+  // hsmca_token_sessions_stuck, hsmca_token_available, hsmca_token_outages_total)
   // and any extra gauge lines the caller appends. Ends with a newline.
   std::string render(const token::PoolStats& pool) const;
 
@@ -100,6 +103,7 @@ class Metrics {
   std::array<std::atomic<std::uint64_t>, kSignBucketsNs.size() + 1> sign_buckets_{};
   std::atomic<std::uint64_t> sign_sum_ns_{0};
   std::atomic<std::int64_t> in_flight_{0};
+  std::atomic<std::uint64_t> token_outages_{0};
 };
 
 // A Prometheus label value: backslash, double quote and newline escaped.

@@ -1,4 +1,5 @@
 #pragma once
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -26,7 +27,13 @@ class Unavailable : public std::runtime_error {
 // into this, so front ends never include token headers.
 class TokenUnavailable : public Unavailable {
  public:
-  using Unavailable::Unavailable;
+  explicit TokenUnavailable(const std::string& what, std::int64_t retry_after = 1)
+      : Unavailable(what), retry_after_(retry_after) {}
+  // Whole seconds until the token is worth asking again (Retry-After).
+  std::int64_t retry_after() const noexcept { return retry_after_; }
+
+ private:
+  std::int64_t retry_after_;
 };
 
 // Either a value or the Rejection that stands in its place.

@@ -31,6 +31,10 @@ class SigningKey {
   // each signature does not decode spki_der() again (an OpenSSL 3.0 provider
   // lookup per call). nullptr: the checker decodes spki_der() itself.
   virtual EVP_PKEY* verification_key() const { return nullptr; }
+  // Throws TokenUnavailable when the key is known to be out of reach right
+  // now (the token's circuit breaker is open), so that a caller records
+  // nothing for a signature that cannot happen.
+  virtual void check_available() const {}
 
  protected:
   SigningKey() = default;
@@ -50,6 +54,7 @@ class TokenSigningKey final : public SigningKey {
   token::SignatureScheme scheme() const override { return scheme_; }
   Bytes sign(std::span<const unsigned char> message) const override;  // SessionPool::sign
   EVP_PKEY* verification_key() const override { return public_key_.get(); }
+  void check_available() const override;  // SessionPool::ensure_available
 
  private:
   token::SessionPool& pool_;

@@ -1,4 +1,5 @@
 #pragma once
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -16,6 +17,9 @@ struct TokenTarget {
   token::TokenSelector selector;
   std::string pin_source;  // "", "env:NAME" or "file:PATH"
   std::size_t sessions = 1;
+  // How long a signature may take before the caller is told the token is
+  // unavailable (SessionPool's call_timeout); 0: no bound.
+  std::chrono::milliseconds call_timeout{0};
 
   // `token` is a label or a pkcs11: URI (whose token, serial, module-path and
   // pin-source attributes are taken); `module` may be empty when the URI or
@@ -23,7 +27,8 @@ struct TokenTarget {
   static TokenTarget from(std::string module, const std::string& token, std::string serial);
 
   // A `pkcs11:` block: module, token | uri, serial, pin_source (env:NAME or
-  // file:PATH), and — when `allow_sessions` — sessions (the pool size).
+  // file:PATH), and — when `allow_sessions` — sessions (the pool size) and
+  // call_timeout_ms (default 5000).
   static TokenTarget from_yaml(StrictMap block, bool allow_sessions);
 
   // Loads the module, finds the token, reads the user PIN and logs in.

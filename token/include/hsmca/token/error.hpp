@@ -1,4 +1,6 @@
 #pragma once
+#include <chrono>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -18,9 +20,36 @@ class Error : public std::runtime_error {
   const std::string& function() const noexcept { return function_; }
   CK_RV rv() const noexcept { return rv_; }
 
+ protected:
+  struct Text {
+    std::string what;
+  };
+  Error(std::string function, CK_RV rv, Text text);
+
  private:
   std::string function_;
   CK_RV rv_;
+};
+
+// The token did not answer within the pool's call timeout, or no session was
+// free in that time. The call may still be running inside the token; its
+// result, when it comes, is thrown away. what(): "C_Sign: no answer from the
+// token within 5000 ms". rv() is CKR_FUNCTION_FAILED.
+class Timeout : public Error {
+ public:
+  Timeout(std::string function, std::chrono::milliseconds bound, std::string_view context = {});
+};
+
+// The pool's circuit breaker is open: the token was not called at all.
+// what() names the fault that opened it; retry_after() is when the next
+// probe may find it back, in whole seconds.
+class Outage : public Error {
+ public:
+  Outage(CK_RV cause_rv, const std::string& cause, std::int64_t retry_after);
+  std::int64_t retry_after() const noexcept { return retry_after_; }
+
+ private:
+  std::int64_t retry_after_;
 };
 
 // A look-up found nothing, or more than one: no token with that label, no key
