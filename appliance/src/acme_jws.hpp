@@ -162,8 +162,9 @@ struct JwsRequest {
   // (RFC 8555 6.4), else unauthorized.
   std::string_view url;
   KeyReference key = KeyReference::kid;
-  // The account key for a "kid" (the account URL); nullopt: no such account.
-  // Not called when the header carries "jwk".
+  // The account key for a "kid" (the account URL); nullopt: no such account
+  // (accountDoesNotExist). It may throw JwsError itself, e.g. unauthorized
+  // for a deactivated account (RFC 8555 7.3.6). Not called for "jwk".
   std::function<std::optional<Jwk>(std::string_view kid)> key_for_kid;
   // Takes the nonce out of circulation; false when it was unknown, used or
   // expired (NonceStore::consume). Called only once the signature and url
