@@ -316,10 +316,11 @@ TEST_F(JwsTest, AcceptsEachAlgorithmWithJwkAndWithKid) {
   }
 }
 
-// Made outside this code: a P-256 key from `openssl genpkey`, the signing
-// input signed by `openssl dgst -sha256 -sign key.pem`, its DER signature
-// turned into r || s by a few lines of Python. Header: alg ES256, jwk, nonce
-// "b2thaWxvdmVseW5vbmNl", url https://ca.example/acme/new-account.
+// Made outside this code by tests/data/make-acme-jws-vector: a P-256 key
+// from `openssl genpkey`, the signing input signed by `openssl dgst -sha256
+// -sign`, its DER signature turned into r || s by a few lines of Python.
+// Header: alg ES256, jwk, nonce "b2thaWxvdmVseW5vbmNl", url
+// https://ca.example/acme/new-account.
 constexpr std::string_view kOpensslProtected =
     "eyJhbGciOiJFUzI1NiIsImp3ayI6eyJjcnYiOiJQLTI1NiIsImt0eSI6IkVDIiwieCI6IlVxRlJ5TlVyU1E4Y0dpaUVuRWpVSTVtakl1eWdCMU1vSV"
     "hUazlpMUI2U1kiLCJ5IjoiZDVuYUlraEpIdHZzMXhyb25OaHJmMGZFMnV5OVBsR2tjTENMS3M3VmxvSSJ9LCJub25jZSI6ImIydGhhV3h2ZG1Wc2VX"
