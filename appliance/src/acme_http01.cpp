@@ -176,7 +176,7 @@ ValidationResult validate_http01(Attempt& attempt, const Identifier& identifier,
     beast::tcp_stream tcp(io);
     asio::ip::address address;
     if (!connect_any(io, tcp, attempt, addresses, url.port, url.text(), address, error)) return error;
-    const std::string at = " from " + endpoint_text(address, url.port) + " for " + url.text();
+    const std::string where = endpoint_text(address, url.port) + " for " + url.text();
 
     Response response;
     boost::system::error_code ec;
@@ -190,21 +190,22 @@ ValidationResult validate_http01(Attempt& attempt, const Identifier& identifier,
       beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp), *tls);
       if (!ip_literal(url.host)) set_server_name(stream.native_handle(), url.host);
       ec = run_one(io, [&](auto handler) { stream.async_handshake(asio::ssl::stream_base::client, std::move(handler)); });
-      if (ec) return failure(problem::kTls, "TLS handshake failed (" + io_error_text(ec) + ")" + at);
+      if (ec) return failure(problem::kTls, "TLS handshake failed (" + io_error_text(ec) + ") at " + where);
       ec = fetch(io, stream, url, response);
     } else {
       ec = fetch(io, tcp, url, response);
     }
     if (ec == http::error::body_limit) {
       return failure(problem::kIncorrectResponse,
-                     "response body larger than " + std::to_string(kBodyLimit) + " bytes" + at);
+                     "response body larger than " + std::to_string(kBodyLimit) + " bytes from " + where);
     }
-    if (ec) return failure(problem::kConnection, io_error_text(ec) + at);
+    if (ec) return failure(problem::kConnection, io_error_text(ec) + " at " + where);
 
     const unsigned status = response.status;
     if (status == 301 || status == 302 || status == 303 || status == 307 || status == 308) {
       if (redirects == kMaxRedirects) {
-        return failure(problem::kConnection, "more than " + std::to_string(kMaxRedirects) + " redirects, the last" + at);
+        return failure(problem::kConnection,
+                       "more than " + std::to_string(kMaxRedirects) + " redirects, the last from " + where);
       }
       std::string why;
       auto next = follow(response.location, url, why);
@@ -212,17 +213,21 @@ ValidationResult validate_http01(Attempt& attempt, const Identifier& identifier,
         why = "port " + std::to_string(next->port) + " is not one validation connects to";
         next.reset();
       }
-      if (!next) return failure(problem::kConnection, "redirect to " + quoted(response.location) + " refused: " + why + at);
+      if (!next) {
+        return failure(problem::kConnection,
+                       "redirect to " + quoted(response.location) + " refused (" + why + ") from " + where);
+      }
       url = std::move(*next);
       continue;
     }
-    if (status != 200) return failure(problem::kUnauthorized, "HTTP " + std::to_string(status) + at);
+    if (status != 200) return failure(problem::kUnauthorized, "HTTP " + std::to_string(status) + " from " + where);
     // RFC 8555 §8.3: whitespace at the end of the body is ignored.
     std::string_view body = response.body;
     const auto end = body.find_last_not_of(" \t\r\n");
     body = end == std::string_view::npos ? std::string_view{} : body.substr(0, end + 1);
     if (body != key_authorization) {
-      return failure(problem::kIncorrectResponse, "the key authorization did not match, got " + quoted(body) + at);
+      return failure(problem::kIncorrectResponse,
+                     "the key authorization did not match, got " + quoted(body) + " from " + where);
     }
     return success();
   }

@@ -169,6 +169,20 @@ TEST_F(AcmeValidationTest, Http01RefusesAnOversizeBodyWithoutReadingIt) {
   expect_refused(result, "incorrectResponse", "larger than 8192 bytes");
 }
 
+TEST_F(AcmeValidationTest, Http01RefusesAnOversizeBodyThatHasNoLength) {
+  // Delimited by the end of the connection: the limit applies as the body arrives.
+  TestHttpServer server([](const HttpRequest&) -> std::optional<test::acme::HttpResponse> {
+    test::acme::HttpResponse response{boost::beast::http::status::ok, 11};
+    response.keep_alive(false);
+    response.body() = std::string(kKeyAuthorization) + std::string(1 << 20, ' ');
+    return response;
+  });
+  dns_->add_a("endless.acme.test", "127.0.0.1");
+  const auto result = validate(settings(server.port()), ChallengeType::http01, dns_name("endless.acme.test"), kToken,
+                               kKeyAuthorization);
+  expect_refused(result, "incorrectResponse", "larger than 8192 bytes");
+}
+
 TEST_F(AcmeValidationTest, Http01GivesUpOnASilentServerWithinTheTimeout) {
   TestHttpServer server([](const HttpRequest&) { return std::nullopt; });
   dns_->add_a("slow.acme.test", "127.0.0.1");
