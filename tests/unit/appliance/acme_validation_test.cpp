@@ -392,6 +392,21 @@ TEST_F(AcmeValidationTest, TlsAlpn01ForAnIpRefusesADnsNameCertificate) {
   expect_refused(result, "incorrectResponse", "not an iPAddress");
 }
 
+TEST_F(AcmeValidationTest, TlsAlpn01GivesUpOnASilentServerWithinTheTimeout) {
+  // Listening but never accepting: the kernel completes the TCP handshake, nobody answers the ClientHello.
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor silent(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  dns_->add_a("mute.acme.test", "127.0.0.1");
+  auto s = settings(80, silent.local_endpoint().port());
+  s.timeout = 1500ms;
+  const auto start = std::chrono::steady_clock::now();
+  const auto result = validate(s, ChallengeType::tls_alpn01, dns_name("mute.acme.test"), kToken, kKeyAuthorization);
+  const auto took = std::chrono::steady_clock::now() - start;
+  expect_refused(result, "connection", "timed out");
+  EXPECT_GE(took, 1400ms);
+  EXPECT_LT(took, 1500ms + 3s);
+}
+
 TEST_F(AcmeValidationTest, TlsAlpn01ReportsAFailedHandshakeAsATlsProblem) {
   TestHttpServer not_tls(serving());
   dns_->add_a("nottls.acme.test", "127.0.0.1");
@@ -500,6 +515,15 @@ TEST_F(AcmeValidationTest, CaaIssueAppliesToWildcardsWithoutIssuewild) {
 TEST_F(AcmeValidationTest, CaaEmptyIssueForbidsEveryone) {
   dns_->add_caa("nobody.acme.test", {{"issue", ";"}});
   expect_refused(check_caa(settings(), dns_name("nobody.acme.test"), {"ca.hsmca.test"}), "caa", "nobody.acme.test");
+}
+
+TEST_F(AcmeValidationTest, CaaIssueWithAnEmptyValueForbidsIssuance) {
+  // RFC 8659 §4.2: no issuer domain, no CA. c-ares 1.18 refuses to parse a
+  // CAA record with an empty value; either way the answer must be no.
+  dns_->add_caa("emptyvalue.acme.test", {{"issue", ""}});
+  const auto result = check_caa(settings(), dns_name("emptyvalue.acme.test"), {"ca.hsmca.test"});
+  EXPECT_FALSE(result.valid);
+  EXPECT_TRUE(result.problem == "caa" || result.problem == "dns") << result.problem << ": " << result.detail;
 }
 
 TEST_F(AcmeValidationTest, CaaWithOnlyIodefDoesNotRestrict) {
