@@ -169,7 +169,7 @@ class SqliteLedger final : public Ledger {
   void record_failed(std::int64_t id, const std::string& reason) override;
   bool record_renewal_issued(std::int64_t id, std::span<const unsigned char> der, const std::string& issuer_id,
                              const std::string& renewed_serial, std::int64_t revoked_at) override;
-  std::int64_t fail_interrupted(std::int64_t started_before) override;
+  std::int64_t fail_interrupted(std::int64_t started) override;
   RevokeOutcome revoke(const std::string& issuer_id, const std::string& serial, RevocationReason reason,
                        std::int64_t revoked_at) override;
   std::vector<LedgerEntry> revoked(const std::string& issuer_id) const override;
@@ -312,7 +312,7 @@ SqliteLedger::UsersLock SqliteLedger::open_users_lock(const fs::path& path, cons
   return lock;
 }
 
-std::int64_t SqliteLedger::fail_interrupted(std::int64_t started_before) {
+std::int64_t SqliteLedger::fail_interrupted(std::int64_t started) {
   // Only while no other process has the ledger open: a pending entry of a
   // process that still runs (an appliance beside `hsmca sign`) is in flight,
   // not interrupted. Otherwise the next start with the ledger to itself does it.
@@ -328,10 +328,10 @@ std::int64_t SqliteLedger::fail_interrupted(std::int64_t started_before) {
     // Once per process start: not worth a persistent statement.
     const auto stmt = prepare(db, where_,
                               "UPDATE certificates SET status = 'failed', failure = ? "
-                              "WHERE status = 'pending' AND created_at < ?");
+                              "WHERE status = 'pending' AND created_at <= ?");
     {
       Query q(db, stmt.get());
-      q.bind(kInterrupted).bind(started_before);
+      q.bind(kInterrupted).bind(started);
       q.step(where_, "fail_interrupted");
     }
     return sqlite3_changes(db);

@@ -44,7 +44,10 @@ TokenTarget TokenTarget::from_yaml(StrictMap m, bool allow_sessions) {
   std::optional<long long> call_timeout_ms;
   if (allow_sessions) {
     sessions = m.optional_integer("sessions", 1, 64);
-    call_timeout_ms = m.optional_integer("call_timeout_ms", 100, 600000).value_or(5000);
+    call_timeout_ms = m.optional_integer("call_timeout_ms", 0, 600000).value_or(5000);
+    if (*call_timeout_ms > 0 && *call_timeout_ms < 100) {
+      throw ConfigError(m.path_of("call_timeout_ms") + " must be 0 (no bound) or at least 100");
+    }
   }
   m.finish();
   if (uri && label) throw ConfigError(m.path_of("token") + " and uri: give one, not both");

@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <iostream>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -92,6 +93,7 @@ TEST_F(ApplianceFaultTest, AHungTokenGets503WithinTheBoundHealthSaysSoAndService
     EXPECT_EQ(nlohmann::json::parse(r.body)["error"], "token_unavailable") << r.body;
     // The bound, plus curl and TLS on a loaded machine; never the hang's length.
     EXPECT_LT(took.count(), kCallTimeoutMs + 2500) << i;
+    std::cout << "[ figures  ] hung token: 503 after " << took.count() << " ms (bound " << kCallTimeoutMs << " ms)\n";
   }
   std::this_thread::sleep_for(1100ms);  // past the health cache
   auto h = health();
@@ -143,6 +145,8 @@ TEST_F(ApplianceFaultTest, ATokenOutageIsRefusedBeforeAnythingIsRecordedAndLogge
   }
   EXPECT_EQ(refused, 40);
   auto during = statuses();
+  std::cout << "[ figures  ] outage: " << refused << " requests refused, " << during["failed"]
+            << " failed rows written\n";
   // Three failures open the breaker; the other 37 were refused before the ledger.
   EXPECT_EQ(during["failed"], 3);
   EXPECT_EQ(during["issued"], before.at("issued"));
@@ -173,11 +177,13 @@ TEST_F(ApplianceFaultTest, ATokenOutageIsRefusedBeforeAnythingIsRecordedAndLogge
 // SIGKILL in the middle of issuing, then a restart on the same ledger and
 // token: every certificate a client received is in the ledger as issued,
 // serials are unique, SQLite finds its file sound, and the rows the kill left
-// pending are reconciled as failed (interrupted).
-class ApplianceKillTest : public ApplianceFixture {};
+// pending are reconciled as failed (interrupted). The shim makes each
+// signature take 150 ms, so the kill finds rows between pending and issued.
+class ApplianceKillTest : public ApplianceFaultTest {};
 
 TEST_F(ApplianceKillTest, KillNineUnderLoadLosesNoCertificateAClientReceived) {
   constexpr int kClients = 4;
+  configure("C_Sign.latency_ms = 150\n");
   for (int c = 0; c < kClients; ++c) {
     const std::string name = "load" + std::to_string(c);
     openssl_csr(dir_.path(), name, "/CN=" + name + ".example.test", "DNS:" + name + ".example.test");
@@ -209,7 +215,7 @@ TEST_F(ApplianceKillTest, KillNineUnderLoadLosesNoCertificateAClientReceived) {
   while (Clock::now() < deadline) {
     {
       std::lock_guard lock(mutex);
-      if (received.size() >= 30) break;
+      if (received.size() >= 20) break;
     }
     std::this_thread::sleep_for(20ms);
   }
@@ -218,7 +224,7 @@ TEST_F(ApplianceKillTest, KillNineUnderLoadLosesNoCertificateAClientReceived) {
   stop = true;
   for (auto& t : clients) t.join();
   EXPECT_EQ(appliance_->stop(), 128 + SIGKILL);
-  ASSERT_GE(received.size(), 30u);
+  ASSERT_GE(received.size(), 20u);
 
   // Before the restart: what the kill left.
   std::size_t pending_at_kill = 0;
@@ -242,14 +248,13 @@ TEST_F(ApplianceKillTest, KillNineUnderLoadLosesNoCertificateAClientReceived) {
   const auto check = run_process({"sqlite3", (dir_ / "ledger.db").string(), "PRAGMA integrity_check;"});
   EXPECT_EQ(check.out, "ok\n") << check.err;
   const auto log = read_file(log_);
-  if (pending_at_kill > 0) {
-    EXPECT_NE(log.find("\"event\":\"pending_reconciled\""), std::string::npos) << log;
-    std::size_t interrupted = 0;
-    for (const auto& e : entries) interrupted += e.value("failure", "") == "interrupted";
-    EXPECT_EQ(interrupted, pending_at_kill);
-  } else {
-    EXPECT_EQ(log.find("pending_reconciled"), std::string::npos) << log;
-  }
+  EXPECT_GT(pending_at_kill, 0u) << "the kill came between signatures: nothing to reconcile";
+  EXPECT_NE(log.find("\"event\":\"pending_reconciled\""), std::string::npos) << log;
+  std::size_t interrupted = 0;
+  for (const auto& e : entries) interrupted += e.value("failure", "") == "interrupted";
+  EXPECT_EQ(interrupted, pending_at_kill);
+  std::cout << "[ figures  ] kill -9: " << received.size() << " certificates received, all issued in the ledger; "
+            << pending_at_kill << " rows pending at the kill, reconciled as interrupted\n";
   // And it serves again.
   EXPECT_FALSE(issue("after").empty());
 }

@@ -58,6 +58,26 @@ TEST_F(CaConfigTest, ResolvesPathsAgainstTheFileAndDefaultsWhatIsLeftOut) {
   EXPECT_TRUE(c.appliance.IsNull()) << "no appliance block";
 }
 
+TEST_F(CaConfigTest, BoundsEachSignatureBy5SecondsUnlessTheFileSaysOtherwise) {
+  const std::string base = "pkcs11: {module: /usr/lib/softhsm/libsofthsm2.so, token: Example Issuing Token}\n";
+  const std::string rest = std::string(kBase).substr(base.size());
+  auto with = [&](const std::string& pkcs11) {
+    test::write_file(dir_ / "ca.yaml", pkcs11 + rest);
+    return CaConfig::load(dir_ / "ca.yaml");
+  };
+  EXPECT_EQ(load("").pkcs11.call_timeout, std::chrono::milliseconds(5000));
+  const std::string prefix = "pkcs11: {module: /usr/lib/softhsm/libsofthsm2.so, token: Example Issuing Token, ";
+  EXPECT_EQ(with(prefix + "call_timeout_ms: 800}\n").pkcs11.call_timeout, std::chrono::milliseconds(800));
+  EXPECT_EQ(with(prefix + "call_timeout_ms: 0}\n").pkcs11.call_timeout, std::chrono::milliseconds(0)) << "no bound";
+  try {
+    with(prefix + "call_timeout_ms: 50}\n");
+    ADD_FAILURE() << "50 ms accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("pkcs11.call_timeout_ms must be 0 (no bound) or at least 100"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST_F(CaConfigTest, ReadsTheRevocationBlockWithADelegatedOcspResponder) {
   const auto c = load(
       "revocation:\n"

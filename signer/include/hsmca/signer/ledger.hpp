@@ -122,14 +122,16 @@ class Ledger {
                                      const std::string& renewed_serial, std::int64_t revoked_at) = 0;
   // pending -> failed. LedgerError when the entry does not exist or is not pending.
   virtual void record_failed(std::int64_t id, const std::string& reason) = 0;
-  // Every pending entry created before `started_before` (unix seconds) ->
-  // failed, reason kInterrupted: what a crash between pending and issued
-  // left behind. Safe at a process's start: a certificate is handed out only
-  // after its entry says issued, so a pending entry's certificate never
-  // reached anyone. Only while no other process has the ledger open (their
-  // pending entries are in flight): 0 then, and the next start that has the
-  // ledger to itself does it. Returns how many; durable on return.
-  virtual std::int64_t fail_interrupted(std::int64_t started_before) = 0;
+  // Every pending entry created at or before `started` (unix seconds, the
+  // calling process's start) -> failed, reason kInterrupted: what a crash
+  // between pending and issued left behind, including in the very second of
+  // a quick restart. Safe at a process's start, before it records anything:
+  // a certificate is handed out only after its entry says issued, so a
+  // pending entry's certificate never reached anyone. Only while no other
+  // process has the ledger open (their pending entries are in flight): 0
+  // then, and the next start that has the ledger to itself does it. Returns
+  // how many; durable on return.
+  virtual std::int64_t fail_interrupted(std::int64_t started) = 0;
 
   // issued -> revoked for `reason` at `revoked_at` (unix seconds); the reason
   // is stored by its RFC 5280 name (reason_name). std::invalid_argument for
