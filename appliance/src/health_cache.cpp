@@ -12,6 +12,8 @@ std::optional<HealthReport> HealthCache::recent() const {
 }
 
 HealthReport HealthCache::check() {
+  std::lock_guard one_at_a_time(probing_);
+  if (auto fresh = recent()) return *fresh;  // made while this caller waited
   HealthReport report = probe_();
   std::lock_guard lock(mutex_);
   checked_ = clock_.steady();

@@ -200,6 +200,80 @@ TEST(TokenHangTest, AnOutageIsRefusedBeforeTheTokenIsCalledAndRecordedOnce) {
   EXPECT_EQ(pool->stats().healthy, 2u);
 }
 
+TEST(TokenHangTest, LoadAloneOnAHealthyTokenDoesNotOpenTheBreaker) {
+  // One session, each signature 150 ms, six callers at once: some wait past
+  // the bound in the queue and get Timeout, but no call inside the token took
+  // that long, so the token is not at fault and the breaker stays closed.
+  ShimToken t;
+  Outages outages;
+  auto pool = t.pool(1, outages.options(2000ms));
+  ASSERT_TRUE(attempt(t, *pool, "warm").verified);
+  t.configure("C_Sign.latency_ms = 150\n");
+  std::vector<std::future<Attempt>> burst;
+  for (int i = 0; i < 6; ++i) {
+    burst.push_back(std::async(std::launch::async, [&, i] { return attempt(t, *pool, "b" + std::to_string(i)); }));
+  }
+  int timed_out = 0;
+  for (auto& f : burst) timed_out += f.get().timed_out;
+  EXPECT_GE(timed_out, 1) << "the burst was meant to outlast the bound";
+  EXPECT_FALSE(pool->stats().outage);
+  EXPECT_TRUE(attempt(t, *pool, "next").verified);
+  EXPECT_EQ(outages.size(), 0u);
+}
+
+TEST(TokenHangTest, OneHungCallDoesNotStopTheOtherSessionsRepair) {
+  // An HSM fail-over: one call stuck on the old connection, the other
+  // session lost. The lost one is repaired and signs while the call hangs.
+  ShimToken t;
+  Outages outages;
+  auto pool = t.pool(2, outages.options());
+  ASSERT_TRUE(attempt(t, *pool, "warm").verified);
+  const fs::path hold = t.dir / "hold";
+  test::write_file(hold, "");
+  const std::string hang = "C_Sign.hang_file = " + hold.string() + "\nC_Sign.hang_limit = 1\n";
+  t.configure(hang);
+  EXPECT_TRUE(attempt(t, *pool, "stuck").timed_out);
+  ASSERT_EQ(t.counters->held(), 1u);
+  // The token drops the other session (the shim closes it underneath) for one call.
+  t.configure(hang + "C_SignInit.error_rate = 1\nC_SignInit.error = CKR_SESSION_HANDLE_INVALID\n");
+  attempt(t, *pool, "lost");
+  t.configure(hang);
+  Attempt a;
+  EXPECT_TRUE(eventually([&] {
+    a = attempt(t, *pool, "repaired");
+    return a.verified;
+  }, 5s)) << "the pool never signed again while one call hung";
+  for (int i = 0; i < 10; ++i) EXPECT_TRUE(attempt(t, *pool, "more " + std::to_string(i)).verified) << i;
+  EXPECT_EQ(t.counters->held(), 1u) << "still hung all along";
+  fs::remove(hold);
+  EXPECT_TRUE(eventually([&] { return pool->stats().busy == 0; }));
+  std::vector<std::future<Attempt>> both;
+  for (int i = 0; i < 2; ++i) {
+    both.push_back(std::async(std::launch::async, [&, i] { return attempt(t, *pool, "after " + std::to_string(i)); }));
+  }
+  for (auto& f : both) EXPECT_TRUE(f.get().verified);
+}
+
+TEST(TokenHangTest, AProbeBeforeTheFirstSignatureIsBoundedToo) {
+  ShimToken t;
+  Outages outages;
+  auto pool = t.pool(2, outages.options(200ms));
+  t.configure("C_Sign.error_rate = 1\nC_Sign.error = CKR_GENERAL_ERROR\n");
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(attempt(t, *pool, "f").failed);
+  ASSERT_TRUE(pool->stats().outage);
+  const fs::path hold = t.dir / "hold";
+  test::write_file(hold, "");
+  t.configure("C_GetSessionInfo.hang_file = " + hold.string() + "\n");
+  std::this_thread::sleep_for(300ms);
+  const auto start = Clock::now();
+  EXPECT_THROW(pool->ensure_available(), Outage);
+  EXPECT_LT(Clock::now() - start, kBound + kSlack) << "the probe waited past the bound";
+  fs::remove(hold);
+  t.configure("");
+  EXPECT_TRUE(eventually([&] { return attempt(t, *pool, "back").verified; }, 10s))
+      << "the breaker stayed pinned open by a lost probe";
+}
+
 class InjectedDeviceErrors : public ::testing::TestWithParam<double> {};
 
 TEST_P(InjectedDeviceErrors, NoSignatureWaitsPastTheBoundEveryReturnedOneVerifiesAndThePoolHeals) {

@@ -10,11 +10,16 @@ CircuitBreaker::CircuitBreaker(Options options, std::function<void(const OutageE
   if (options_.failure_threshold == 0) options_.failure_threshold = 1;
 }
 
-CircuitBreaker::Admission CircuitBreaker::admit() {
+CircuitBreaker::Admission CircuitBreaker::admit(std::uint64_t* probe_id) {
   std::lock_guard lock(mutex_);
   if (!open_) return Admission::pass;
-  if (!probing_ && now_() >= next_probe_) {
+  const auto now = now_();
+  const bool lost = probing_ && options_.probe_timeout.count() > 0 && now - probe_started_ >= options_.probe_timeout;
+  if ((!probing_ || lost) && now >= next_probe_) {
     probing_ = true;
+    probe_started_ = now;
+    ++probe_id_;
+    if (probe_id != nullptr) *probe_id = probe_id_;
     return Admission::probe;
   }
   ++refused_;
@@ -51,21 +56,24 @@ void CircuitBreaker::failed(const std::string& cause) {
   notify(event);
 }
 
-void CircuitBreaker::probe_finished(bool ok, const std::string& cause) {
+void CircuitBreaker::probe_finished(bool ok, const std::string& cause, std::uint64_t probe_id) {
   if (ok) {
     succeeded();
     return;
   }
-  std::lock_guard lock(mutex_);
-  probing_ = false;
-  if (!open_) {
-    // Closed meanwhile by a call that succeeded: the probe's failure is one
-    // failure among others.
-    ++consecutive_failures_;
-    return;
+  {
+    std::lock_guard lock(mutex_);
+    const bool current = probing_ && (probe_id == 0 || probe_id == probe_id_);
+    if (open_ && current) {
+      probing_ = false;
+      next_probe_ = now_() + options_.probe_interval;
+      if (!cause.empty()) cause_ = cause;
+      return;
+    }
+    if (open_) return;  // a given-up probe's failure changes nothing while open
   }
-  next_probe_ = now_() + options_.probe_interval;
-  if (!cause.empty()) cause_ = cause;
+  // Closed meanwhile by a call that succeeded: one failure among others.
+  failed(cause.empty() ? "probe failed" : cause);
 }
 
 void CircuitBreaker::open_locked(const std::string& cause, Clock::time_point now) {

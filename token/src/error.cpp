@@ -139,10 +139,11 @@ Error::Error(std::string function, CK_RV rv, std::string_view context)
 Error::Error(std::string function, CK_RV rv, Text text)
     : std::runtime_error(std::move(text.what)), function_(std::move(function)), rv_(rv) {}
 
-Timeout::Timeout(std::string function, std::chrono::milliseconds bound, std::string_view context)
+Timeout::Timeout(std::string function, std::chrono::milliseconds bound, std::string_view context, bool inside_token)
     : Error(function, CKR_FUNCTION_FAILED,
             Text{function + ": no answer from the token within " + std::to_string(bound.count()) + " ms" +
-                 (context.empty() ? std::string() : ": " + std::string(context))}) {}
+                 (context.empty() ? std::string() : ": " + std::string(context))}),
+      inside_token_(inside_token) {}
 
 Outage::Outage(CK_RV cause_rv, const std::string& cause, std::int64_t retry_after)
     : Error("token", cause_rv,

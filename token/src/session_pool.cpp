@@ -7,16 +7,25 @@
 namespace hsmca::token {
 namespace {
 
+CircuitBreaker::Options breaker_options(const PoolOptions& o) {
+  CircuitBreaker::Options b = o.breaker;
+  // A probe is bounded like any signature; one that never reports is given up.
+  if (b.probe_timeout.count() == 0 && o.call_timeout.count() > 0) b.probe_timeout = 2 * o.call_timeout;
+  return b;
+}
+
 std::int64_t steady_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
 // Faults that say the token (or the path to it) is in trouble, as opposed to
-// a call the token refused for its arguments: what the breaker counts.
-bool counts_against_token(CK_RV rv) {
-  return is_session_fault(rv) || rv == CKR_FUNCTION_FAILED || rv == CKR_GENERAL_ERROR || rv == CKR_DEVICE_MEMORY ||
-         rv == CKR_HOST_MEMORY;
+// a call the token refused for what it was asked (CKR_FUNCTION_FAILED, a
+// memory limit: a request of the caller's making could earn those) or a
+// caller that waited for a free session: what the breaker counts.
+bool counts_against_token(const Error& e) {
+  if (const auto* t = dynamic_cast<const Timeout*>(&e)) return t->inside_token();
+  return is_session_fault(e.rv()) || e.rv() == CKR_GENERAL_ERROR;
 }
 
 // After these the session's handle is dead; the token may hand its number to
@@ -31,6 +40,7 @@ bool handle_is_gone(CK_RV rv) {
 // A signature handed to one of the pool's threads. It owns everything the
 // call needs, so a caller that stopped waiting leaves nothing dangling.
 struct SessionPool::SignTask {
+  bool check_session = false;  // a probe: C_GetSessionInfo rather than a signature
   std::string label;
   SignatureScheme scheme;
   Bytes message;
@@ -39,13 +49,14 @@ struct SessionPool::SignTask {
   std::condition_variable finished;
   bool done = false;
   bool abandoned = false;  // the caller timed out: skip it if not yet started
+  bool started = false;    // a pool thread took it: the token is being asked
   Bytes signature;
   std::exception_ptr error;
 };
 
 SessionPool::SessionPool(std::shared_ptr<Module> module, TokenSelector selector, Secret pin, PoolOptions options)
     : module_(std::move(module)), selector_(std::move(selector)), pin_(std::move(pin)), options_(std::move(options)),
-      entries_(options_.sessions), breaker_(options_.breaker, options_.on_outage) {}
+      entries_(options_.sessions), breaker_(breaker_options(options_), options_.on_outage) {}
 
 SessionPool::~SessionPool() {
   {
@@ -107,6 +118,13 @@ void SessionPool::reopen(Entry& entry) {
 }
 
 void SessionPool::restart_library() {
+  {
+    // C_Finalize with a call inside the module is undefined: not while one is quarantined.
+    std::lock_guard lock(gate_mutex_);
+    if (quarantined_calls_ > 0) {
+      throw Timeout("C_Finalize", options_.call_timeout, "a call is still inside " + selector_.describe());
+    }
+  }
   module_->reinitialize();
   // Every session went with the old library state, and the new one numbers
   // sessions afresh: no old handle may survive.
@@ -151,16 +169,117 @@ void SessionPool::report(const Error& error) const noexcept {
   }
 }
 
-std::unique_lock<std::shared_timed_mutex> SessionPool::lock_gate(Deadline deadline) {
-  std::unique_lock gate(gate_, std::defer_lock);
-  if (deadline == kNoDeadline) {
-    gate.lock();
-  } else if (!gate.try_lock_until(deadline)) {
-    // A call still inside the token (a hung one) holds the gate shared: the
-    // repair waits for the next caller rather than past the bound.
-    throw Timeout("repair", options_.call_timeout, "a call is still inside " + selector_.describe());
+// One call inside the module: waits while a repair runs, and counts itself
+// so that a repair waits for it (until it is quarantined).
+class SessionPool::CallGate {
+ public:
+  CallGate(SessionPool& pool, Entry& entry, Deadline deadline) : pool_(pool), entry_(entry) {
+    std::unique_lock lock(pool.gate_mutex_);
+    const auto open = [&] { return !pool.repairing_; };
+    if (deadline == kNoDeadline) {
+      pool.gate_changed_.wait(lock, open);
+    } else if (!pool.gate_changed_.wait_until(lock, deadline, open)) {
+      throw Timeout("repair", pool.options_.call_timeout, "a repair of " + pool.selector_.describe() + " is running");
+    }
+    ++pool.active_calls_;
+    entry.in_call = true;
+    entry.quarantined = false;
+    entry.repairs_seen = pool.repair_count_;
+    entry.busy_since = steady_ns();
   }
-  return gate;
+  ~CallGate() {
+    bool stale = false;
+    {
+      std::lock_guard lock(pool_.gate_mutex_);
+      stale = entry_.quarantined && entry_.repairs_seen != pool_.repair_count_;
+    }
+    // Still counted as inside, so no repair touches the entry meanwhile: a
+    // session a repair may have outlived is given up, never closed (its
+    // number may belong to a newer session now).
+    if (stale) pool_.forget_session(entry_);
+    std::lock_guard lock(pool_.gate_mutex_);
+    if (entry_.quarantined) {
+      --pool_.quarantined_calls_;
+    } else {
+      --pool_.active_calls_;
+    }
+    entry_.in_call = false;
+    entry_.quarantined = false;
+    entry_.busy_since = 0;
+    pool_.gate_changed_.notify_all();
+  }
+  CallGate(const CallGate&) = delete;
+  CallGate& operator=(const CallGate&) = delete;
+
+ private:
+  SessionPool& pool_;
+  Entry& entry_;
+};
+
+// A repair: closes the gate to new calls and waits until none is inside —
+// quarantining calls past the bound, which only a library restart
+// (`whole_library`) waits for as well. Timeout when `deadline` passes first.
+class SessionPool::RepairGate {
+ public:
+  RepairGate(SessionPool& pool, Deadline deadline, bool whole_library) : pool_(pool) {
+    std::unique_lock lock(pool.gate_mutex_);
+    const auto bounded = pool.options_.call_timeout.count() > 0;
+    const auto wait = [&](auto&& ready) {
+      while (!ready()) {
+        if (deadline != kNoDeadline && std::chrono::steady_clock::now() >= deadline) return false;
+        if (!bounded && deadline == kNoDeadline) {
+          pool.gate_changed_.wait(lock);
+          continue;
+        }
+        auto wake = std::chrono::steady_clock::now() + std::chrono::milliseconds(10);
+        if (deadline != kNoDeadline && deadline < wake) wake = deadline;
+        pool.gate_changed_.wait_until(lock, wake);
+        pool.quarantine_stuck_locked();
+      }
+      return true;
+    };
+    if (!wait([&] { return !pool.repairing_; })) {
+      throw Timeout("repair", pool.options_.call_timeout, "another repair of " + pool.selector_.describe() + " is running");
+    }
+    pool.repairing_ = true;
+    ++pool.repair_count_;
+    pool.quarantine_stuck_locked();
+    if (!wait([&] { return pool.active_calls_ == 0 && (!whole_library || pool.quarantined_calls_ == 0); })) {
+      pool.repairing_ = false;
+      pool.gate_changed_.notify_all();
+      throw Timeout("repair", pool.options_.call_timeout, "a call is still inside " + pool.selector_.describe());
+    }
+  }
+  ~RepairGate() {
+    std::lock_guard lock(pool_.gate_mutex_);
+    pool_.repairing_ = false;
+    pool_.gate_changed_.notify_all();
+  }
+  RepairGate(const RepairGate&) = delete;
+  RepairGate& operator=(const RepairGate&) = delete;
+
+ private:
+  SessionPool& pool_;
+};
+
+void SessionPool::quarantine_stuck_locked() {
+  if (options_.call_timeout.count() <= 0) return;
+  const std::int64_t bound = std::chrono::duration_cast<std::chrono::nanoseconds>(options_.call_timeout).count();
+  const std::int64_t now = steady_ns();
+  for (auto& e : entries_) {
+    if (!e.in_call || e.quarantined) continue;
+    const std::int64_t since = e.busy_since.load();
+    if (since != 0 && now - since > bound) {
+      e.quarantined = true;
+      --active_calls_;
+      ++quarantined_calls_;
+    }
+  }
+}
+
+bool SessionPool::settled(const Entry& e) {
+  std::lock_guard lock(gate_mutex_);
+  return !e.in_call;
 }
 
 void SessionPool::run(const std::function<void(Session&, Entry&)>& op, Deadline deadline) {
@@ -183,16 +302,11 @@ void SessionPool::run(const std::function<void(Session&, Entry&)>& op, Deadline 
     std::uint64_t seen_epoch = 0;
     std::uint64_t seen_generation = 0;
     {
-      std::shared_lock gate(gate_);
+      CallGate call(*this, entry, deadline);
       seen_epoch = entry.epoch;
       seen_generation = generation_;
       if (entry.session) {
         try {
-          entry.busy_since = steady_ns();
-          struct Idle {
-            Entry& e;
-            ~Idle() { e.busy_since = 0; }
-          } idle{entry};
           op(*entry.session, entry);
           return;
         } catch (const Error& e) {
@@ -235,7 +349,7 @@ void SessionPool::run(const std::function<void(Session&, Entry&)>& op, Deadline 
 }
 
 void SessionPool::restart_module(Entry& entry, std::uint64_t seen_generation, Deadline deadline) {
-  auto gate = lock_gate(deadline);
+  RepairGate gate(*this, deadline, true);
   if (generation_ == seen_generation) {
     // Nothing is inside the module: every session can go with the library.
     for (auto& e : entries_) forget_session(e);
@@ -261,7 +375,9 @@ bool logged_in(const CK_SESSION_INFO& info) {
 }  // namespace
 
 void SessionPool::recover(Entry& entry, CK_RV cause, std::uint64_t seen_epoch, Deadline deadline) {
-  auto gate = lock_gate(deadline);
+  // A session repair waits for the calls inside the module, not for those
+  // quarantined past the bound: a hung call does not stop the others' repair.
+  RepairGate gate(*this, deadline, cause == CKR_CRYPTOKI_NOT_INITIALIZED);
   // Several threads fail at once when the token drops every session; the
   // first to get here rebuilds them all. Repairing again would throw away a
   // fresh session (or, after C_Finalize, every fresh session) for nothing.
@@ -273,7 +389,9 @@ void SessionPool::recover(Entry& entry, CK_RV cause, std::uint64_t seen_epoch, D
     // (PKCS#11 2.40 C_Logout), and tokens report it as a dead key handle as
     // often as CKR_USER_NOT_LOGGED_IN. A key replaced under its label looks
     // the same. Either way every cached handle goes, and we log in if needed.
-    for (auto& e : entries_) e.private_keys.clear();
+    for (auto& e : entries_) {
+      if (&e == &entry || settled(e)) e.private_keys.clear();
+    }
     if (entry.session) {
       CK_SESSION_INFO info{};
       CK_RV rv = module_->fn()->C_GetSessionInfo(entry.session->handle(), &info);
@@ -297,7 +415,7 @@ void SessionPool::recover(Entry& entry, CK_RV cause, std::uint64_t seen_epoch, D
     // The others may be gone too. Find out now, while nothing is inside the
     // module and no dead handle number has been reissued.
     for (auto& e : entries_) {
-      if (!e.session) continue;
+      if (!e.session || !settled(e)) continue;
       CK_SESSION_INFO info{};
       CK_RV rv = module_->fn()->C_GetSessionInfo(e.session->handle(), &info);
       if (rv != CKR_OK && (handle_is_gone(rv) || is_session_fault(rv))) forget_session(e);
@@ -315,7 +433,7 @@ void SessionPool::recover(Entry& entry, CK_RV cause, std::uint64_t seen_epoch, D
   // have each of their threads wait for the whole pool to drain in turn. One
   // that will not open stays empty; its next caller tries again.
   for (auto& e : entries_) {
-    if (e.session) continue;
+    if (e.session || !settled(e)) continue;
     try {
       open_session(e);
       ++recoveries_;
@@ -341,7 +459,7 @@ Bytes SessionPool::sign_observed(const std::string& key_label, SignatureScheme s
     }
     return signature;
   } catch (const Error& e) {
-    if (counts_against_token(e.rv())) {
+    if (counts_against_token(e)) {
       last_fault_ = e.rv();
       breaker_.failed(e.what());
     }
@@ -350,7 +468,8 @@ Bytes SessionPool::sign_observed(const std::string& key_label, SignatureScheme s
 }
 
 void SessionPool::ensure_available() {
-  switch (breaker_.admit()) {
+  std::uint64_t probe_id = 0;
+  switch (breaker_.admit(&probe_id)) {
     case CircuitBreaker::Admission::pass:
       return;
     case CircuitBreaker::Admission::refuse:
@@ -362,13 +481,13 @@ void SessionPool::ensure_available() {
     probe();
   } catch (const Error& e) {
     last_fault_ = e.rv();
-    breaker_.probe_finished(false, e.what());
+    breaker_.probe_finished(false, e.what(), probe_id);
     throw Outage(e.rv(), e.what(), breaker_.retry_after_seconds());
   } catch (...) {
-    breaker_.probe_finished(false);
+    breaker_.probe_finished(false, {}, probe_id);
     throw;
   }
-  breaker_.probe_finished(true);
+  breaker_.probe_finished(true, {}, probe_id);
 }
 
 void SessionPool::probe() {
@@ -378,18 +497,26 @@ void SessionPool::probe() {
     std::lock_guard lock(probe_mutex_);
     key = probe_key_;
   }
-  if (key) {
-    if (options_.call_timeout.count() > 0) {
-      sign_bounded(key->first, key->second, kProbe);
-    } else {
-      sign_now(key->first, key->second, kProbe, kNoDeadline);
+  if (options_.call_timeout.count() > 0) {
+    // On the pool's threads and within the bound, like any signature: a
+    // probe into a hung token costs its caller the bound, no more.
+    auto task = std::make_shared<SignTask>();
+    task->check_session = !key;
+    if (key) {
+      task->label = key->first;
+      task->scheme = key->second;
+      task->message.assign(std::begin(kProbe), std::end(kProbe));
     }
-    return;
+    run_bounded(task);
+  } else if (key) {
+    sign_now(key->first, key->second, kProbe, kNoDeadline);
+  } else {
+    check_session(kNoDeadline);
   }
+}
+
+void SessionPool::check_session(Deadline deadline) {
   // Nothing signed yet: that a session answers is all there is to know.
-  const Deadline deadline = options_.call_timeout.count() > 0
-                                ? std::chrono::steady_clock::now() + options_.call_timeout
-                                : kNoDeadline;
   run([](Session& s, Entry&) {
         CK_SESSION_INFO info{};
         check(s.fn()->C_GetSessionInfo(s.handle(), &info), "C_GetSessionInfo");
@@ -403,16 +530,32 @@ Bytes SessionPool::sign_bounded(const std::string& key_label, SignatureScheme sc
   task->label = key_label;
   task->scheme = scheme;
   task->message.assign(message.begin(), message.end());
+  return run_bounded(task);
+}
+
+Bytes SessionPool::run_bounded(const std::shared_ptr<SignTask>& task) {
   task->deadline = std::chrono::steady_clock::now() + options_.call_timeout;
   {
     std::lock_guard lock(tasks_mutex_);
+    // While every thread is inside a hung call nothing is taken: what callers
+    // gave up on goes, so the queue holds no more than the waiting callers.
+    if (tasks_.size() >= 4 * entries_.size()) {
+      std::erase_if(tasks_, [](const std::shared_ptr<SignTask>& t) {
+        std::lock_guard task_lock(t->mutex);
+        return t->abandoned;
+      });
+    }
     tasks_.push_back(task);
   }
   tasks_ready_.notify_one();
   std::unique_lock lock(task->mutex);
   if (!task->finished.wait_until(lock, task->deadline, [&] { return task->done; })) {
     task->abandoned = true;
-    throw Timeout("C_Sign", options_.call_timeout, selector_.describe());
+    // Counted against the token when a pool thread was asking it, or every
+    // session is stuck inside it: a caller that waited in the queue behind
+    // busy sessions saw load, not a fault.
+    throw Timeout(task->check_session ? "C_GetSessionInfo" : "C_Sign", options_.call_timeout, selector_.describe(),
+                  task->started || stats().stuck == entries_.size());
   }
   if (task->error) std::rethrow_exception(task->error);
   return std::move(task->signature);
@@ -431,11 +574,16 @@ void SessionPool::worker_loop() {
     {
       std::lock_guard lock(task->mutex);
       if (task->abandoned) continue;
+      task->started = true;
     }
     Bytes signature;
     std::exception_ptr error;
     try {
-      signature = sign_now(task->label, task->scheme, task->message, task->deadline);
+      if (task->check_session) {
+        check_session(task->deadline);
+      } else {
+        signature = sign_now(task->label, task->scheme, task->message, task->deadline);
+      }
     } catch (...) {
       error = std::current_exception();
     }

@@ -103,5 +103,50 @@ TEST(CircuitBreakerTest, RetryAfterCountsDownToTheNextProbeInWholeSeconds) {
   EXPECT_EQ(slow.retry_after_seconds(), 1) << "never 0: Retry-After 0 invites a storm";
 }
 
+TEST(CircuitBreakerTest, AVerdictFromAnEarlierProbeDoesNotFreeTheCurrentOnesPlace) {
+  Harness h;
+  for (int i = 0; i < 3; ++i) h.breaker.failed("x");
+  h.now += 1000ms;
+  std::uint64_t a = 0, b = 0;
+  ASSERT_EQ(h.breaker.admit(&a), Admission::probe);  // probe A, slow
+  h.breaker.succeeded();                              // a late call closes the breaker
+  for (int i = 0; i < 3; ++i) h.breaker.failed("y");  // and it opens again
+  h.now += 1000ms;
+  ASSERT_EQ(h.breaker.admit(&b), Admission::probe);  // probe B
+  EXPECT_NE(a, b);
+  h.breaker.probe_finished(false, "A timed out", a);  // A's verdict, about the older outage
+  h.now += 1000ms;
+  EXPECT_EQ(h.breaker.admit(), Admission::refuse) << "B is still the one probe";
+  h.breaker.probe_finished(false, "B failed", b);
+  EXPECT_EQ(h.breaker.cause(), "B failed");
+  h.now += 1000ms;
+  EXPECT_EQ(h.breaker.admit(), Admission::probe);
+}
+
+TEST(CircuitBreakerTest, AProbeThatNeverReportsIsGivenUpAfterItsTimeout) {
+  Harness h;
+  CircuitBreaker b{CircuitBreaker::Options{1, 1000ms, 3000ms}, nullptr, [&h] { return h.now; }};
+  b.failed("x");
+  h.now += 1s;
+  ASSERT_EQ(b.admit(), Admission::probe);
+  h.now += 2999ms;
+  EXPECT_EQ(b.admit(), Admission::refuse);
+  h.now += 1ms;
+  EXPECT_EQ(b.admit(), Admission::probe) << "the lost probe no longer holds the breaker open";
+}
+
+TEST(CircuitBreakerTest, AProbeFailingAfterTheBreakerClosedCountsTowardsOpeningItAgain) {
+  Harness h;
+  for (int i = 0; i < 3; ++i) h.breaker.failed("x");
+  h.now += 1s;
+  std::uint64_t id = 0;
+  ASSERT_EQ(h.breaker.admit(&id), Admission::probe);
+  h.breaker.succeeded();
+  h.breaker.failed("y");
+  h.breaker.failed("y");
+  h.breaker.probe_finished(false, "probe", id);
+  EXPECT_TRUE(h.breaker.open()) << "the third failure in a row";
+}
+
 }  // namespace
 }  // namespace hsmca::token

@@ -24,12 +24,15 @@ class HealthCache {
   // The last report while it is younger than max_age.
   std::optional<HealthReport> recent() const;
   // Probes now (on a worker: it may block on the token) and keeps the report.
+  // One probe at a time: callers that arrive while one runs wait for it and
+  // share its report, so a burst of /healthz costs the token one signature.
   HealthReport check();
 
  private:
   Probe probe_;
   const signer::Clock& clock_;
   std::chrono::milliseconds max_age_;
+  std::mutex probing_;  // held for the length of a probe
   mutable std::mutex mutex_;
   std::optional<std::chrono::steady_clock::time_point> checked_;  // guarded by mutex_
   HealthReport last_;                                             // guarded by mutex_

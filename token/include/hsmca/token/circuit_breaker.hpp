@@ -29,6 +29,9 @@ class CircuitBreaker {
   struct Options {
     unsigned failure_threshold = 3;
     std::chrono::milliseconds probe_interval{1000};
+    // A probe that has not reported after this long is given up: the next
+    // caller may probe (0: a probe is waited for however long it takes).
+    std::chrono::milliseconds probe_timeout{0};
   };
   enum class Admission { pass, probe, refuse };
 
@@ -37,10 +40,13 @@ class CircuitBreaker {
 
   // pass: go ahead. probe: go ahead as the only probe; report with
   // probe_finished. refuse: the token is away; do not call it.
-  Admission admit();
+  // `probe_id`, when given, receives the probe's number for probe_finished.
+  Admission admit(std::uint64_t* probe_id = nullptr);
   void succeeded();
   void failed(const std::string& cause);
-  void probe_finished(bool ok, const std::string& cause = {});
+  // A verdict from a probe that was given up (another is running now, or the
+  // breaker closed and opened again since) is a plain success or failure.
+  void probe_finished(bool ok, const std::string& cause = {}, std::uint64_t probe_id = 0);
 
   bool open() const;
   // What an open breaker says: since when, why, and when the next probe runs.
@@ -58,6 +64,8 @@ class CircuitBreaker {
   mutable std::mutex mutex_;
   bool open_ = false;
   bool probing_ = false;
+  std::uint64_t probe_id_ = 0;  // the probe running now, when probing_
+  Clock::time_point probe_started_{};
   unsigned consecutive_failures_ = 0;
   Clock::time_point opened_at_{};
   Clock::time_point next_probe_{};

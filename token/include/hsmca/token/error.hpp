@@ -37,7 +37,14 @@ class Error : public std::runtime_error {
 // token within 5000 ms". rv() is CKR_FUNCTION_FAILED.
 class Timeout : public Error {
  public:
-  Timeout(std::string function, std::chrono::milliseconds bound, std::string_view context = {});
+  Timeout(std::string function, std::chrono::milliseconds bound, std::string_view context = {},
+          bool inside_token = false);
+  // The token was being asked when the bound passed (rather than the caller
+  // waiting for a free session or a repair): what counts as the token's fault.
+  bool inside_token() const noexcept { return inside_token_; }
+
+ private:
+  bool inside_token_;
 };
 
 // The pool's circuit breaker is open: the token was not called at all.

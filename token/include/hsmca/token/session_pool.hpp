@@ -130,7 +130,15 @@ class SessionPool {
     std::uint64_t epoch = 0;
     // When the call now inside the token began (steady clock, ns); 0: none.
     std::atomic<std::int64_t> busy_since{0};
+    // Guarded by gate_mutex_: a call is inside the module with this entry's
+    // session; it is quarantined once past the bound (repairs stop waiting
+    // for it and leave the entry alone); the repair count when it began.
+    bool in_call = false;
+    bool quarantined = false;
+    std::uint64_t repairs_seen = 0;
   };
+  class CallGate;
+  class RepairGate;
   struct SignTask;
 
   SessionPool(std::shared_ptr<Module> module, TokenSelector selector, Secret pin, PoolOptions options);
@@ -139,25 +147,30 @@ class SessionPool {
                  Deadline deadline);
   // sign_now on one of the pool's threads, waited for until the timeout.
   Bytes sign_bounded(const std::string& key_label, SignatureScheme scheme, std::span<const unsigned char> message);
+  Bytes run_bounded(const std::shared_ptr<SignTask>& task);
+  void check_session(Deadline deadline);
+  // Under gate_mutex_: calls inside for longer than the bound are quarantined.
+  void quarantine_stuck_locked();
   Bytes sign_observed(const std::string& key_label, SignatureScheme scheme, std::span<const unsigned char> message);
   void probe();
   void worker_loop();
   Entry& acquire(Deadline deadline);
   void release(Entry& entry) noexcept;
   void report(const Error& error) const noexcept;
-  // Under the exclusive gate: repair `entry` after `cause`, unless another
+  // Under the repair gate: repair `entry` after `cause`, unless another
   // thread has rebuilt it since the failed call saw it at `seen_epoch`.
   void recover(Entry& entry, CK_RV cause, std::uint64_t seen_epoch, Deadline deadline);
+  // Whether a repair may touch `e` (no quarantined call is inside with it).
+  bool settled(const Entry& e);
   void open_session(Entry& entry);
   // open_session, re-initializing the library first if it was finalized.
   void reopen(Entry& entry);
   void restart_library();
-  // Under the exclusive gate: C_Finalize + C_Initialize and every session
-  // reopened, unless another thread did so since `seen_generation`. Then
-  // `entry` is reopened if it has no session (throws when the token is still away).
+  // Under the repair gate, with no call at all inside the module: C_Finalize
+  // + C_Initialize and every session reopened, unless another thread did so
+  // since `seen_generation`. Then `entry` is reopened if it has no session
+  // (throws when the token is still away).
   void restart_module(Entry& entry, std::uint64_t seen_generation, Deadline deadline);
-  // The gate, exclusively, by `deadline` (Timeout otherwise).
-  std::unique_lock<std::shared_timed_mutex> lock_gate(Deadline deadline);
   void forget_session(Entry& entry) noexcept;
 
   std::shared_ptr<Module> module_;
@@ -167,15 +180,25 @@ class SessionPool {
   TokenInfo token_;
 
   std::vector<Entry> entries_;
-  // Held shared by every call into the token, exclusively by recovery: while a
-  // session is being rebuilt nothing else is inside the module, so no stale
-  // handle is used after the token could have issued its number again.
-  std::shared_timed_mutex gate_;
+  // The gate between calls and repairs: every call into the token enters it,
+  // a repair closes it and waits until no call is inside, so no stale handle
+  // is used after the token could have issued its number again. A call past
+  // the bound is quarantined: a session repair no longer waits for it and
+  // leaves its entry alone (its handle is still open, so the token cannot
+  // reissue its number); only a library restart waits for it too. A
+  // quarantined call that returns after a repair gives its session up
+  // without closing it.
+  std::mutex gate_mutex_;
+  std::condition_variable gate_changed_;
+  std::size_t active_calls_ = 0;
+  std::size_t quarantined_calls_ = 0;
+  bool repairing_ = false;
+  std::uint64_t repair_count_ = 0;
   mutable std::mutex mutex_;  // guards free_
   std::condition_variable available_;
   std::vector<Entry*> free_;
   std::atomic<std::uint64_t> recoveries_{0};
-  std::uint64_t generation_ = 0;  // library restarts; guarded by gate_
+  std::uint64_t generation_ = 0;  // library restarts; changed only with no call inside
   std::mutex labels_mutex_;
   std::set<std::string> signed_with_;  // labels of keys sign() has found before: their loss is a fault
   std::atomic<std::size_t> open_sessions_{0};
