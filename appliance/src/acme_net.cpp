@@ -1,0 +1,155 @@
+// Helpers the ACME challenge checks share: names and addresses as text, where
+// to connect, and how an I/O error reads in a problem detail.
+
+#include <openssl/ssl.h>
+
+#include <boost/asio/ssl/error.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/http/error.hpp>
+#include <cctype>
+
+#include "acme_challenges.hpp"
+
+namespace hsmca::appliance::acme {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+
+ValidationResult failure(std::string_view problem, std::string detail) {
+  return ValidationResult{false, std::string(problem), std::move(detail)};
+}
+
+ValidationResult success() { return ValidationResult{true, {}, {}}; }
+
+void set_server_name(SSL* ssl, const std::string& name) {
+  SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>(name.c_str()));
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string lowercase(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string host_text(std::string_view host) {
+  if (host.find(':') != std::string_view::npos) return "[" + std::string(host) + "]";
+  return std::string(host);
+}
+
+std::string endpoint_text(const asio::ip::address& address, std::uint16_t port) {
+  return host_text(address.to_string()) + ":" + std::to_string(port);
+}
+
+bool is_dns_name(std::string_view name) {
+  if (name.empty() || name.size() > 253) return false;
+  std::size_t label = 0;
+  char previous = '.';
+  for (char c : name) {
+    if (c == '.') {
+      if (label == 0 || previous == '-') return false;
+      label = 0;
+    } else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-') {
+      if (label == 0 && c == '-') return false;
+      if (++label > 63) return false;
+    } else {
+      return false;
+    }
+    previous = c;
+  }
+  return label > 0 && previous != '-';
+}
+
+std::optional<asio::ip::address> ip_literal(std::string_view text) {
+  if (text.empty() || text.find('%') != std::string_view::npos) return std::nullopt;
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(std::string(text), ec);
+  if (ec) return std::nullopt;
+  return address;
+}
+
+std::string quoted(std::string_view text, std::size_t max) {
+  std::string out = "\"";
+  for (std::size_t i = 0; i < text.size() && i < max; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    out += (c >= 0x20 && c < 0x7f && c != '"') ? static_cast<char>(c) : '?';
+  }
+  if (text.size() > max) out += "...";
+  return out + "\"";
+}
+
+std::string dns_problem_text(const Attempt& attempt, std::string_view error, std::string_view what,
+                             std::string_view name) {
+  const std::string resolver =
+      attempt.settings.dns_server.empty() ? "the system resolver" : "resolver " + attempt.settings.dns_server;
+  return "DNS problem: " + std::string(error) + " looking up " + std::string(what) + " for " + std::string(name) +
+         " (" + resolver + ")";
+}
+
+std::vector<asio::ip::address> addresses_for(Attempt& attempt, const std::string& host, ValidationResult& error) {
+  if (auto literal = ip_literal(host)) return {*literal};
+  auto answer = attempt.resolver.addresses(host, attempt.deadline);
+  if (answer.outcome == dns::Outcome::failed) {
+    error = failure(problem::kDns, dns_problem_text(attempt, answer.error, "A/AAAA", host));
+    return {};
+  }
+  if (answer.outcome == dns::Outcome::absent) {
+    error = failure(problem::kDns, "DNS problem: no A or AAAA record for " + host);
+    return {};
+  }
+  std::vector<asio::ip::address> chosen;
+  for (bool v6 : {true, false}) {
+    for (const auto& address : answer.records) {
+      if (address.is_v6() == v6) {
+        chosen.push_back(address);
+        break;
+      }
+    }
+  }
+  return chosen;
+}
+
+std::string io_error_text(const boost::system::error_code& ec) {
+  if (ec == beast::error::timeout || ec == asio::error::timed_out || ec == asio::error::operation_aborted) {
+    return "timed out";
+  }
+  if (ec == asio::error::connection_refused) return "connection refused";
+  if (ec == asio::error::connection_reset) return "connection reset";
+  if (ec == asio::error::host_unreachable || ec == asio::error::network_unreachable) return "unreachable";
+  if (ec == asio::error::eof || ec == beast::http::error::end_of_stream || ec == beast::http::error::partial_message ||
+      ec == asio::ssl::error::stream_truncated) {
+    return "connection closed early";
+  }
+  if (ec.category() == beast::http::make_error_code(beast::http::error::body_limit).category()) return "malformed HTTP response (" + ec.message() + ")";
+  return ec.message();
+}
+
+bool connect_any(asio::io_context& io, beast::tcp_stream& stream, Attempt& attempt,
+                 const std::vector<asio::ip::address>& addresses, std::uint16_t port, std::string_view what,
+                 asio::ip::address& connected, ValidationResult& error) {
+  boost::system::error_code ec = asio::error::host_not_found;
+  for (const auto& address : addresses) {
+    stream.expires_at(attempt.deadline);
+    const asio::ip::tcp::endpoint endpoint(address, port);
+    ec = run_one(io, [&](auto handler) { stream.async_connect(endpoint, std::move(handler)); });
+    connected = address;
+    if (!ec) return true;
+    // The deadline is shared: once it has passed, no other address gets a turn.
+    if (ec == beast::error::timeout) break;
+    stream.close();
+  }
+  error = failure(problem::kConnection,
+                  io_error_text(ec) + " at " + endpoint_text(connected, port) + " for " + std::string(what));
+  return false;
+}
+
+}  // namespace hsmca::appliance::acme
