@@ -73,4 +73,17 @@ std::optional<Rejection> check_acme_csr_names(const LeafPlan& plan, const std::v
   return Rejection{"bad_csr", message};
 }
 
+std::optional<Rejection> authorize_acme_revocation(const AcmeStore& store, const std::string& serial,
+                                                   const std::optional<std::string>& account_id,
+                                                   bool signed_by_certificate_key) {
+  if (signed_by_certificate_key) return std::nullopt;
+  if (account_id) {
+    const auto order = store.order_for_certificate(serial);
+    if (order && order->account_id == *account_id) return std::nullopt;
+  }
+  return Rejection{"unauthorized", "certificate " + serial +
+                                       " may be revoked over ACME only by the account that ordered it or with "
+                                       "the certificate's own key"};
+}
+
 }  // namespace hsmca::signer

@@ -46,4 +46,13 @@ AcmeOrderDecision decide_acme_order(const Profile& profile, const std::string& a
 // Rejection "bad_csr" naming the extra or missing names otherwise.
 std::optional<Rejection> check_acme_csr_names(const LeafPlan& plan, const std::vector<AcmeIdentifier>& identifiers);
 
+// RFC 8555 7.6: who may revoke a certificate over ACME. `account_id` is the
+// account that signed the request (kid), when it did; `signed_by_certificate_key`
+// is true when the request was signed with the certificate's own key (jwk).
+// Allowed for the account whose order the certificate came from, and for the
+// holder of its key. Rejection "unauthorized" otherwise.
+std::optional<Rejection> authorize_acme_revocation(const AcmeStore& store, const std::string& serial,
+                                                   const std::optional<std::string>& account_id,
+                                                   bool signed_by_certificate_key);
+
 }  // namespace hsmca::signer
