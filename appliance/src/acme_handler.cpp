@@ -49,7 +49,7 @@ Problem problem_of(const acme::JwsError& e) {
 }  // namespace
 
 AcmeHandler::AcmeHandler(const ServiceState& state)
-    : state_(state), nonces_(state.clock), service_(*state.config.acme, state.issuing, state.revocations, state.clock) {}
+    : state_(state), nonces_(state.clock), service_(*state.config.acme, state.issuing.ca(), state.issuing.ledger(), state.revocations, state.clock) {}
 
 void AcmeHandler::finish(const ExchangePtr& ex, Response res, const std::string& base) {
   // RFC 8555 6.5: a nonce on every answer, errors included, so a client

@@ -69,11 +69,12 @@ json Problem::document() const {
   return doc;
 }
 
-AcmeService::AcmeService(const AcmeConfig& config, signer::IssuingCa& issuing, RevocationWatcher& revocations,
-                         const signer::Clock& clock)
+AcmeService::AcmeService(const AcmeConfig& config, signer::CertificateAuthority& ca, signer::Ledger& ledger,
+                         RevocationWatcher& revocations, const signer::Clock& clock)
     : config_(config),
-      issuing_(issuing),
-      store_(issuing.ledger().acme()),
+      ca_(ca),
+      ledger_(ledger),
+      store_(ledger.acme()),
       revocations_(revocations),
       clock_(clock),
       validations_(config.validation_threads, config.validation_queue) {}
@@ -215,7 +216,7 @@ Result<AcmeOrder> AcmeService::new_order(const AcmeAccount& account, const json&
     }
     requested.push_back({*type, id["value"].get<std::string>()});
   }
-  const signer::Profile* profile = issuing_.ca().profile(config_.profile);
+  const signer::Profile* profile = ca_.profile(config_.profile);
   if (profile == nullptr) return problem("serverInternal", "the ACME profile is not configured", 500);
   const std::string profile_name = payload.contains("profile") && payload["profile"].is_string()
                                        ? payload["profile"].get<std::string>()
@@ -232,14 +233,14 @@ Result<AcmeOrder> AcmeService::new_order(const AcmeAccount& account, const json&
   if (!decision.rejected.empty()) {
     Problem p = problem("rejectedIdentifier", "", 400);
     p.subproblems = json::array();
-    std::string names;
+    std::string reasons;
     for (const auto& [id, why] : decision.rejected) {
-      names += (names.empty() ? "" : ", ") + id.value;
+      reasons += (reasons.empty() ? "" : "; ") + why.message;
       p.subproblems.push_back({{"type", "urn:ietf:params:acme:error:rejectedIdentifier"},
                                {"detail", why.message},
                                {"identifier", {{"type", std::string(signer::acme_name(id.type))}, {"value", id.value}}}});
     }
-    p.detail = "the CA will not issue for " + names + " (the name policy of profile \"" + profile->name + "\")";
+    p.detail = "the CA will not issue for these identifiers: " + reasons;
     return p;
   }
   const std::int64_t t = now();
@@ -389,7 +390,7 @@ Result<AcmeOrder> AcmeService::finalize(const AcmeAccount& account, const std::s
   if (!csr) return problem("badCSR", "\"csr\" is not base64url");
   const auto caller = signer::acme_caller(account.id);
   signer::IssuanceRequest request{*csr, o.profile, std::nullopt, caller};
-  auto& ca = issuing_.ca();
+  auto& ca = ca_;
   auto plan = ca.prepare(request, clock_.now());
   if (!plan.ok()) {
     const auto& r = plan.rejection();
@@ -423,9 +424,9 @@ Result<std::string> AcmeService::certificate_chain(const AcmeAccount& account, c
   if (o->account_id != account.id) {
     return problem("unauthorized", "certificate " + serial + " was ordered by another account", 403);
   }
-  auto entry = issuing_.ledger().find(issuing_.ca().issuer_id(), serial);
+  auto entry = ledger_.find(ca_.issuer_id(), serial);
   if (!entry || entry->der.empty()) return problem("malformed", "no certificate " + serial, 404);
-  return signer::IssuedCertificate::from_der(entry->der).pem() + issuing_.ca().chain_pem();
+  return signer::IssuedCertificate::from_der(entry->der).pem() + ca_.chain_pem();
 }
 
 Result<std::monostate> AcmeService::revoke(const std::optional<AcmeAccount>& account, const Jwk& signer_key,
@@ -451,7 +452,7 @@ Result<std::monostate> AcmeService::revoke(const std::optional<AcmeAccount>& acc
   } catch (const std::exception&) {
     return problem("malformed", "\"certificate\" is not one DER certificate");
   }
-  const auto standing = issuing_.ca().standing(cert.get(), clock_.now());
+  const auto standing = ca_.standing(cert.get(), clock_.now());
   if (standing.status == signer::Standing::Status::not_ours) {
     return problem("malformed", "the certificate was not issued by this CA", 404);
   }
@@ -470,13 +471,13 @@ Result<std::monostate> AcmeService::revoke(const std::optional<AcmeAccount>& acc
           store_, serial, account ? std::optional<std::string>(account->id) : std::nullopt, by_certificate_key)) {
     return problem("unauthorized", refused->message, 403);
   }
-  auto& ledger = issuing_.ledger();
-  const auto outcome = ledger.revoke(issuing_.ca().issuer_id(), serial, reason, now());
+  auto& ledger = ledger_;
+  const auto outcome = ledger.revoke(ca_.issuer_id(), serial, reason, now());
   using R = signer::RevokeOutcome::Result;
   if (outcome.result == R::already_revoked) return problem("alreadyRevoked", "certificate " + serial + " is revoked");
   if (outcome.result != R::revoked) return problem("malformed", "certificate " + serial + " is not issued", 404);
   // Before the answer: this process's OCSP and CRL see it at once.
-  revocations_.advance(ledger.revocation_version(issuing_.ca().issuer_id()));
+  revocations_.advance(ledger.revocation_version(ca_.issuer_id()));
   log_line({{"event", "acme_revoked"}, {"serial", serial}, {"account", account ? account->id : "(certificate key)"}});
   return std::monostate{};
 }

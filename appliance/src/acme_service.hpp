@@ -46,8 +46,8 @@ struct NewAccount {
 
 class AcmeService {
  public:
-  AcmeService(const AcmeConfig& config, signer::IssuingCa& issuing, RevocationWatcher& revocations,
-              const signer::Clock& clock);
+  AcmeService(const AcmeConfig& config, signer::CertificateAuthority& ca, signer::Ledger& ledger,
+              RevocationWatcher& revocations, const signer::Clock& clock);
   // Owns the validation threads, which refer to this object.
   AcmeService(const AcmeService&) = delete;
   AcmeService& operator=(const AcmeService&) = delete;
@@ -92,7 +92,8 @@ class AcmeService {
   std::int64_t now() const;
 
   AcmeConfig config_;
-  signer::IssuingCa& issuing_;
+  signer::CertificateAuthority& ca_;
+  signer::Ledger& ledger_;
   signer::AcmeStore& store_;
   RevocationWatcher& revocations_;
   const signer::Clock& clock_;

@@ -1,0 +1,193 @@
+// ACME end to end with a client nobody here wrote: Debian's certbot obtains,
+// renews and revokes a certificate over http-01 from the running appliance;
+// names resolve through a dnsmasq the test runs (the appliance's validator
+// asks acme.validation.dns_server, never /etc/hosts).
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "appliance_fixture.hpp"
+
+namespace hsmca::test {
+namespace {
+
+class ApplianceAcmeTest : public ApplianceFixture {
+ protected:
+  // A profile for ACME alone: server certificates under example.test, ordered by the role acme.
+  std::string extra_ca_yaml() const override {
+    return "  web:\n"
+           "    validity_days: 90\n"
+           "    extended_key_usage: [server_auth]\n"
+           "    names: {dns: [example.test]}\n"
+           "    requesters: [acme]\n";
+  }
+  std::string extra_appliance_yaml() const override {
+    return "  acme:\n"
+           "    profile: web\n"
+           "    validation: {dns_server: 127.0.0.1:" + std::to_string(dns_port_) +
+           ", http_port: " + std::to_string(http01_port_) + ", timeout_ms: 5000}\n";
+  }
+
+  void SetUp() override {
+    // www.example.test and every other name below example.test: 127.0.0.1, where certbot answers http-01.
+    dns_ = std::make_unique<BackgroundProcess>(
+        std::vector<std::string>{"dnsmasq", "--no-daemon", "--port", std::to_string(dns_port_),
+                                 "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv", "--no-hosts",
+                                 "--user=", "--conf-file=/dev/null", "--address=/example.test/127.0.0.1"},
+        std::map<std::string, std::string>{}, (dir_ / "dnsmasq.log").string());
+    ApplianceFixture::SetUp();
+  }
+  void TearDown() override {
+    ApplianceFixture::TearDown();
+    dns_.reset();
+  }
+
+  std::string directory() const { return "https://127.0.0.1:" + std::to_string(https_port_) + "/acme/directory"; }
+
+  // certbot with its state in the test's directory, trusting only the CA's root.
+  ProcessResult certbot(std::vector<std::string> args) {
+    std::vector<std::string> argv{"certbot"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.insert(argv.end(), {"--config-dir", (dir_ / "certbot/config").string(), "--work-dir",
+                             (dir_ / "certbot/work").string(), "--logs-dir", (dir_ / "certbot/logs").string(),
+                             "--non-interactive"});
+    return run_process(argv, {{"REQUESTS_CA_BUNDLE", (dir_ / "root.crt").string()}});
+  }
+
+  std::vector<std::string> certonly(const std::string& name) {
+    return {"certonly", "--standalone", "--preferred-challenges", "http", "--http-01-port",
+            std::to_string(http01_port_), "--http-01-address", "127.0.0.1", "--server", directory(), "--agree-tos",
+            "-m", "x@example.test", "-d", name};
+  }
+
+  nlohmann::json eab_key() {
+    auto r = hsmca({"acme", "eab", "add", "--config", (dir_ / "ca.yaml").string(), "--label", "web-01", "--json"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return nlohmann::json::parse(r.out);
+  }
+
+  // The ledger's entries whose requester is an ACME account.
+  std::vector<nlohmann::json> acme_entries() {
+    std::vector<nlohmann::json> out;
+    for (const auto& e : ledger()) {
+      if (e["requester"].get<std::string>().starts_with("acme:")) out.push_back(e);
+    }
+    return out;
+  }
+
+  std::string serial_of(const fs::path& pem) {
+    auto r = openssl({"x509", "-in", pem.string(), "-noout", "-serial"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::string s = r.out.substr(r.out.find('=') + 1);
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    while (s.size() > 1 && s.starts_with("0")) s.erase(0, 1);
+    return s;
+  }
+
+  nlohmann::json ledger_entry(const std::string& serial) {
+    for (const auto& e : ledger()) {
+      std::string s = e["serial"].get<std::string>();
+      while (s.size() > 1 && s.starts_with("0")) s.erase(0, 1);
+      if (s == serial) return e;
+    }
+    return nullptr;
+  }
+
+  std::string log_of(const ProcessResult& r) { return r.out + r.err; }
+
+  int dns_port_ = free_port();
+  int http01_port_ = free_port();
+  std::unique_ptr<BackgroundProcess> dns_;
+};
+
+TEST_F(ApplianceAcmeTest, CertbotObtainsRenewsAndRevokesACertificateWithHttp01) {
+  const auto eab = eab_key();
+  auto args = certonly("www.example.test");
+  args.insert(args.end(), {"--eab-kid", eab["kid"].get<std::string>(), "--eab-hmac-key", eab["hmac_key"].get<std::string>()});
+  auto obtained = certbot(args);
+  ASSERT_EQ(obtained.exit_code, 0) << log_of(obtained) << "\n" << read_file(log_);
+
+  const fs::path live = dir_ / "certbot/config/live/www.example.test";
+  const std::string first = read_file(live / "cert.pem");
+  EXPECT_TRUE(verifies(first));
+  // The chain certbot saved is the CA's: leaf, issuing CA, root.
+  EXPECT_NE(read_file(live / "chain.pem").find(read_file(dir_ / "issuing.crt")), std::string::npos);
+  auto san = openssl({"x509", "-in", (live / "cert.pem").string(), "-noout", "-ext", "subjectAltName"});
+  EXPECT_NE(san.out.find("DNS:www.example.test"), std::string::npos) << san.out;
+
+  // In the ledger, issued, ordered by an ACME account, under the ACME profile.
+  const std::string first_serial = serial_of(live / "cert.pem");
+  auto entry = ledger_entry(first_serial);
+  ASSERT_FALSE(entry.is_null()) << "certificate " << first_serial << " is not in the ledger";
+  EXPECT_EQ(entry["status"], "issued");
+  EXPECT_EQ(entry["profile"], "web");
+  const std::string requester = entry["requester"].get<std::string>();
+  ASSERT_TRUE(requester.starts_with("acme:")) << requester;
+  auto shown = hsmca({"certs", "show", "--config", (dir_ / "ca.yaml").string(), first_serial, "--json"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  auto shown_json = nlohmann::json::parse(shown.out);
+  EXPECT_EQ("acme:" + shown_json["acme_account"].get<std::string>(), requester);
+  EXPECT_EQ(shown_json["acme_order"].get<std::string>().size(), 32u);
+  // The EAB key is bound to that account now, and list never prints HMAC keys.
+  auto listed = hsmca({"acme", "eab", "list", "--config", (dir_ / "ca.yaml").string(), "--json"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_EQ(listed.out.find(eab["hmac_key"].get<std::string>()), std::string::npos);
+  auto keys = nlohmann::json::parse(listed.out);
+  ASSERT_EQ(keys.size(), 1u);
+  EXPECT_EQ(keys[0]["status"], "bound");
+  EXPECT_EQ("acme:" + keys[0]["account"].get<std::string>(), requester);
+
+  // Renewal: a new order by the same account, a new certificate.
+  auto renewed = certbot({"renew", "--force-renewal"});
+  ASSERT_EQ(renewed.exit_code, 0) << log_of(renewed) << "\n" << read_file(log_);
+  const std::string second = read_file(live / "cert.pem");
+  EXPECT_NE(second, first);
+  EXPECT_TRUE(verifies(second));
+  const std::string second_serial = serial_of(live / "cert.pem");
+  auto renewed_entry = ledger_entry(second_serial);
+  ASSERT_FALSE(renewed_entry.is_null());
+  EXPECT_EQ(renewed_entry["status"], "issued");
+  EXPECT_EQ(renewed_entry["requester"], requester);
+  EXPECT_EQ(acme_entries().size(), 2u);
+
+  // Revocation by the account that ordered it: the ledger and OCSP say revoked.
+  auto revoked = certbot({"revoke", "--cert-path", (live / "cert.pem").string(), "--server", directory(),
+                          "--reason", "keycompromise", "--no-delete-after-revoke"});
+  ASSERT_EQ(revoked.exit_code, 0) << log_of(revoked) << "\n" << read_file(log_);
+  auto after = ledger_entry(second_serial);
+  EXPECT_EQ(after["status"], "revoked");
+  auto ocsp = openssl({"ocsp", "-issuer", (dir_ / "issuing.crt").string(), "-cert", (live / "cert.pem").string(),
+                       "-url", plain_url("/ocsp"), "-CAfile", (dir_ / "root.crt").string(), "-VAfile",
+                       (dir_ / "issuing.crt").string()});
+  EXPECT_NE(ocsp.out.find(": revoked"), std::string::npos) << ocsp.out << ocsp.err;
+  // The first certificate was not touched.
+  EXPECT_EQ(ledger_entry(first_serial)["status"], "issued");
+}
+
+TEST_F(ApplianceAcmeTest, CertbotIsRefusedWithoutEabAndForANameOutsideTheProfile) {
+  // external_account_binding defaults to true: registering without one fails, naming the rule.
+  auto no_eab = certbot(certonly("www.example.test"));
+  EXPECT_NE(no_eab.exit_code, 0);
+  EXPECT_NE(log_of(no_eab).find("external account binding"), std::string::npos) << log_of(no_eab);
+
+  // With a key, a name the profile's name policy does not allow is refused at newOrder.
+  const auto eab = eab_key();
+  auto args = certonly("other.invalid");
+  args.insert(args.end(), {"--eab-kid", eab["kid"].get<std::string>(), "--eab-hmac-key", eab["hmac_key"].get<std::string>()});
+  auto outside = certbot(args);
+  EXPECT_NE(outside.exit_code, 0);
+  const std::string said = log_of(outside);
+  EXPECT_TRUE(said.find("rejectedIdentifier") != std::string::npos || said.find("other.invalid") != std::string::npos)
+      << said;
+  EXPECT_NE(said.find("outside profile"), std::string::npos) << said;
+
+  // Nothing was issued or recorded for either.
+  EXPECT_TRUE(acme_entries().empty());
+  EXPECT_FALSE(fs::exists(dir_ / "certbot/config/live/other.invalid"));
+}
+
+}  // namespace
+}  // namespace hsmca::test
