@@ -23,33 +23,33 @@ namespace {
 
 constexpr std::size_t kMaxContacts = 8;
 
-Problem problem(std::string type, std::string detail, unsigned status = 400) {
+Problem refusal(std::string type, std::string detail, unsigned status = 400) {
   return Problem{std::move(type), std::move(detail), status};
 }
 
 Problem from_rejection(const signer::Rejection& r, std::string type) {
-  return problem(std::move(type), r.message, 400);
+  return refusal(std::move(type), r.message, 400);
 }
 
 // RFC 8555 7.3: mailto: URLs only, one address each.
 std::optional<Problem> read_contact(const json& payload, std::vector<std::string>& out) {
   if (!payload.contains("contact")) return std::nullopt;
   const auto& contact = payload["contact"];
-  if (!contact.is_array()) return problem("malformed", "\"contact\" must be an array of mailto: URLs");
+  if (!contact.is_array()) return refusal("malformed", "\"contact\" must be an array of mailto: URLs");
   if (contact.size() > kMaxContacts) {
-    return problem("invalidContact", "at most " + std::to_string(kMaxContacts) + " contacts");
+    return refusal("invalidContact", "at most " + std::to_string(kMaxContacts) + " contacts");
   }
   for (const auto& c : contact) {
-    if (!c.is_string()) return problem("malformed", "\"contact\" must be an array of mailto: URLs");
+    if (!c.is_string()) return refusal("malformed", "\"contact\" must be an array of mailto: URLs");
     const auto& url = c.get_ref<const std::string&>();
     if (!url.starts_with("mailto:")) {
-      return problem("unsupportedContact", "only mailto: contacts are taken, not \"" + url.substr(0, 64) + "\"");
+      return refusal("unsupportedContact", "only mailto: contacts are taken, not \"" + url.substr(0, 64) + "\"");
     }
     const std::string address = url.substr(7);
     const auto at = address.find('@');
     if (address.empty() || address.size() > 254 || at == 0 || at == std::string::npos || at + 1 == address.size() ||
         address.find_first_of(",?&\r\n \t<>") != std::string::npos) {
-      return problem("invalidContact", "\"" + url.substr(0, 64) + "\" is not mailto: one address");
+      return refusal("invalidContact", "\"" + url.substr(0, 64) + "\" is not mailto: one address");
     }
     out.push_back(url);
   }
@@ -106,10 +106,10 @@ Result<NewAccount> AcmeService::new_account(const Jwk& key, const json& payload,
   // RFC 8555 7.3.1: a key that has an account gets it back, nothing new.
   if (auto existing = store_.account_by_thumbprint(thumbprint)) return NewAccount{std::move(*existing), false};
   if (payload.contains("onlyReturnExisting") && payload["onlyReturnExisting"] == true) {
-    return problem("accountDoesNotExist", "no account has this key", 400);
+    return refusal("accountDoesNotExist", "no account has this key", 400);
   }
   if (payload.contains("termsOfServiceAgreed") && !payload["termsOfServiceAgreed"].is_boolean()) {
-    return problem("malformed", "\"termsOfServiceAgreed\" must be a boolean");
+    return refusal("malformed", "\"termsOfServiceAgreed\" must be a boolean");
   }
   AcmeAccount account;
   if (auto bad = read_contact(payload, account.contact)) return *bad;
@@ -122,12 +122,12 @@ Result<NewAccount> AcmeService::new_account(const Jwk& key, const json& payload,
                                      return std::move(k->hmac_key);
                                    });
     } catch (const JwsError& e) {
-      return problem(std::string(acme_error_name(e.problem())),
+      return refusal(std::string(acme_error_name(e.problem())),
                      std::string("external account binding refused: ") + e.what(),
                      e.problem() == JwsProblem::unauthorized ? 403 : 400);
     }
   } else if (config_.external_account_binding) {
-    return problem("externalAccountRequired",
+    return refusal("externalAccountRequired",
                    "this CA requires an external account binding (acme.external_account_binding): ask its operator "
                    "for a key id and HMAC key from `hsmca acme eab add`");
   }
@@ -141,20 +141,20 @@ Result<NewAccount> AcmeService::new_account(const Jwk& key, const json& payload,
     if (created) log_line({{"event", "acme_account_created"}, {"account", stored.id}, {"eab_kid", stored.eab_kid}});
     return NewAccount{std::move(stored), created};
   } catch (const std::invalid_argument& e) {
-    return problem("unauthorized", std::string("external account binding refused: ") + e.what(), 403);
+    return refusal("unauthorized", std::string("external account binding refused: ") + e.what(), 403);
   }
 }
 
 Result<AcmeAccount> AcmeService::update_account(const AcmeAccount& account, const json& payload) {
   for (const auto& [key, value] : payload.items()) {
     if (key != "contact" && key != "status" && key != "termsOfServiceAgreed" && key != "orders") {
-      return problem("malformed", "an account update may change \"contact\" or set \"status\": \"deactivated\", not \"" +
+      return refusal("malformed", "an account update may change \"contact\" or set \"status\": \"deactivated\", not \"" +
                                       key + "\"");
     }
   }
   if (payload.contains("status")) {
     if (payload["status"] != "deactivated") {
-      return problem("malformed", "an account's status can only be set to \"deactivated\"");
+      return refusal("malformed", "an account's status can only be set to \"deactivated\"");
     }
     store_.deactivate_account(account.id);
     log_line({{"event", "acme_account_deactivated"}, {"account", account.id}});
@@ -164,7 +164,7 @@ Result<AcmeAccount> AcmeService::update_account(const AcmeAccount& account, cons
     store_.update_contact(account.id, contact);
   }
   auto now_stored = store_.account(account.id);
-  if (!now_stored) return problem("accountDoesNotExist", "account " + account.id + " is gone", 400);
+  if (!now_stored) return refusal("accountDoesNotExist", "account " + account.id + " is gone", 400);
   return *now_stored;
 }
 
@@ -174,7 +174,7 @@ Result<AcmeAccount> AcmeService::change_key(const AcmeAccount& account, const Ve
   Jwk new_key = [&] { return verify_key_change(outer, old_key, account_url); }();
   const std::string thumbprint = jwk_thumbprint(new_key);
   if (!store_.change_key(account.id, thumbprint, new_key.json().dump())) {
-    Problem p = problem("malformed", "another account already has the new key", 409);
+    Problem p = refusal("malformed", "another account already has the new key", 409);
     return p;
   }
   log_line({{"event", "acme_key_changed"}, {"account", account.id}});
@@ -190,7 +190,7 @@ std::optional<Problem> AcmeService::rate_limited(const std::vector<std::int64_t>
   if (times.size() < static_cast<std::size_t>(limit)) return std::nullopt;
   // The window frees a place when the oldest counted event is an hour old.
   const std::int64_t oldest = times[times.size() - static_cast<std::size_t>(limit)];
-  Problem p = problem("rateLimited",
+  Problem p = refusal("rateLimited",
                       std::string("at most ") + std::to_string(limit) + " " + what + " per account and hour", 429);
   p.retry_after = std::max<std::int64_t>(1, oldest + 3600 - now());
   return p;
@@ -198,40 +198,40 @@ std::optional<Problem> AcmeService::rate_limited(const std::vector<std::int64_t>
 
 Result<AcmeOrder> AcmeService::new_order(const AcmeAccount& account, const json& payload) {
   if (payload.contains("notBefore") || payload.contains("notAfter")) {
-    return problem("malformed", "notBefore and notAfter are not supported: the profile decides the validity");
+    return refusal("malformed", "notBefore and notAfter are not supported: the profile decides the validity");
   }
   if (!payload.contains("identifiers") || !payload["identifiers"].is_array()) {
-    return problem("malformed", "a newOrder payload needs \"identifiers\": [{\"type\": \"dns\", \"value\": NAME}]");
+    return refusal("malformed", "a newOrder payload needs \"identifiers\": [{\"type\": \"dns\", \"value\": NAME}]");
   }
   std::vector<signer::AcmeIdentifier> requested;
   for (const auto& id : payload["identifiers"]) {
     if (!id.is_object() || !id.contains("type") || !id["type"].is_string() || !id.contains("value") ||
         !id["value"].is_string()) {
-      return problem("malformed", "each identifier is {\"type\": \"dns\" | \"ip\", \"value\": STRING}");
+      return refusal("malformed", "each identifier is {\"type\": \"dns\" | \"ip\", \"value\": STRING}");
     }
     const auto type = signer::parse_acme_identifier_type(id["type"].get<std::string>());
     if (!type) {
-      return problem("unsupportedIdentifier", "identifier type \"" + id["type"].get<std::string>().substr(0, 32) +
+      return refusal("unsupportedIdentifier", "identifier type \"" + id["type"].get<std::string>().substr(0, 32) +
                                                   "\" is not supported (dns, ip)");
     }
     requested.push_back({*type, id["value"].get<std::string>()});
   }
   const signer::Profile* profile = ca_.profile(config_.profile);
-  if (profile == nullptr) return problem("serverInternal", "the ACME profile is not configured", 500);
+  if (profile == nullptr) return refusal("serverInternal", "the ACME profile is not configured", 500);
   const std::string profile_name = payload.contains("profile") && payload["profile"].is_string()
                                        ? payload["profile"].get<std::string>()
                                        : config_.profile;
   if (profile_name != config_.profile) {
-    return problem("invalidProfile", "profile \"" + profile_name.substr(0, 64) + "\" is not offered over ACME (offered: " +
+    return refusal("invalidProfile", "profile \"" + profile_name.substr(0, 64) + "\" is not offered over ACME (offered: " +
                                          config_.profile + ")");
   }
   auto decision = signer::decide_acme_order(*profile, account.id, requested);
   if (decision.refused) {
     const bool forbidden = decision.refused->code == "profile_forbidden";
-    return problem(forbidden ? "unauthorized" : "malformed", decision.refused->message, forbidden ? 403 : 400);
+    return refusal(forbidden ? "unauthorized" : "malformed", decision.refused->message, forbidden ? 403 : 400);
   }
   if (!decision.rejected.empty()) {
-    Problem p = problem("rejectedIdentifier", "", 400);
+    Problem p = refusal("rejectedIdentifier", "", 400);
     p.subproblems = json::array();
     std::string reasons;
     for (const auto& [id, why] : decision.rejected) {
@@ -290,8 +290,8 @@ Result<AcmeOrder> AcmeService::new_order(const AcmeAccount& account, const json&
 
 Result<AcmeOrder> AcmeService::order(const AcmeAccount& account, const std::string& id) const {
   auto o = store_.order(id);
-  if (!o) return problem("malformed", "no order " + id.substr(0, 64), 404);
-  if (o->account_id != account.id) return problem("unauthorized", "order " + id + " belongs to another account", 403);
+  if (!o) return refusal("malformed", "no order " + id.substr(0, 64), 404);
+  if (o->account_id != account.id) return refusal("unauthorized", "order " + id + " belongs to another account", 403);
   if (o->expires <= now() && (o->status == signer::AcmeOrderStatus::pending ||
                               o->status == signer::AcmeOrderStatus::ready)) {
     o->status = signer::AcmeOrderStatus::invalid;
@@ -302,9 +302,9 @@ Result<AcmeOrder> AcmeService::order(const AcmeAccount& account, const std::stri
 
 Result<AcmeAuthorization> AcmeService::authorization(const AcmeAccount& account, const std::string& id) const {
   auto a = store_.authorization(id);
-  if (!a) return problem("malformed", "no authorization " + id.substr(0, 64), 404);
+  if (!a) return refusal("malformed", "no authorization " + id.substr(0, 64), 404);
   if (a->account_id != account.id) {
-    return problem("unauthorized", "authorization " + id + " belongs to another account", 403);
+    return refusal("unauthorized", "authorization " + id + " belongs to another account", 403);
   }
   if (a->expires <= now() && a->status == signer::AcmeAuthzStatus::pending) a->status = signer::AcmeAuthzStatus::expired;
   return *a;
@@ -312,10 +312,10 @@ Result<AcmeAuthorization> AcmeService::authorization(const AcmeAccount& account,
 
 Result<AcmeChallenge> AcmeService::challenge(const AcmeAccount& account, const std::string& id) const {
   auto c = store_.challenge(id);
-  if (!c) return problem("malformed", "no challenge " + id.substr(0, 64), 404);
+  if (!c) return refusal("malformed", "no challenge " + id.substr(0, 64), 404);
   auto a = store_.authorization(c->authz_id);
   if (!a || a->account_id != account.id) {
-    return problem("unauthorized", "challenge " + id + " belongs to another account", 403);
+    return refusal("unauthorized", "challenge " + id + " belongs to another account", 403);
   }
   return *c;
 }
@@ -379,28 +379,28 @@ Result<AcmeOrder> AcmeService::finalize(const AcmeAccount& account, const std::s
   if (auto* p = std::get_if<Problem>(&found)) return *p;
   const AcmeOrder& o = std::get<AcmeOrder>(found);
   if (o.status != signer::AcmeOrderStatus::ready) {
-    return problem("orderNotReady", "order " + o.id + " is " + std::string(signer::acme_name(o.status)) +
+    return refusal("orderNotReady", "order " + o.id + " is " + std::string(signer::acme_name(o.status)) +
                                         ", not ready: every authorization must be valid before finalize",
                    403);
   }
   if (!payload.contains("csr") || !payload["csr"].is_string()) {
-    return problem("malformed", "finalize needs {\"csr\": base64url DER PKCS#10}");
+    return refusal("malformed", "finalize needs {\"csr\": base64url DER PKCS#10}");
   }
   const auto csr = base64url_decode(payload["csr"].get<std::string>());
-  if (!csr) return problem("badCSR", "\"csr\" is not base64url");
+  if (!csr) return refusal("badCSR", "\"csr\" is not base64url");
   const auto caller = signer::acme_caller(account.id);
   signer::IssuanceRequest request{*csr, o.profile, std::nullopt, caller};
   auto& ca = ca_;
   auto plan = ca.prepare(request, clock_.now());
   if (!plan.ok()) {
     const auto& r = plan.rejection();
-    if (r.code == "profile_forbidden") return problem("unauthorized", r.message, 403);
+    if (r.code == "profile_forbidden") return refusal("unauthorized", r.message, 403);
     return from_rejection(r, "badCSR");
   }
   if (auto bad = signer::check_acme_csr_names(plan.value(), o.identifiers)) return from_rejection(*bad, "badCSR");
   // Decided: now the order moves, once (a second finalize finds it processing).
   if (!store_.begin_finalize(o.id)) {
-    return problem("orderNotReady", "order " + o.id + " is being finalized already", 403);
+    return refusal("orderNotReady", "order " + o.id + " is being finalized already", 403);
   }
   try {
     auto issued = ca.complete(plan.value(), o.profile, caller.description);
@@ -420,41 +420,41 @@ Result<AcmeOrder> AcmeService::finalize(const AcmeAccount& account, const std::s
 
 Result<std::string> AcmeService::certificate_chain(const AcmeAccount& account, const std::string& serial) const {
   auto o = store_.order_for_certificate(serial);
-  if (!o) return problem("malformed", "no certificate " + serial.substr(0, 64), 404);
+  if (!o) return refusal("malformed", "no certificate " + serial.substr(0, 64), 404);
   if (o->account_id != account.id) {
-    return problem("unauthorized", "certificate " + serial + " was ordered by another account", 403);
+    return refusal("unauthorized", "certificate " + serial + " was ordered by another account", 403);
   }
   auto entry = ledger_.find(ca_.issuer_id(), serial);
-  if (!entry || entry->der.empty()) return problem("malformed", "no certificate " + serial, 404);
+  if (!entry || entry->der.empty()) return refusal("malformed", "no certificate " + serial, 404);
   return signer::IssuedCertificate::from_der(entry->der).pem() + ca_.chain_pem();
 }
 
 Result<std::monostate> AcmeService::revoke(const std::optional<AcmeAccount>& account, const Jwk& signer_key,
                                            const json& payload) {
   if (!payload.contains("certificate") || !payload["certificate"].is_string()) {
-    return problem("malformed", "revokeCert needs {\"certificate\": base64url DER}");
+    return refusal("malformed", "revokeCert needs {\"certificate\": base64url DER}");
   }
   auto reason = signer::RevocationReason::unspecified;
   if (payload.contains("reason")) {
-    if (!payload["reason"].is_number_integer()) return problem("badRevocationReason", "\"reason\" must be a code");
+    if (!payload["reason"].is_number_integer()) return refusal("badRevocationReason", "\"reason\" must be a code");
     const auto parsed = signer::reason_from_code(payload["reason"].get<long>());
     if (!parsed) {
-      return problem("badRevocationReason", "reason code " + std::to_string(payload["reason"].get<long>()) +
+      return refusal("badRevocationReason", "reason code " + std::to_string(payload["reason"].get<long>()) +
                                                 " is not one this CA records (" + signer::revocation_reason_names() + ")");
     }
     reason = *parsed;
   }
   const auto der = base64url_decode(payload["certificate"].get<std::string>());
-  if (!der) return problem("malformed", "\"certificate\" is not base64url");
+  if (!der) return refusal("malformed", "\"certificate\" is not base64url");
   signer::X509Ptr cert;
   try {
     cert = signer::X509Ptr(X509_dup(signer::IssuedCertificate::from_der(*der).x509()));
   } catch (const std::exception&) {
-    return problem("malformed", "\"certificate\" is not one DER certificate");
+    return refusal("malformed", "\"certificate\" is not one DER certificate");
   }
   const auto standing = ca_.standing(cert.get(), clock_.now());
   if (standing.status == signer::Standing::Status::not_ours) {
-    return problem("malformed", "the certificate was not issued by this CA", 404);
+    return refusal("malformed", "the certificate was not issued by this CA", 404);
   }
   const std::string serial = standing.entry->record.serial;
   // The signer key is the certificate's own when the request carried it as jwk.
@@ -469,13 +469,13 @@ Result<std::monostate> AcmeService::revoke(const std::optional<AcmeAccount>& acc
   }
   if (auto refused = signer::authorize_acme_revocation(
           store_, serial, account ? std::optional<std::string>(account->id) : std::nullopt, by_certificate_key)) {
-    return problem("unauthorized", refused->message, 403);
+    return refusal("unauthorized", refused->message, 403);
   }
   auto& ledger = ledger_;
   const auto outcome = ledger.revoke(ca_.issuer_id(), serial, reason, now());
   using R = signer::RevokeOutcome::Result;
-  if (outcome.result == R::already_revoked) return problem("alreadyRevoked", "certificate " + serial + " is revoked");
-  if (outcome.result != R::revoked) return problem("malformed", "certificate " + serial + " is not issued", 404);
+  if (outcome.result == R::already_revoked) return refusal("alreadyRevoked", "certificate " + serial + " is revoked");
+  if (outcome.result != R::revoked) return refusal("malformed", "certificate " + serial + " is not issued", 404);
   // Before the answer: this process's OCSP and CRL see it at once.
   revocations_.advance(ledger.revocation_version(ca_.issuer_id()));
   log_line({{"event", "acme_revoked"}, {"serial", serial}, {"account", account ? account->id : "(certificate key)"}});

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "acme_jws_signer.hpp"
 #include "appliance_fixture.hpp"
 
 namespace hsmca::test {
@@ -98,6 +99,44 @@ class ApplianceAcmeTest : public ApplianceFixture {
 
   std::string log_of(const ProcessResult& r) { return r.out + r.err; }
 
+  struct Answer {
+    int status = 0;
+    std::string headers, body;
+    std::string header(const std::string& name) const {
+      std::string lower = headers;
+      for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      std::string want = "\n" + name + ":";
+      for (auto& c : want) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      const auto at = lower.find(want);
+      if (at == std::string::npos) return {};
+      const auto start = at + want.size();
+      std::string v = headers.substr(start, headers.find('\r', start) - start);
+      while (!v.empty() && v.front() == ' ') v.erase(0, 1);
+      return v;
+    }
+  };
+  // curl, keeping the response headers (ACME puts the nonce and Location there).
+  Answer raw(std::vector<std::string> args) {
+    const auto n = std::to_string(++requests_);
+    fs::path body = dir_ / ("acme-body-" + n), headers = dir_ / ("acme-headers-" + n);
+    std::vector<std::string> argv{"curl", "-sS", "--max-time", "30", "--cacert", (dir_ / "root.crt").string(),
+                                  "--resolve", "ca.example.test:" + std::to_string(https_port_) + ":127.0.0.1",
+                                  "-o", body.string(), "-D", headers.string(), "-w", "%{http_code}"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = run_process(argv);
+    Answer a;
+    a.status = r.out.empty() ? 0 : std::stoi(r.out);
+    a.headers = "\n" + (fs::exists(headers) ? read_file(headers) : "");
+    a.body = fs::exists(body) ? read_file(body) : "";
+    return a;
+  }
+  std::string fresh_nonce() { return raw({"-I", url("/acme/new-nonce")}).header("Replay-Nonce"); }
+  Answer post_jws(const std::string& path, const nlohmann::json& jws) {
+    const fs::path f = dir_ / ("jws-" + std::to_string(++requests_) + ".json");
+    write_file(f, jws.dump());
+    return raw({"-X", "POST", "-H", "Content-Type: application/jose+json", "--data-binary", "@" + f.string(), url(path)});
+  }
+
   int dns_port_ = free_port();
   int http01_port_ = free_port();
   std::unique_ptr<BackgroundProcess> dns_;
@@ -187,6 +226,59 @@ TEST_F(ApplianceAcmeTest, CertbotIsRefusedWithoutEabAndForANameOutsideTheProfile
   // Nothing was issued or recorded for either.
   EXPECT_TRUE(acme_entries().empty());
   EXPECT_FALSE(fs::exists(dir_ / "certbot/config/live/other.invalid"));
+}
+
+// The JWS rules at the HTTP layer, with requests signed here as a client would:
+// a nonce is good once (a replay is badNonce, answered with a fresh nonce the
+// client retries with), and a JWS whose url is not where it was sent is refused.
+TEST_F(ApplianceAcmeTest, RefusesAReplayedNonceAndAJwsForAnotherUrl) {
+  const auto eab = eab_key();
+  const auto key = JwsTestKey::generate(appliance::acme::KeyType::ec_p256);
+  const auto hmac = appliance::acme::base64url_decode(eab["hmac_key"].get<std::string>());
+  ASSERT_TRUE(hmac);
+  const std::string new_account = url("/acme/new-account");
+  const auto binding = make_mac_jws({{"alg", "HS256"}, {"kid", eab["kid"]}, {"url", new_account}},
+                                    key.public_jwk().dump(), *hmac);
+  const std::string nonce = fresh_nonce();
+  ASSERT_FALSE(nonce.empty());
+  const auto header = [&](const std::string& n, const std::string& u) {
+    return nlohmann::json{{"alg", key.alg()}, {"jwk", key.public_jwk()}, {"nonce", n}, {"url", u}};
+  };
+  auto made = post_jws("/acme/new-account",
+                       make_jws(key, header(nonce, new_account),
+                                nlohmann::json{{"termsOfServiceAgreed", true}, {"externalAccountBinding", binding}}.dump()));
+  ASSERT_EQ(made.status, 201) << made.body;
+  const std::string kid = made.header("Location");
+  ASSERT_TRUE(kid.starts_with(url("/acme/account/"))) << made.headers;
+  EXPECT_FALSE(made.header("Replay-Nonce").empty());
+  EXPECT_NE(made.header("Link").find("rel=\"index\""), std::string::npos) << made.headers;
+
+  // The same nonce again: badNonce, with a fresh nonce to retry with.
+  auto replayed = post_jws("/acme/new-account",
+                           make_jws(key, header(nonce, new_account), R"({"onlyReturnExisting": true})"));
+  EXPECT_EQ(replayed.status, 400);
+  EXPECT_EQ(replayed.header("Content-Type"), "application/problem+json");
+  EXPECT_EQ(nlohmann::json::parse(replayed.body)["type"], "urn:ietf:params:acme:error:badNonce") << replayed.body;
+  const std::string retry = replayed.header("Replay-Nonce");
+  ASSERT_FALSE(retry.empty());
+  auto retried = post_jws("/acme/new-account", make_jws(key, header(retry, new_account), R"({"onlyReturnExisting": true})"));
+  EXPECT_EQ(retried.status, 200) << retried.body;
+  EXPECT_EQ(retried.header("Location"), kid);
+
+  // A newOrder whose JWS names another URL (a request captured for one resource, replayed at another).
+  const auto kid_header = [&](const std::string& n, const std::string& u) {
+    return nlohmann::json{{"alg", key.alg()}, {"kid", kid}, {"nonce", n}, {"url", u}};
+  };
+  const std::string order = R"({"identifiers": [{"type": "dns", "value": "www.example.test"}]})";
+  auto elsewhere = post_jws("/acme/new-order", make_jws(key, kid_header(fresh_nonce(), url("/acme/key-change")), order));
+  EXPECT_EQ(elsewhere.status, 403);
+  EXPECT_EQ(nlohmann::json::parse(elsewhere.body)["type"], "urn:ietf:params:acme:error:unauthorized") << elsewhere.body;
+  EXPECT_FALSE(elsewhere.header("Replay-Nonce").empty());
+  // Nothing was ordered: the account's order list is empty.
+  auto orders = post_jws(kid.substr(kid.find("/acme/")) + "/orders",
+                         make_jws(key, kid_header(fresh_nonce(), kid + "/orders"), ""));
+  ASSERT_EQ(orders.status, 200) << orders.body;
+  EXPECT_TRUE(nlohmann::json::parse(orders.body)["orders"].empty()) << orders.body;
 }
 
 }  // namespace
