@@ -207,7 +207,7 @@ TEST_F(ApplianceAcmeTest, CertbotObtainsRenewsAndRevokesACertificateWithHttp01) 
 }
 
 TEST_F(ApplianceAcmeTest, CertbotIsRefusedWithoutEabAndForANameOutsideTheProfile) {
-  // external_account_binding defaults to true: registering without one fails, naming the rule.
+  // external_account_binding defaults to true, and the directory says so: certbot will not register without one.
   auto no_eab = certbot(certonly("www.example.test"));
   EXPECT_NE(no_eab.exit_code, 0);
   EXPECT_NE(log_of(no_eab).find("external account binding"), std::string::npos) << log_of(no_eab);
@@ -218,10 +218,11 @@ TEST_F(ApplianceAcmeTest, CertbotIsRefusedWithoutEabAndForANameOutsideTheProfile
   args.insert(args.end(), {"--eab-kid", eab["kid"].get<std::string>(), "--eab-hmac-key", eab["hmac_key"].get<std::string>()});
   auto outside = certbot(args);
   EXPECT_NE(outside.exit_code, 0);
-  const std::string said = log_of(outside);
-  EXPECT_TRUE(said.find("rejectedIdentifier") != std::string::npos || said.find("other.invalid") != std::string::npos)
-      << said;
-  EXPECT_NE(said.find("outside profile"), std::string::npos) << said;
+  // Debian 12's certbot 2.1 on Python 3.11 prints "AttributeError: can't set attribute" for every ACME
+  // problem it is sent (josepy's immutable Error meets contextlib); its debug log holds the answer it got.
+  const std::string log = read_file(dir_ / "certbot/logs/letsencrypt.log");
+  EXPECT_NE(log.find("urn:ietf:params:acme:error:rejectedIdentifier"), std::string::npos) << log;
+  EXPECT_NE(log.find("is outside profile \\\"web\\\""), std::string::npos) << log;
 
   // Nothing was issued or recorded for either.
   EXPECT_TRUE(acme_entries().empty());
@@ -239,11 +240,17 @@ TEST_F(ApplianceAcmeTest, RefusesAReplayedNonceAndAJwsForAnotherUrl) {
   const std::string new_account = url("/acme/new-account");
   const auto binding = make_mac_jws({{"alg", "HS256"}, {"kid", eab["kid"]}, {"url", new_account}},
                                     key.public_jwk().dump(), *hmac);
-  const std::string nonce = fresh_nonce();
-  ASSERT_FALSE(nonce.empty());
   const auto header = [&](const std::string& n, const std::string& u) {
     return nlohmann::json{{"alg", key.alg()}, {"jwk", key.public_jwk()}, {"nonce", n}, {"url", u}};
   };
+  // No binding: the server itself refuses, whatever the client believed.
+  auto unbound = post_jws("/acme/new-account",
+                          make_jws(key, header(fresh_nonce(), new_account), R"({"termsOfServiceAgreed": true})"));
+  EXPECT_EQ(unbound.status, 400);
+  EXPECT_EQ(nlohmann::json::parse(unbound.body)["type"], "urn:ietf:params:acme:error:externalAccountRequired")
+      << unbound.body;
+  const std::string nonce = fresh_nonce();
+  ASSERT_FALSE(nonce.empty());
   auto made = post_jws("/acme/new-account",
                        make_jws(key, header(nonce, new_account),
                                 nlohmann::json{{"termsOfServiceAgreed", true}, {"externalAccountBinding", binding}}.dump()));
