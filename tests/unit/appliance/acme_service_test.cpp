@@ -256,6 +256,31 @@ TEST_F(AcmeServiceTest, FailedValidationMakesTheOrderInvalidAndIssuesNothing) {
   EXPECT_EQ(certificates(), 0u);
 }
 
+TEST_F(AcmeServiceTest, KeepsEveryStateChangeInTheLedgerFileAndPrunesExpiredOrders) {
+  const auto a = account();
+  auto o = order_for(a, {"www.example.test"});
+  pass_challenges(o);
+  auto done = ok(service_.finalize(a, o.id, {{"csr", csr_for({"www.example.test"})}}));
+  // Another opening of the same file (another process would see the same): the order, its account and the
+  // authorization as they were left.
+  auto other = signer::open_sqlite_ledger(dir_ / "ledger.db");
+  auto stored = other->acme().order(o.id);
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->status, AcmeOrderStatus::valid);
+  EXPECT_EQ(stored->certificate_serial, done.certificate_serial);
+  EXPECT_EQ(other->acme().account(a.id)->thumbprint, a.thumbprint);
+  EXPECT_EQ(other->acme().authorization(o.authorization_ids.front())->status, signer::AcmeAuthzStatus::valid);
+
+  // An order left pending past its lifetime is pruned when the next one is made; the valid one stays.
+  auto stale = order_for(a, {"stale.example.test"});
+  clock_.advance(std::chrono::hours(49));
+  EXPECT_EQ(refused(service_.finalize(a, stale.id, {{"csr", csr_for({"stale.example.test"})}})).type, "orderNotReady");
+  order_for(a, {"next.example.test"});
+  EXPECT_FALSE(ledger_->acme().order(stale.id));
+  EXPECT_FALSE(ledger_->acme().authorization(stale.authorization_ids.front()));
+  EXPECT_TRUE(ledger_->acme().order(o.id));
+}
+
 class AcmeServiceEabTest : public AcmeServiceTest {
  protected:
   AcmeServiceEabTest() : AcmeServiceTest(config_with(true)) {}
