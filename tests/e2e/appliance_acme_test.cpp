@@ -21,7 +21,7 @@ class ApplianceAcmeTest : public ApplianceFixture {
     return "  web:\n"
            "    validity_days: 90\n"
            "    extended_key_usage: [server_auth]\n"
-           "    names: {dns: [example.test]}\n"
+           "    names: {dns: [example.test], wildcards: true}\n"
            "    requesters: [acme]\n";
   }
   std::string extra_appliance_yaml() const override {
@@ -31,13 +31,26 @@ class ApplianceAcmeTest : public ApplianceFixture {
            ", http_port: " + std::to_string(http01_port_) + ", timeout_ms: 5000}\n";
   }
 
+  // pebble-challtestsrv instead of dnsmasq: TXT records a dns-01 client sets through its management API.
+  virtual bool settable_dns() const { return false; }
+
   void SetUp() override {
-    // www.example.test and every other name below example.test: 127.0.0.1, where certbot answers http-01.
-    dns_ = std::make_unique<BackgroundProcess>(
-        std::vector<std::string>{"dnsmasq", "--no-daemon", "--port", std::to_string(dns_port_),
-                                 "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv", "--no-hosts",
-                                 "--user=", "--conf-file=/dev/null", "--address=/example.test/127.0.0.1"},
-        std::map<std::string, std::string>{}, (dir_ / "dnsmasq.log").string());
+    if (settable_dns()) {
+      // Every A query: 127.0.0.1; no AAAA; TXT as set on the management port.
+      dns_ = std::make_unique<BackgroundProcess>(
+          std::vector<std::string>{"pebble-challtestsrv", "-dns01", "127.0.0.1:" + std::to_string(dns_port_), "-http01",
+                                   "", "-https01", "", "-tlsalpn01", "", "-management",
+                                   "127.0.0.1:" + std::to_string(management_port_), "-defaultIPv6", ""},
+          std::map<std::string, std::string>{}, (dir_ / "challtestsrv.log").string());
+      ASSERT_TRUE(wait_for_port(management_port_, 10)) << read_file(dir_ / "challtestsrv.log");
+    } else {
+      // www.example.test and every other name below example.test: 127.0.0.1, where certbot answers http-01.
+      dns_ = std::make_unique<BackgroundProcess>(
+          std::vector<std::string>{"dnsmasq", "--no-daemon", "--port", std::to_string(dns_port_),
+                                   "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv", "--no-hosts",
+                                   "--user=", "--conf-file=/dev/null", "--address=/example.test/127.0.0.1"},
+          std::map<std::string, std::string>{}, (dir_ / "dnsmasq.log").string());
+    }
     ApplianceFixture::SetUp();
   }
   void TearDown() override {
@@ -139,6 +152,7 @@ class ApplianceAcmeTest : public ApplianceFixture {
 
   int dns_port_ = free_port();
   int http01_port_ = free_port();
+  int management_port_ = free_port();
   std::unique_ptr<BackgroundProcess> dns_;
 };
 
@@ -286,6 +300,56 @@ TEST_F(ApplianceAcmeTest, RefusesAReplayedNonceAndAJwsForAnotherUrl) {
                          make_jws(key, kid_header(fresh_nonce(), kid + "/orders"), ""));
   ASSERT_EQ(orders.status, 200) << orders.body;
   EXPECT_TRUE(nlohmann::json::parse(orders.body)["orders"].empty()) << orders.body;
+}
+
+class ApplianceAcmeLegoTest : public ApplianceAcmeTest {
+ protected:
+  bool settable_dns() const override { return true; }
+
+  ProcessResult lego(const nlohmann::json& eab, std::vector<std::string> args) {
+    std::vector<std::string> argv{"lego", "--accept-tos", "--email", "x@example.test", "--server", directory(),
+                                  "--path", (dir_ / "lego").string(), "--eab", "--kid", eab["kid"].get<std::string>(),
+                                  "--hmac", eab["hmac_key"].get<std::string>()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_process(argv, {{"LEGO_CA_CERTIFICATES", (dir_ / "root.crt").string()},
+                              {"EXEC_PATH", (dir_ / "set-txt").string()},
+                              {"EXEC_POLLING_INTERVAL", "1"},
+                              {"EXEC_PROPAGATION_TIMEOUT", "30"}});
+  }
+};
+
+// lego (Debian's), a second client nobody here wrote: http-01 for a name, then dns-01 for a wildcard, with the
+// TXT record written into the test's DNS server by lego's exec provider.
+TEST_F(ApplianceAcmeLegoTest, LegoObtainsANameWithHttp01AndAWildcardWithDns01) {
+  const auto eab = eab_key();
+  auto http = lego(eab, {"--domains", "web.example.test", "--http", "--http.port", ":" + std::to_string(http01_port_), "run"});
+  ASSERT_EQ(http.exit_code, 0) << log_of(http) << "\n" << read_file(log_);
+  const std::string web = read_file(dir_ / "lego/certificates/web.example.test.crt");
+  EXPECT_TRUE(verifies(web.substr(0, web.find("-----END CERTIFICATE-----") + 25) + "\n"));
+
+  // The exec provider runs `set-txt present FQDN VALUE` and `set-txt cleanup FQDN VALUE`.
+  const std::string management = "http://127.0.0.1:" + std::to_string(management_port_);
+  write_file(dir_ / "set-txt",
+             "#!/bin/sh\n"
+             "case \"$1\" in\n"
+             "  present) curl -sf -d \"{\\\"host\\\": \\\"$2\\\", \\\"value\\\": \\\"$3\\\"}\" " + management + "/set-txt ;;\n"
+             "  cleanup) curl -sf -d \"{\\\"host\\\": \\\"$2\\\"}\" " + management + "/clear-txt ;;\n"
+             "esac\n");
+  fs::permissions(dir_ / "set-txt", fs::perms::owner_all);
+  auto dns = lego(eab, {"--domains", "*.example.test", "--dns", "exec", "--dns.resolvers",
+                        "127.0.0.1:" + std::to_string(dns_port_), "--dns.disable-cp", "run"});
+  ASSERT_EQ(dns.exit_code, 0) << log_of(dns) << "\n" << read_file(log_);
+  const std::string wildcard = read_file(dir_ / "lego/certificates/_.example.test.crt");
+  EXPECT_TRUE(verifies(wildcard.substr(0, wildcard.find("-----END CERTIFICATE-----") + 25) + "\n"));
+  auto san = openssl({"x509", "-in", (dir_ / "lego/certificates/_.example.test.crt").string(), "-noout", "-ext",
+                      "subjectAltName"});
+  EXPECT_NE(san.out.find("DNS:*.example.test"), std::string::npos) << san.out;
+
+  // Both in the ledger, ordered by the one ACME account lego registered.
+  const auto entries = acme_entries();
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0]["requester"], entries[1]["requester"]);
+  for (const auto& e : entries) EXPECT_EQ(e["status"], "issued");
 }
 
 }  // namespace
