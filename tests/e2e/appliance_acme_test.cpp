@@ -241,6 +241,15 @@ TEST_F(ApplianceAcmeTest, CertbotIsRefusedWithoutEabAndForANameOutsideTheProfile
   // Nothing was issued or recorded for either.
   EXPECT_TRUE(acme_entries().empty());
   EXPECT_FALSE(fs::exists(dir_ / "certbot/config/live/other.invalid"));
+
+  // The operator revokes the key: listed as revoked; an unknown kid is an error.
+  const std::string config = (dir_ / "ca.yaml").string();
+  auto revoked = hsmca({"acme", "eab", "revoke", "--config", config, eab["kid"].get<std::string>()});
+  EXPECT_EQ(revoked.exit_code, 0) << revoked.err;
+  auto listed = nlohmann::json::parse(hsmca({"acme", "eab", "list", "--config", config, "--json"}).out);
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0]["status"], "revoked");
+  EXPECT_NE(hsmca({"acme", "eab", "revoke", "--config", config, "0123"}).exit_code, 0);
 }
 
 // The JWS rules at the HTTP layer, with requests signed here as a client would:

@@ -313,6 +313,15 @@ TEST_F(AcmeServiceEabTest, RequiresAnExternalAccountBindingAndBindsEachKeyOnce) 
   auto again = ok(service_.new_account(key.jwk(), json::object(), kNewAccountUrl));
   EXPECT_FALSE(again.created);
   EXPECT_EQ(again.account.id, made.account.id);
+
+  // A revoked key binds nothing.
+  ledger_->acme().add_eab_key({"kid-2", "web-02", hmac, 2});
+  ASSERT_TRUE(ledger_->acme().revoke_eab_key("kid-2", 3));
+  const auto revoked = test::make_mac_jws({{"alg", "HS256"}, {"kid", "kid-2"}, {"url", kNewAccountUrl}},
+                                          second.public_jwk().dump(), hmac);
+  EXPECT_EQ(refused(service_.new_account(second.jwk(), {{"externalAccountBinding", revoked}}, kNewAccountUrl)).type,
+            "unauthorized");
+  EXPECT_FALSE(ledger_->acme().account_by_thumbprint(jwk_thumbprint(second.jwk())));
 }
 
 class AcmeServiceRateTest : public AcmeServiceTest {
