@@ -127,11 +127,11 @@ class Jwk {
 
 // A JWK (RFC 7517) as an account key: kty "EC" on P-256, P-384 or P-521 with
 // x and y the full coordinate length and the point on the curve (SP 800-56A
-// 5.6.2.3.4); "RSA" with n of 2048..8192 bits without a leading zero octet
-// and e = 65537 (the signer's CSR key policy), passing SP 800-56B partial
-// validation; "OKP" with crv "Ed25519" and a 32-octet x (RFC 8037). Refuses
-// private members (d, p, q, dp, dq, qi, oth, k) and other key types. Other
-// members (alg, use, kid, ...) are ignored, as RFC 7517 4 asks.
+// 5.6.2.3.4); "RSA" with an odd n of 2048..8192 bits without a leading zero
+// octet and e = 65537 (the signer's CSR key policy); "OKP" with crv "Ed25519"
+// and a 32-octet x (RFC 8037). Refuses private members (d, p, q, dp, dq, qi,
+// oth, k) and other key types. Other members (alg, use, kid, ...) are
+// ignored, as RFC 7517 4 asks.
 // Throws JwsError(bad_public_key).
 Jwk parse_jwk(const nlohmann::json& jwk);
 
