@@ -40,6 +40,10 @@ int certs_list(const std::string& config, bool json);
 int certs_show(const std::string& config, const std::string& serial, bool json);
 
 int revoke(const std::string& config, const std::string& serial, const std::string& reason);
+
+int acme_eab_add(const std::string& config, const std::string& label, bool json);
+int acme_eab_list(const std::string& config, bool json);
+int acme_eab_revoke(const std::string& config, const std::string& kid);
 int crl(const std::string& config, const std::string& out, bool der);
 
 // Shared by the ledger commands (sign_commands.cpp).

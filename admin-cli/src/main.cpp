@@ -108,6 +108,25 @@ int main(int argc, char** argv) {
   crl->add_option("--out", crl_out, "output file, replaced when it exists")->required();
   crl->add_flag("--der", crl_der, "write DER instead of PEM");
 
+  // acme eab add / list / revoke
+  auto* acme_cmd = app.add_subcommand("acme", "the ACME server's external account binding keys")->require_subcommand(1);
+  auto* eab_cmd = acme_cmd->add_subcommand("eab", "external account binding keys (RFC 8555 7.3.4) in the ledger")
+                      ->require_subcommand(1);
+  std::string eab_label, eab_kid;
+  auto* eab_add = eab_cmd->add_subcommand("add", "make a key id and HMAC key for one ACME account; the HMAC key is "
+                                                 "printed once and never again");
+  eab_add->add_option("--config", config_file, "CA file (YAML)")->required()->check(CLI::ExistingFile);
+  eab_add->add_option("--label", eab_label, "who the key is for (shown by list)")->required();
+  eab_add->add_flag("--json", json, "print {\"kid\", \"hmac_key\", \"label\"}");
+  auto* eab_list = eab_cmd->add_subcommand("list", "the keys with their status (unused, bound, revoked); never the "
+                                                   "HMAC keys");
+  eab_list->add_option("--config", config_file, "CA file (YAML)")->required()->check(CLI::ExistingFile);
+  eab_list->add_flag("--json", json, "print JSON");
+  auto* eab_revoke = eab_cmd->add_subcommand("revoke", "revoke a key: no new account can bind with it (an account "
+                                                       "it already bound stays)");
+  eab_revoke->add_option("--config", config_file, "CA file (YAML)")->required()->check(CLI::ExistingFile);
+  eab_revoke->add_option("KID", eab_kid, "the key id")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -128,6 +147,9 @@ int main(int argc, char** argv) {
     if (certs_show->parsed()) return hsmca::cli::certs_show(config_file, serial, json);
     if (revoke->parsed()) return hsmca::cli::revoke(config_file, serial, reason);
     if (crl->parsed()) return hsmca::cli::crl(config_file, crl_out, crl_der);
+    if (eab_add->parsed()) return hsmca::cli::acme_eab_add(config_file, eab_label, json);
+    if (eab_list->parsed()) return hsmca::cli::acme_eab_list(config_file, json);
+    if (eab_revoke->parsed()) return hsmca::cli::acme_eab_revoke(config_file, eab_kid);
   } catch (const std::exception& e) {
     std::cerr << "hsmca: error: " << e.what() << "\n";
     return 1;

@@ -197,13 +197,23 @@ int certs_show(const std::string& config_file, const std::string& serial, bool j
   if (!entry) throw ConfigError("no certificate with serial " + serial + " in the ledger " + config.ledger.string());
   std::string pem;
   if (!entry->der.empty()) pem = signer::IssuedCertificate::from_der(entry->der).pem();
+  // An ACME certificate names its account as requester ("acme:ID"); its order says which request it answered.
+  const auto order = ledger->acme().order_for_certificate(entry->record.serial);
   if (json) {
     auto j = entry_json_with_revocation(*entry);
+    if (order) {
+      j["acme_account"] = order->account_id;
+      j["acme_order"] = order->id;
+    }
     j["pem"] = pem;
     std::cout << j.dump(2) << "\n";
     return 0;
   }
   auto j = entry_json_with_revocation(*entry);
+  if (order) {
+    j["acme_account"] = order->account_id;
+    j["acme_order"] = order->id;
+  }
   for (const auto& [k, v] : j.items()) {
     if (k == "sans") {
       std::string sans;

@@ -2,9 +2,11 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <optional>
 #include <system_error>
 
+#include "hsmca/signer/authorization.hpp"
 #include "hsmca/signer/secret_file.hpp"
 #include "hsmca/signer/openssl.hpp"
 #include "hsmca/signer/strict_yaml.hpp"
@@ -147,6 +149,63 @@ void read_auth(StrictMap m, const fs::path& base, ApplianceConfig& c) {
   c.tokens_file = secret_file(m, "tokens_file", base, tokens_file);
 }
 
+// appliance.acme (README "ACME").
+AcmeConfig read_acme(StrictMap m, const signer::CaConfig& ca) {
+  AcmeConfig a;
+  const auto profile = m.optional_string("profile");
+  const auto eab = m.optional_string("external_account_binding");
+  auto validation = m.optional_map("validation");
+  if (auto v = m.optional_integer("order_lifetime_hours", 1, 24 * 30)) a.order_lifetime_hours = static_cast<int>(*v);
+  if (auto v = m.optional_integer("authorization_reuse_hours", 0, 24 * 30)) {
+    a.authorization_reuse_hours = static_cast<int>(*v);
+  }
+  a.caa_identities = m.optional_string_list("caa_identities");
+  if (auto v = m.optional_integer("orders_per_hour", 1, 1'000'000)) a.orders_per_hour = static_cast<int>(*v);
+  if (auto v = m.optional_integer("failed_validations_per_hour", 1, 1'000'000)) {
+    a.failed_validations_per_hour = static_cast<int>(*v);
+  }
+  m.finish();
+  a.profile = required(m, "profile", profile);
+  const signer::Profile* p = ca.profile(a.profile);
+  if (p == nullptr) {
+    throw ConfigError(m.path_of("profile") + ": '" + a.profile + "' is not a profile of the CA file (" +
+                      ca.profile_names() + ")");
+  }
+  if (std::find(p->requesters.begin(), p->requesters.end(), signer::kRoleAcme) == p->requesters.end()) {
+    // Default deny: ACME accounts act under the role acme, which the profile must grant.
+    throw ConfigError(m.path_of("profile") + ": profile '" + a.profile +
+                      "' does not list acme among its requesters; add it (requesters: [acme]) to let ACME "
+                      "accounts order it");
+  }
+  if (eab) {
+    if (*eab == "true") {
+      a.external_account_binding = true;
+    } else if (*eab == "false") {
+      a.external_account_binding = false;
+    } else {
+      throw ConfigError(m.path_of("external_account_binding") + ": '" + *eab + "' is neither true nor false");
+    }
+  }
+  if (validation) {
+    StrictMap v = *validation;
+    if (auto dns = v.optional_string("dns_server")) a.dns_server = *dns;
+    if (auto port = v.optional_integer("http_port", 1, 65535)) a.http_port = static_cast<std::uint16_t>(*port);
+    if (auto port = v.optional_integer("tls_port", 1, 65535)) a.tls_port = static_cast<std::uint16_t>(*port);
+    a.validation_timeout = millis(v, "timeout_ms", 100, a.validation_timeout);
+    a.validation_threads = count(v, "threads", 1, 64, a.validation_threads);
+    v.finish();
+    if (!a.dns_server.empty()) {
+      for (std::size_t start = 0; start <= a.dns_server.size();) {
+        const auto comma = a.dns_server.find(',', start);
+        parse_endpoint(a.dns_server.substr(start, comma - start), v.path_of("dns_server"));
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+      }
+    }
+  }
+  return a;
+}
+
 }  // namespace
 
 Endpoint parse_endpoint(const std::string& text, const std::string& key) {
@@ -195,6 +254,7 @@ ApplianceConfig ApplianceConfig::from(const signer::CaConfig& ca) {
   const auto default_profile = top.optional_string("default_profile");
   auto limits = top.optional_map("limits");
   const auto root_crl = top.optional_string("root_crl");
+  auto acme = top.optional_map("acme");
   top.finish();
 
   const fs::path base = ca.file.parent_path();
@@ -213,6 +273,7 @@ ApplianceConfig ApplianceConfig::from(const signer::CaConfig& ca) {
   if (limits) read_limits(*limits, c);
   // May not exist yet: the appliance serves it once the root has signed one.
   if (root_crl) c.root_crl = resolve(base, *root_crl);
+  if (acme) c.acme = read_acme(*acme, ca);
 
   if (c.workers == 0) c.workers = 4 * ca.pkcs11.sessions;
   if (c.queue_limit == 0) c.queue_limit = 8 * c.workers;

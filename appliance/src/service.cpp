@@ -64,6 +64,28 @@ Service::Service(const signer::CaConfig& ca_config, const ApplianceConfig& confi
   r.add(verb::get, "/api/v1/certificates/{serial}", L::https, A::caller, [this](auto& ex, auto& p) { api_.show(ex, p[0]); });
   r.add(verb::post, "/api/v1/certificates/{serial}/revoke", L::https, A::caller,
         [this](auto& ex, auto& p) { api_.revoke(ex, p[0]); });
+  // ACME (RFC 8555), HTTPS only; open: a JWS authenticates each request, not the appliance's credentials.
+  if (config.acme) {
+    acme_ = std::make_unique<AcmeHandler>(state_);
+    using R = AcmeHandler::Resource;
+    auto post = [this](R resource) {
+      return [this, resource](auto& ex, auto& p) { acme_->post(ex, resource, p.empty() ? std::string() : p[0]); };
+    };
+    r.add(verb::get, "/acme/directory", L::https, A::open, [this](auto& ex, auto&) { acme_->directory(ex); });
+    r.add(verb::head, "/acme/new-nonce", L::https, A::open, [this](auto& ex, auto&) { acme_->new_nonce(ex); });
+    r.add(verb::get, "/acme/new-nonce", L::https, A::open, [this](auto& ex, auto&) { acme_->new_nonce(ex); });
+    r.add(verb::post, "/acme/new-account", L::https, A::open, post(R::new_account));
+    r.add(verb::post, "/acme/account/{id}", L::https, A::open, post(R::account));
+    r.add(verb::post, "/acme/account/{id}/orders", L::https, A::open, post(R::account_orders));
+    r.add(verb::post, "/acme/key-change", L::https, A::open, post(R::key_change));
+    r.add(verb::post, "/acme/new-order", L::https, A::open, post(R::new_order));
+    r.add(verb::post, "/acme/order/{id}", L::https, A::open, post(R::order));
+    r.add(verb::post, "/acme/order/{id}/finalize", L::https, A::open, post(R::finalize));
+    r.add(verb::post, "/acme/authz/{id}", L::https, A::open, post(R::authz));
+    r.add(verb::post, "/acme/challenge/{id}", L::https, A::open, post(R::challenge));
+    r.add(verb::post, "/acme/cert/{id}", L::https, A::open, post(R::certificate));
+    r.add(verb::post, "/acme/revoke-cert", L::https, A::open, post(R::revoke));
+  }
 }
 
 void Service::handle(RequestContext ctx, std::function<void(Response)> done) {

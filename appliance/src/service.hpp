@@ -5,7 +5,9 @@
 // handlers share the state in ServiceState.
 #include <cstdint>
 #include <functional>
+#include <memory>
 
+#include "acme_handler.hpp"
 #include "api_handler.hpp"
 #include "ca_handler.hpp"
 #include "credentials.hpp"
@@ -52,6 +54,7 @@ class Service {
   ApiHandler api_;
   HealthHandler health_;
   MetricsHandler metrics_handler_;
+  std::unique_ptr<AcmeHandler> acme_;  // when appliance.acme is configured
   Router router_;
   // Last: its threads stop first, before anything a password check uses.
   WorkPool password_checks_;

@@ -75,6 +75,75 @@ CREATE TABLE crl_numbers (
 -- What a CRL lists, without reading every issued certificate.
 CREATE INDEX certificates_revoked ON certificates (issuer_id, id) WHERE status = 'revoked';
 )sql"},
+    {3, R"sql(
+-- ACME (RFC 8555 7.1): External Account Binding keys, accounts, orders,
+-- authorizations and challenges. Ids are 32 lowercase hex digits.
+CREATE TABLE acme_eab_keys (
+  kid        TEXT PRIMARY KEY,
+  label      TEXT NOT NULL,
+  hmac_key   BLOB NOT NULL CHECK (length(hmac_key) >= 32),
+  created_at INTEGER NOT NULL,
+  revoked_at INTEGER
+) STRICT;
+
+CREATE TABLE acme_accounts (
+  id         TEXT PRIMARY KEY,
+  thumbprint TEXT NOT NULL UNIQUE,
+  jwk        TEXT NOT NULL,
+  status     TEXT NOT NULL CHECK (status IN ('valid', 'deactivated')),
+  contact    TEXT NOT NULL,  -- one URL per line
+  eab_kid    TEXT UNIQUE REFERENCES acme_eab_keys (kid),  -- one account per key
+  created_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE acme_orders (
+  id                 TEXT PRIMARY KEY,
+  account_id         TEXT NOT NULL REFERENCES acme_accounts (id),
+  status             TEXT NOT NULL CHECK (status IN ('pending', 'ready', 'processing', 'valid', 'invalid')),
+  identifiers        TEXT NOT NULL,  -- one per line: 'dns:a.example' || char(10) || 'ip:10.0.0.1'
+  profile            TEXT NOT NULL,
+  expires            INTEGER NOT NULL,
+  not_before         INTEGER,
+  not_after          INTEGER,
+  error              TEXT,           -- problem document (JSON) when invalid
+  certificate_serial TEXT CHECK (certificate_serial IS NULL OR certificate_serial NOT GLOB '*[^0-9a-f]*'),
+  created_at         INTEGER NOT NULL,
+  CHECK ((status = 'valid') = (certificate_serial IS NOT NULL))
+) STRICT;
+CREATE INDEX acme_orders_account ON acme_orders (account_id, created_at);
+CREATE INDEX acme_orders_certificate ON acme_orders (certificate_serial) WHERE certificate_serial IS NOT NULL;
+
+CREATE TABLE acme_authorizations (
+  id         TEXT PRIMARY KEY,
+  account_id TEXT NOT NULL REFERENCES acme_accounts (id),
+  type       TEXT NOT NULL CHECK (type IN ('dns', 'ip')),
+  value      TEXT NOT NULL,
+  wildcard   INTEGER NOT NULL CHECK (wildcard IN (0, 1)),
+  status     TEXT NOT NULL CHECK (status IN ('pending', 'valid', 'invalid', 'deactivated', 'expired')),
+  expires    INTEGER NOT NULL
+) STRICT;
+CREATE INDEX acme_authorizations_reuse ON acme_authorizations (account_id, type, value, wildcard) WHERE status = 'valid';
+
+-- An authorization may serve several orders of its account (reuse, RFC 8555 7.1.4).
+CREATE TABLE acme_order_authorizations (
+  order_id TEXT NOT NULL REFERENCES acme_orders (id) ON DELETE CASCADE,
+  authz_id TEXT NOT NULL REFERENCES acme_authorizations (id),
+  position INTEGER NOT NULL,
+  PRIMARY KEY (order_id, authz_id)
+) STRICT;
+CREATE INDEX acme_order_authorizations_authz ON acme_order_authorizations (authz_id);
+
+CREATE TABLE acme_challenges (
+  id        TEXT PRIMARY KEY,
+  authz_id  TEXT NOT NULL REFERENCES acme_authorizations (id) ON DELETE CASCADE,
+  type      TEXT NOT NULL CHECK (type IN ('http-01', 'dns-01', 'tls-alpn-01')),
+  token     TEXT NOT NULL,
+  status    TEXT NOT NULL CHECK (status IN ('pending', 'processing', 'valid', 'invalid')),
+  validated INTEGER,  -- when the validation finished, valid or not
+  error     TEXT
+) STRICT;
+CREATE INDEX acme_challenges_authz ON acme_challenges (authz_id);
+)sql"},
 };
 static_assert(std::size(kMigrations) == kSchemaVersion,
               "one migration per schema version, the last one producing kSchemaVersion");

@@ -21,6 +21,7 @@
 #include "ledger_schema.hpp"
 #include "ledger_writer.hpp"
 #include "sqlite.hpp"
+#include "sqlite_acme_store.hpp"
 
 namespace hsmca::signer {
 namespace {
@@ -162,7 +163,8 @@ class SqliteLedger final : public Ledger {
         where_(std::move(where)),
         statements_(write_db.get(), where_),
         writer_(std::move(write_db), where_),
-        readers_(path, where_) {}
+        readers_(path, where_),
+        acme_(make_sqlite_acme_store(writer_, readers_, where_)) {}
 
   std::int64_t record_pending(const IssuanceRecord& record) override;
   void record_issued(std::int64_t id, std::span<const unsigned char> der) override;
@@ -179,6 +181,7 @@ class SqliteLedger final : public Ledger {
   std::vector<LedgerEntry> list(const std::string& issuer_id) const override;
   bool probe() override;
   LedgerStats stats() const override { return writer_.stats(); }
+  AcmeStore& acme() override { return *acme_; }
 
  private:
   // Runs on the writer: explains why an UPDATE ... WHERE status = 'pending' changed nothing.
@@ -203,6 +206,7 @@ class SqliteLedger final : public Ledger {
   WriteStatements statements_;
   LedgerWriter writer_;
   mutable sqlite::ReaderPool readers_;
+  std::unique_ptr<AcmeStore> acme_;  // uses the writer and the readers: declared after them
 };
 
 void SqliteLedger::refuse_transition(sqlite3* db, std::int64_t id, const char* operation) {

@@ -39,7 +39,8 @@ class ApplianceConfigTest : public ::testing::Test {
                              "ledger: ledger.db\n"
                              "profiles:\n"
                              "  server: {validity_days: 90, extended_key_usage: [server_auth]}\n"
-                             "  client: {validity_days: 30, extended_key_usage: [client_auth]}\n" +
+                             "  client: {validity_days: 30, extended_key_usage: [client_auth]}\n"
+                             "  web: {validity_days: 90, extended_key_usage: [server_auth], requesters: [acme]}\n" +
                              appliance_block;
     test::write_file(dir_ / "ca.yaml", text);
     return signer::CaConfig::load(dir_ / "ca.yaml");
@@ -220,7 +221,7 @@ TEST_F(ApplianceConfigTest, RefusesABadEndpointNamingTheKey) {
 
 TEST_F(ApplianceConfigTest, RefusesAnUnknownDefaultProfileListingTheProfiles) {
   EXPECT_EQ(error_of(replace(kFullBlock, "default_profile: server", "default_profile: email")),
-            "appliance.default_profile: 'email' is not a profile of the CA file (server, client)");
+            "appliance.default_profile: 'email' is not a profile of the CA file (server, client, web)");
   EXPECT_EQ(error_of(replace(kFullBlock, "  default_profile: server\n", "")), "missing appliance.default_profile");
 }
 
@@ -301,6 +302,33 @@ TEST_F(ApplianceConfigTest, RefusesAnHtpasswdFileOthersMayRead) {
   fs::permissions(dir_ / "est-users", fs::perms::owner_read | fs::perms::owner_write | fs::perms::others_read);
   const auto why = error_of(replace(kFullBlock, "    tokens_file: api-tokens\n", "    tokens_file: api-tokens\n    htpasswd: est-users\n"));
   EXPECT_NE(why.find("appliance.auth.htpasswd"), std::string::npos) << why;
+}
+
+TEST_F(ApplianceConfigTest, AcmeIsOffWithoutItsBlockAndRequiresEabByDefault) {
+  EXPECT_FALSE(load(kFullBlock).acme);
+  const auto c = load(std::string(kFullBlock) + "  acme:\n    profile: web\n"
+                                                 "    validation: {dns_server: 127.0.0.1:5353, http_port: 5002}\n");
+  ASSERT_TRUE(c.acme);
+  EXPECT_EQ(c.acme->profile, "web");
+  EXPECT_TRUE(c.acme->external_account_binding);
+  EXPECT_EQ(c.acme->dns_server, "127.0.0.1:5353");
+  EXPECT_EQ(c.acme->http_port, 5002);
+  EXPECT_EQ(c.acme->tls_port, 443);
+  EXPECT_EQ(c.acme->order_lifetime_hours, 24);
+  const auto off = load(std::string(kFullBlock) + "  acme: {profile: web, external_account_binding: false}\n");
+  EXPECT_FALSE(off.acme->external_account_binding);
+}
+
+TEST_F(ApplianceConfigTest, RefusesAnAcmeProfileWhoseRequestersDoNotListAcme) {
+  EXPECT_EQ(error_of(std::string(kFullBlock) + "  acme: {profile: server}\n"),
+            "appliance.acme.profile: profile 'server' does not list acme among its requesters; add it (requesters: "
+            "[acme]) to let ACME accounts order it");
+  EXPECT_NE(error_of(std::string(kFullBlock) + "  acme: {profile: web, externel_account_binding: true}\n")
+                .find("externel_account_binding"),
+            std::string::npos);
+  EXPECT_NE(error_of(std::string(kFullBlock) + "  acme: {profile: web, validation: {dns_server: resolver}}\n")
+                .find("appliance.acme.validation.dns_server"),
+            std::string::npos);
 }
 
 }  // namespace

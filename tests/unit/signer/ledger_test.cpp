@@ -332,18 +332,19 @@ TEST_F(LedgerTest, KeepsEverythingAcrossCloseAndReopen) {
   EXPECT_EQ(all[2].record.sans, record_for(kIssuerB, "03").sans);
   // Uniqueness holds across the reopen as well.
   EXPECT_THROW(ledger->record_pending(record_for(kIssuerA, "01")), DuplicateSerial);
-  EXPECT_EQ(schema_version_of(db_path()), 2);
+  EXPECT_EQ(schema_version_of(db_path()), 3);
 }
 
-TEST_F(LedgerTest, CreatesTheFileAtSchemaVersionTwo) {
+TEST_F(LedgerTest, CreatesTheFileAtSchemaVersionThree) {
   ASSERT_FALSE(std::filesystem::exists(db_path()));
   auto ledger = open_sqlite_ledger(db_path());
   EXPECT_TRUE(std::filesystem::exists(db_path()));
-  EXPECT_EQ(schema_version_of(db_path()), 2);
-  EXPECT_EQ(ledger_schema::kSchemaVersion, 2);
+  EXPECT_EQ(schema_version_of(db_path()), 3);
+  EXPECT_EQ(ledger_schema::kSchemaVersion, 3);
   RawConnection raw(db_path());
-  EXPECT_EQ(raw.text("PRAGMA user_version"), "2");
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "3");
   EXPECT_EQ(raw.text("SELECT count(*) FROM crl_numbers"), "0");
+  EXPECT_EQ(raw.text("SELECT count(*) FROM acme_orders"), "0");
 }
 
 TEST_F(LedgerTest, MigratesAVersionOneDatabaseKeepingItsEntries) {
@@ -355,11 +356,13 @@ TEST_F(LedgerTest, MigratesAVersionOneDatabaseKeepingItsEntries) {
   }
   {
     RawConnection raw(db_path());
-    raw.exec("DROP INDEX certificates_revoked; DROP TABLE crl_numbers; PRAGMA user_version = 1");
+    raw.exec("DROP TABLE acme_challenges; DROP TABLE acme_order_authorizations; DROP TABLE acme_authorizations; "
+             "DROP TABLE acme_orders; DROP TABLE acme_accounts; DROP TABLE acme_eab_keys; "
+             "DROP INDEX certificates_revoked; DROP TABLE crl_numbers; PRAGMA user_version = 1");
     ASSERT_EQ(raw.text("SELECT count(*) FROM sqlite_schema WHERE name = 'crl_numbers'"), "0");
   }
   auto ledger = open_sqlite_ledger(db_path());
-  EXPECT_EQ(schema_version_of(db_path()), 2);
+  EXPECT_EQ(schema_version_of(db_path()), 3);
   auto entry = ledger->find(kIssuerA, "01");
   ASSERT_TRUE(entry);
   EXPECT_EQ(entry->status, CertificateStatus::issued);
@@ -367,7 +370,7 @@ TEST_F(LedgerTest, MigratesAVersionOneDatabaseKeepingItsEntries) {
   EXPECT_EQ(ledger->revoke(kIssuerA, "01", RevocationReason::superseded, 1767225600).result, RevokeOutcome::Result::revoked);
   EXPECT_EQ(ledger->next_crl_number(kIssuerA), 1);
   RawConnection raw(db_path());
-  EXPECT_EQ(raw.text("PRAGMA user_version"), "2");
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "3");
 }
 
 TEST_F(LedgerTest, RevokesAnIssuedCertificateDurablyWithTimeAndReason) {
@@ -558,18 +561,18 @@ TEST_F(LedgerTest, RefusesADatabaseWithANewerSchemaAndLeavesItAlone) {
   open_sqlite_ledger(db_path())->record_pending(record_for(kIssuerA, "01"));
   {
     RawConnection raw(db_path());
-    raw.exec("PRAGMA user_version = 3");
+    raw.exec("PRAGMA user_version = 4");
   }
   try {
     open_sqlite_ledger(db_path());
     FAIL() << "a newer schema was accepted";
   } catch (const LedgerError& e) {
     const std::string what = e.what();
-    EXPECT_NE(what.find("schema version 3"), std::string::npos) << what;
+    EXPECT_NE(what.find("schema version 4"), std::string::npos) << what;
     EXPECT_NE(what.find("newer"), std::string::npos) << what;
   }
   RawConnection raw(db_path());
-  EXPECT_EQ(raw.text("PRAGMA user_version"), "3");
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "4");
   EXPECT_EQ(raw.text("SELECT count(*) FROM certificates"), "1");
 }
 
@@ -673,7 +676,7 @@ TEST_F(LedgerTest, ReadsDoNotWaitForAnotherProcessesWriteTransaction) {
   EXPECT_EQ(ledger->list("").size(), 1u);
   EXPECT_TRUE(ledger->find(kIssuerA, "01"));
   EXPECT_EQ(ledger->revocation_version(kIssuerA), (RevocationVersion{0, 0}));
-  EXPECT_EQ(schema_version_of(db_path()), 2);
+  EXPECT_EQ(schema_version_of(db_path()), 3);
   // Well under the busy timeout (5 s) the reads would otherwise wait out.
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
   other.exec("ROLLBACK");
@@ -719,7 +722,7 @@ TEST_F(LedgerTest, OpensOneNewFileFromSeveralPlacesAtOnce) {
   for (auto& th : threads) th.join();
   for (int i = 0; i < kOpeners; ++i) {
     ASSERT_TRUE(ledgers[i]) << errors[i];
-    EXPECT_EQ(schema_version_of(db_path()), 2);
+    EXPECT_EQ(schema_version_of(db_path()), 3);
   }
   ledgers[0]->record_pending(record_for(kIssuerA, "01"));
   EXPECT_TRUE(ledgers[kOpeners - 1]->find(kIssuerA, "01"));

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,23 @@ namespace hsmca::appliance {
 struct Endpoint {
   std::string host;        // an IP address: "127.0.0.1", "::1" (no brackets), "0.0.0.0"
   std::uint16_t port = 0;  // 0: the kernel chooses (printed at start-up)
+};
+
+// appliance.acme: the ACME server (RFC 8555) on the HTTPS listener. Absent: no ACME.
+struct AcmeConfig {
+  std::string profile;                  // the profile orders are issued under; its requesters must list acme
+  bool external_account_binding = true; // newAccount needs an EAB from `hsmca acme eab add`
+  std::string dns_server;               // validation resolver "127.0.0.1:5353"; empty: /etc/resolv.conf's
+  std::uint16_t http_port = 80;         // where http-01 is fetched
+  std::uint16_t tls_port = 443;         // where tls-alpn-01 connects
+  std::chrono::milliseconds validation_timeout{10'000};
+  int order_lifetime_hours = 24;
+  int authorization_reuse_hours = 24;
+  std::vector<std::string> caa_identities;  // empty: CAA not checked
+  int orders_per_hour = 300;                // per account
+  int failed_validations_per_hour = 60;     // per account
+  std::size_t validation_threads = 2;       // validations at once
+  std::size_t validation_queue = 64;        // waiting validations; beyond: rateLimited
 };
 
 // The CA file's `appliance` block, parsed as strictly as the rest:
@@ -43,6 +61,7 @@ struct ApplianceConfig {
   // The CRL the root signs offline (`ceremony: crl`), served as GET /root.crl
   // for relying parties that check the whole chain. Empty: not served.
   std::filesystem::path root_crl;
+  std::optional<AcmeConfig> acme;         // appliance.acme
 
   // limits (all optional in the file, under `limits:`)
   std::size_t max_connections = 1024;            // per listener

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "hsmca/signer/acme_store.hpp"
 #include "hsmca/signer/revocation_reason.hpp"
 
 namespace hsmca::signer {
@@ -157,6 +158,10 @@ class Ledger {
   // changes nothing the ledger reports.
   virtual bool probe() = 0;
   virtual LedgerStats stats() const = 0;
+
+  // ACME's accounts, orders, authorizations and EAB keys, in the same store
+  // and durable the same way.
+  virtual AcmeStore& acme() = 0;
 
  protected:
   Ledger() = default;

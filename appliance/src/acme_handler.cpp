@@ -1,0 +1,299 @@
+#include "acme_handler.hpp"
+
+#include <cctype>
+
+#include "hsmca/signer/certificate.hpp"
+#include "log.hpp"
+
+namespace hsmca::appliance {
+
+using acme::Problem;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kPrefix = "/acme";
+
+// The Host header as this server's origin: a name or address and a port,
+// nothing that could bend the URLs we hand out. Empty when unusable.
+std::string origin_of(const Request& req) {
+  const std::string host(req[http::field::host]);
+  if (host.empty() || host.size() > 255) return {};
+  for (char c : host) {
+    const auto u = static_cast<unsigned char>(c);
+    if (!std::isalnum(u) && c != '.' && c != '-' && c != ':' && c != '[' && c != ']') return {};
+  }
+  std::string lower = host;
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return "https://" + lower;
+}
+
+std::string rfc3339(std::int64_t t) { return signer::rfc3339(t); }
+
+unsigned status_of(acme::JwsProblem p) {
+  switch (p) {
+    case acme::JwsProblem::unauthorized: return 403;
+    default: return 400;
+  }
+}
+
+Problem problem_of(const acme::JwsError& e) {
+  Problem p{std::string(acme::acme_error_name(e.problem())), e.what(), status_of(e.problem())};
+  if (e.problem() == acme::JwsProblem::bad_signature_algorithm) {
+    p.algorithms = json::array();
+    for (auto a : acme::supported_algorithms()) p.algorithms.push_back(std::string(a));
+  }
+  return p;
+}
+
+}  // namespace
+
+AcmeHandler::AcmeHandler(const ServiceState& state)
+    : state_(state), nonces_(state.clock), service_(*state.config.acme, state.issuing.ca(), state.issuing.ledger(), state.revocations, state.clock) {}
+
+void AcmeHandler::finish(const ExchangePtr& ex, Response res, const std::string& base) {
+  // RFC 8555 6.5: a nonce on every answer, errors included, so a client
+  // never needs a round trip to newNonce after the first.
+  res.set("Replay-Nonce", nonces_.issue());
+  res.set(http::field::cache_control, "no-store");
+  if (!base.empty()) res.insert(http::field::link, "<" + base + kPrefix + "/directory>;rel=\"index\"");
+  ex->finish(std::move(res));
+}
+
+void AcmeHandler::answer(const ExchangePtr& ex, unsigned status, const std::string& base, const json& body,
+                         const std::string& location) {
+  Response res = ex->response(static_cast<http::status>(status));
+  res.set(http::field::content_type, "application/json");
+  if (!location.empty()) res.set(http::field::location, location);
+  res.body() = body.dump();
+  finish(ex, std::move(res), base);
+}
+
+void AcmeHandler::answer_problem(const ExchangePtr& ex, const std::string& base, const Problem& problem) {
+  Response res = ex->response(static_cast<http::status>(problem.status));
+  res.set(http::field::content_type, "application/problem+json");
+  if (problem.retry_after > 0) res.set(http::field::retry_after, std::to_string(problem.retry_after));
+  res.body() = problem.document().dump();
+  finish(ex, std::move(res), base);
+}
+
+void AcmeHandler::directory(const ExchangePtr& ex) {
+  const std::string base = origin_of(ex->ctx.request);
+  if (base.empty()) return answer_problem(ex, base, {"malformed", "the request has no usable Host header"});
+  const std::string p = base + kPrefix;
+  const auto& cfg = service_.config();
+  json profiles = json::object();
+  profiles[cfg.profile] = "the profile every ACME order is issued under";
+  answer(ex, 200, base,
+         {{"newNonce", p + "/new-nonce"},
+          {"newAccount", p + "/new-account"},
+          {"newOrder", p + "/new-order"},
+          {"revokeCert", p + "/revoke-cert"},
+          {"keyChange", p + "/key-change"},
+          {"meta", {{"externalAccountRequired", cfg.external_account_binding}, {"profiles", profiles}}}});
+}
+
+void AcmeHandler::new_nonce(const ExchangePtr& ex) {
+  // RFC 8555 7.2: 200 for HEAD, 204 for GET.
+  const bool head = ex->ctx.request.method() == http::verb::head;
+  Response res = ex->response(head ? http::status::ok : http::status::no_content);
+  finish(ex, std::move(res), origin_of(ex->ctx.request));
+}
+
+void AcmeHandler::post(const ExchangePtr& ex, Resource resource, const std::string& id) {
+  const std::string base = origin_of(ex->ctx.request);
+  if (base.empty()) return answer_problem(ex, base, {"malformed", "the request has no usable Host header"});
+  if (media_type(ex->ctx.request) != "application/jose+json") {
+    return answer_problem(ex, base, {"malformed", "ACME requests are application/jose+json (RFC 8555 6.2)", 415});
+  }
+  // The ledger and the token: on a worker, never the I/O thread.
+  auto job = [this, ex, resource, id, base] {
+    try {
+      run_post(ex, resource, id, base);
+    } catch (const acme::JwsError& e) {
+      answer_problem(ex, base, problem_of(e));
+    } catch (const std::exception& e) {
+      // ACME's answer to an operational failure: a problem document with a
+      // nonce (the client retries), never the JSON API's error shape.
+      const auto failure = failure_for(e);
+      Problem p{"serverInternal", failure.status == 503 ? e.what() : "internal error", failure.status};
+      if (failure.status == 503) p.retry_after = 1;
+      if (failure.status == 500) log_line({{"event", "acme_internal_error"}, {"problem", e.what()}});
+      answer_problem(ex, base, p);
+    }
+  };
+  if (!state_.pool.try_submit(std::move(job))) {
+    Problem busy{"rateLimited", "the CA is busy; retry shortly", 503};
+    busy.retry_after = 1;
+    answer_problem(ex, base, busy);
+  }
+}
+
+void AcmeHandler::run_post(const ExchangePtr& ex, Resource resource, const std::string& id, const std::string& base) {
+  const auto& req = ex->ctx.request;
+  const std::string_view target(req.target().data(), req.target().size());
+  const std::string url = base + std::string(target.substr(0, target.find('?')));
+  const std::string account_prefix = base + kPrefix + "/account/";
+
+  acme::JwsRequest jws_request;
+  jws_request.url = url;
+  jws_request.key = resource == Resource::new_account ? acme::KeyReference::jwk
+                    : resource == Resource::revoke    ? acme::KeyReference::either
+                                                      : acme::KeyReference::kid;
+  jws_request.key_for_kid = [&](std::string_view kid) -> std::optional<acme::Jwk> {
+    if (!kid.starts_with(account_prefix)) return std::nullopt;
+    return service_.account_key(std::string(kid.substr(account_prefix.size())));
+  };
+  jws_request.consume_nonce = [this](std::string_view nonce) { return nonces_.consume(nonce); };
+  const acme::VerifiedJws jws = acme::verify_jws(req.body(), jws_request);
+
+  std::optional<signer::AcmeAccount> account;
+  if (jws.kid) {
+    account = service_.account(jws.kid->substr(account_prefix.size()));
+    if (!account) return answer_problem(ex, base, {"accountDoesNotExist", "no account " + *jws.kid});
+  }
+  const json payload = jws.post_as_get() ? json::object() : jws.payload_object();
+  const std::string p = base + kPrefix;
+  auto fail = [&](const auto& result) -> bool {
+    if (const auto* problem = std::get_if<Problem>(&result)) {
+      answer_problem(ex, base, *problem);
+      return true;
+    }
+    return false;
+  };
+
+  switch (resource) {
+    case Resource::new_account: {
+      auto r = service_.new_account(*jws.jwk, payload, p + "/new-account");
+      if (fail(r)) return;
+      const auto& made = std::get<acme::NewAccount>(r);
+      return answer(ex, made.created ? 201 : 200, base, account_json(made.account, base),
+                    account_prefix + made.account.id);
+    }
+    case Resource::account: {
+      if (account->id != id) return answer_problem(ex, base, {"unauthorized", "the JWS is not by account " + id, 403});
+      auto r = jws.post_as_get() ? acme::Result<signer::AcmeAccount>(*account)
+                                 : service_.update_account(*account, payload);
+      if (fail(r)) return;
+      return answer(ex, 200, base, account_json(std::get<signer::AcmeAccount>(r), base));
+    }
+    case Resource::account_orders: {
+      if (account->id != id) return answer_problem(ex, base, {"unauthorized", "the JWS is not by account " + id, 403});
+      json orders = json::array();
+      for (const auto& o : service_.order_ids(*account)) orders.push_back(p + "/order/" + o);
+      return answer(ex, 200, base, {{"orders", orders}});
+    }
+    case Resource::key_change: {
+      auto r = service_.change_key(*account, jws, *jws.kid);
+      if (fail(r)) return;
+      return answer(ex, 200, base, account_json(std::get<signer::AcmeAccount>(r), base));
+    }
+    case Resource::new_order: {
+      auto r = service_.new_order(*account, payload);
+      if (fail(r)) return;
+      const auto& o = std::get<signer::AcmeOrder>(r);
+      return answer(ex, 201, base, order_json(o, base), p + "/order/" + o.id);
+    }
+    case Resource::order: {
+      auto r = service_.order(*account, id);
+      if (fail(r)) return;
+      const auto& o = std::get<signer::AcmeOrder>(r);
+      Response res = ex->response(http::status::ok);
+      res.set(http::field::content_type, "application/json");
+      // RFC 8555 7.4: a client polls a processing order after Retry-After.
+      if (o.status == signer::AcmeOrderStatus::processing) res.set(http::field::retry_after, "1");
+      res.body() = order_json(o, base).dump();
+      return finish(ex, std::move(res), base);
+    }
+    case Resource::finalize: {
+      auto r = service_.finalize(*account, id, payload);
+      if (fail(r)) return;
+      const auto& o = std::get<signer::AcmeOrder>(r);
+      ex->serial = o.certificate_serial;
+      return answer(ex, 200, base, order_json(o, base), p + "/order/" + o.id);
+    }
+    case Resource::authz: {
+      auto r = service_.authorization(*account, id);
+      if (fail(r)) return;
+      return answer(ex, 200, base, authz_json(std::get<signer::AcmeAuthorization>(r), base));
+    }
+    case Resource::challenge: {
+      // RFC 8555 7.5.1: an empty object responds; POST-as-GET only reads.
+      auto r = jws.post_as_get() ? service_.challenge(*account, id) : service_.respond_to_challenge(*account, id);
+      if (fail(r)) return;
+      const auto& c = std::get<signer::AcmeChallenge>(r);
+      Response res = ex->response(http::status::ok);
+      res.set(http::field::content_type, "application/json");
+      res.insert(http::field::link, "<" + p + "/authz/" + c.authz_id + ">;rel=\"up\"");
+      res.body() = challenge_json(c, base).dump();
+      return finish(ex, std::move(res), base);
+    }
+    case Resource::certificate: {
+      auto r = service_.certificate_chain(*account, id);
+      if (fail(r)) return;
+      ex->serial = id;
+      Response res = ex->response(http::status::ok);
+      res.set(http::field::content_type, "application/pem-certificate-chain");
+      res.body() = std::get<std::string>(r);
+      return finish(ex, std::move(res), base);
+    }
+    case Resource::revoke: {
+      auto r = service_.revoke(account, jws.key, payload);
+      if (fail(r)) return;
+      Response res = ex->response(http::status::ok);
+      return finish(ex, std::move(res), base);
+    }
+  }
+}
+
+json AcmeHandler::account_json(const signer::AcmeAccount& a, const std::string& base) const {
+  json j = {{"status", std::string(signer::acme_name(a.status))},
+            {"contact", a.contact},
+            {"orders", base + kPrefix + "/account/" + a.id + "/orders"},
+            {"createdAt", rfc3339(a.created_at)}};
+  if (!a.eab_kid.empty()) j["externalAccountBinding"] = {{"kid", a.eab_kid}};
+  return j;
+}
+
+json AcmeHandler::order_json(const signer::AcmeOrder& o, const std::string& base) const {
+  const std::string p = base + kPrefix;
+  json ids = json::array(), authzs = json::array();
+  for (const auto& id : o.identifiers) ids.push_back({{"type", std::string(signer::acme_name(id.type))}, {"value", id.value}});
+  for (const auto& a : o.authorization_ids) authzs.push_back(p + "/authz/" + a);
+  json j = {{"status", std::string(signer::acme_name(o.status))},
+            {"expires", rfc3339(o.expires)},
+            {"identifiers", ids},
+            {"authorizations", authzs},
+            {"finalize", p + "/order/" + o.id + "/finalize"},
+            {"profile", o.profile}};
+  if (!o.error.empty()) {
+    if (auto e = acme::parse_strict_json(o.error)) j["error"] = *e;
+  }
+  if (!o.certificate_serial.empty()) j["certificate"] = p + "/cert/" + o.certificate_serial;
+  return j;
+}
+
+json AcmeHandler::authz_json(const signer::AcmeAuthorization& a, const std::string& base) const {
+  json challenges = json::array();
+  for (const auto& c : a.challenges) challenges.push_back(challenge_json(c, base));
+  json j = {{"identifier", {{"type", std::string(signer::acme_name(a.identifier.type))}, {"value", a.identifier.value}}},
+            {"status", std::string(signer::acme_name(a.status))},
+            {"expires", rfc3339(a.expires)},
+            {"challenges", challenges}};
+  if (a.wildcard) j["wildcard"] = true;
+  return j;
+}
+
+json AcmeHandler::challenge_json(const signer::AcmeChallenge& c, const std::string& base) const {
+  json j = {{"type", std::string(signer::acme_name(c.type))},
+            {"url", base + kPrefix + "/challenge/" + c.id},
+            {"token", c.token},
+            {"status", std::string(signer::acme_name(c.status))}};
+  if (c.status == signer::AcmeChallengeStatus::valid && c.validated) j["validated"] = rfc3339(*c.validated);
+  if (!c.error.empty()) {
+    if (auto e = acme::parse_strict_json(c.error)) j["error"] = *e;
+  }
+  return j;
+}
+
+}  // namespace hsmca::appliance

@@ -1,0 +1,485 @@
+#include "acme_service.hpp"
+
+#include <openssl/x509.h>
+
+#include <algorithm>
+
+#include "acme_validation.hpp"
+#include "hsmca/signer/acme_policy.hpp"
+#include "hsmca/signer/certificate.hpp"
+#include "hsmca/signer/revocation_reason.hpp"
+#include "hsmca/signer/serial.hpp"
+#include "log.hpp"
+
+namespace hsmca::appliance::acme {
+
+using nlohmann::json;
+using signer::AcmeAccount;
+using signer::AcmeAuthorization;
+using signer::AcmeChallenge;
+using signer::AcmeOrder;
+
+namespace {
+
+constexpr std::size_t kMaxContacts = 8;
+
+Problem refusal(std::string type, std::string detail, unsigned status = 400) {
+  return Problem{std::move(type), std::move(detail), status};
+}
+
+Problem from_rejection(const signer::Rejection& r, std::string type) {
+  return refusal(std::move(type), r.message, 400);
+}
+
+// RFC 8555 7.3: mailto: URLs only, one address each.
+std::optional<Problem> read_contact(const json& payload, std::vector<std::string>& out) {
+  if (!payload.contains("contact")) return std::nullopt;
+  const auto& contact = payload["contact"];
+  if (!contact.is_array()) return refusal("malformed", "\"contact\" must be an array of mailto: URLs");
+  if (contact.size() > kMaxContacts) {
+    return refusal("invalidContact", "at most " + std::to_string(kMaxContacts) + " contacts");
+  }
+  for (const auto& c : contact) {
+    if (!c.is_string()) return refusal("malformed", "\"contact\" must be an array of mailto: URLs");
+    const auto& url = c.get_ref<const std::string&>();
+    if (!url.starts_with("mailto:")) {
+      return refusal("unsupportedContact", "only mailto: contacts are taken, not \"" + url.substr(0, 64) + "\"");
+    }
+    const std::string address = url.substr(7);
+    const auto at = address.find('@');
+    if (address.empty() || address.size() > 254 || at == 0 || at == std::string::npos || at + 1 == address.size() ||
+        address.find_first_of(",?&\r\n \t<>") != std::string::npos) {
+      return refusal("invalidContact", "\"" + url.substr(0, 64) + "\" is not mailto: one address");
+    }
+    out.push_back(url);
+  }
+  return std::nullopt;
+}
+
+std::string problem_json(const std::string& type, const std::string& detail) {
+  return json{{"type", "urn:ietf:params:acme:error:" + type}, {"detail", detail}}.dump();
+}
+
+}  // namespace
+
+json Problem::document() const {
+  json doc = {{"type", "urn:ietf:params:acme:error:" + type}, {"detail", detail}, {"status", status}};
+  if (!subproblems.is_null()) doc["subproblems"] = subproblems;
+  if (!algorithms.is_null()) doc["algorithms"] = algorithms;
+  return doc;
+}
+
+AcmeService::AcmeService(const AcmeConfig& config, signer::CertificateAuthority& ca, signer::Ledger& ledger,
+                         RevocationWatcher& revocations, const signer::Clock& clock)
+    : config_(config),
+      ca_(ca),
+      ledger_(ledger),
+      store_(ledger.acme()),
+      revocations_(revocations),
+      clock_(clock),
+      validations_(config.validation_threads, config.validation_queue) {}
+
+AcmeService::~AcmeService() { validations_.stop(std::chrono::milliseconds(0)); }
+
+void AcmeService::drain(std::chrono::milliseconds grace) { validations_.stop(grace); }
+
+std::int64_t AcmeService::now() const { return signer::unix_seconds(clock_.now()); }
+
+std::optional<AcmeAccount> AcmeService::account(const std::string& account_id) const {
+  return store_.account(account_id);
+}
+
+std::optional<Jwk> AcmeService::account_key(const std::string& account_id) const {
+  auto a = store_.account(account_id);
+  if (!a) return std::nullopt;
+  // RFC 8555 7.3.6: a deactivated account's requests are refused.
+  if (a->status != signer::AcmeAccountStatus::valid) {
+    throw JwsError(JwsProblem::unauthorized, "account " + account_id + " is deactivated");
+  }
+  auto parsed = parse_strict_json(a->jwk);
+  if (!parsed) throw std::runtime_error("the ledger holds an unreadable key for account " + account_id);
+  return parse_jwk(*parsed);
+}
+
+Result<NewAccount> AcmeService::new_account(const Jwk& key, const json& payload, const std::string& new_account_url) {
+  const std::string thumbprint = jwk_thumbprint(key);
+  // RFC 8555 7.3.1: a key that has an account gets it back, nothing new.
+  if (auto existing = store_.account_by_thumbprint(thumbprint)) return NewAccount{std::move(*existing), false};
+  if (payload.contains("onlyReturnExisting") && payload["onlyReturnExisting"] == true) {
+    return refusal("accountDoesNotExist", "no account has this key", 400);
+  }
+  if (payload.contains("termsOfServiceAgreed") && !payload["termsOfServiceAgreed"].is_boolean()) {
+    return refusal("malformed", "\"termsOfServiceAgreed\" must be a boolean");
+  }
+  AcmeAccount account;
+  if (auto bad = read_contact(payload, account.contact)) return *bad;
+  if (payload.contains("externalAccountBinding")) {
+    try {
+      account.eab_kid = verify_eab(payload["externalAccountBinding"], key, new_account_url,
+                                   [this](std::string_view kid) -> std::optional<Bytes> {
+                                     auto k = store_.eab_key(std::string(kid));
+                                     if (!k) return std::nullopt;
+                                     return std::move(k->hmac_key);
+                                   });
+    } catch (const JwsError& e) {
+      return refusal(std::string(acme_error_name(e.problem())),
+                     std::string("external account binding refused: ") + e.what(),
+                     e.problem() == JwsProblem::unauthorized ? 403 : 400);
+    }
+  } else if (config_.external_account_binding) {
+    return refusal("externalAccountRequired",
+                   "this CA requires an external account binding (acme.external_account_binding): ask its operator "
+                   "for a key id and HMAC key from `hsmca acme eab add`");
+  }
+  account.id = signer::random_acme_id();
+  account.thumbprint = thumbprint;
+  account.jwk = key.json().dump();
+  account.created_at = now();
+  try {
+    auto stored = store_.create_account(account);
+    const bool created = stored.id == account.id;
+    if (created) log_line({{"event", "acme_account_created"}, {"account", stored.id}, {"eab_kid", stored.eab_kid}});
+    return NewAccount{std::move(stored), created};
+  } catch (const std::invalid_argument& e) {
+    return refusal("unauthorized", std::string("external account binding refused: ") + e.what(), 403);
+  }
+}
+
+Result<AcmeAccount> AcmeService::update_account(const AcmeAccount& account, const json& payload) {
+  for (const auto& [key, value] : payload.items()) {
+    if (key != "contact" && key != "status" && key != "termsOfServiceAgreed" && key != "orders") {
+      return refusal("malformed", "an account update may change \"contact\" or set \"status\": \"deactivated\", not \"" +
+                                      key + "\"");
+    }
+  }
+  if (payload.contains("status")) {
+    if (payload["status"] != "deactivated") {
+      return refusal("malformed", "an account's status can only be set to \"deactivated\"");
+    }
+    store_.deactivate_account(account.id);
+    log_line({{"event", "acme_account_deactivated"}, {"account", account.id}});
+  } else if (payload.contains("contact")) {
+    std::vector<std::string> contact;
+    if (auto bad = read_contact(payload, contact)) return *bad;
+    store_.update_contact(account.id, contact);
+  }
+  auto now_stored = store_.account(account.id);
+  if (!now_stored) return refusal("accountDoesNotExist", "account " + account.id + " is gone", 400);
+  return *now_stored;
+}
+
+Result<AcmeAccount> AcmeService::change_key(const AcmeAccount& account, const VerifiedJws& outer,
+                                            const std::string& account_url) {
+  Jwk old_key = outer.key;
+  Jwk new_key = [&] { return verify_key_change(outer, old_key, account_url); }();
+  const std::string thumbprint = jwk_thumbprint(new_key);
+  if (!store_.change_key(account.id, thumbprint, new_key.json().dump())) {
+    Problem p = refusal("malformed", "another account already has the new key", 409);
+    return p;
+  }
+  log_line({{"event", "acme_key_changed"}, {"account", account.id}});
+  return *store_.account(account.id);
+}
+
+std::vector<std::string> AcmeService::order_ids(const AcmeAccount& account) const {
+  return store_.order_ids(account.id);
+}
+
+std::optional<Problem> AcmeService::rate_limited(const std::vector<std::int64_t>& times, int limit,
+                                                 const char* what) const {
+  if (times.size() < static_cast<std::size_t>(limit)) return std::nullopt;
+  // The window frees a place when the oldest counted event is an hour old.
+  const std::int64_t oldest = times[times.size() - static_cast<std::size_t>(limit)];
+  Problem p = refusal("rateLimited",
+                      std::string("at most ") + std::to_string(limit) + " " + what + " per account and hour", 429);
+  p.retry_after = std::max<std::int64_t>(1, oldest + 3600 - now());
+  return p;
+}
+
+Result<AcmeOrder> AcmeService::new_order(const AcmeAccount& account, const json& payload) {
+  if (payload.contains("notBefore") || payload.contains("notAfter")) {
+    return refusal("malformed", "notBefore and notAfter are not supported: the profile decides the validity");
+  }
+  if (!payload.contains("identifiers") || !payload["identifiers"].is_array()) {
+    return refusal("malformed", "a newOrder payload needs \"identifiers\": [{\"type\": \"dns\", \"value\": NAME}]");
+  }
+  std::vector<signer::AcmeIdentifier> requested;
+  for (const auto& id : payload["identifiers"]) {
+    if (!id.is_object() || !id.contains("type") || !id["type"].is_string() || !id.contains("value") ||
+        !id["value"].is_string()) {
+      return refusal("malformed", "each identifier is {\"type\": \"dns\" | \"ip\", \"value\": STRING}");
+    }
+    const auto type = signer::parse_acme_identifier_type(id["type"].get<std::string>());
+    if (!type) {
+      return refusal("unsupportedIdentifier", "identifier type \"" + id["type"].get<std::string>().substr(0, 32) +
+                                                  "\" is not supported (dns, ip)");
+    }
+    requested.push_back({*type, id["value"].get<std::string>()});
+  }
+  const signer::Profile* profile = ca_.profile(config_.profile);
+  if (profile == nullptr) return refusal("serverInternal", "the ACME profile is not configured", 500);
+  const std::string profile_name = payload.contains("profile") && payload["profile"].is_string()
+                                       ? payload["profile"].get<std::string>()
+                                       : config_.profile;
+  if (profile_name != config_.profile) {
+    return refusal("invalidProfile", "profile \"" + profile_name.substr(0, 64) + "\" is not offered over ACME (offered: " +
+                                         config_.profile + ")");
+  }
+  auto decision = signer::decide_acme_order(*profile, account.id, requested);
+  if (decision.refused) {
+    const bool forbidden = decision.refused->code == "profile_forbidden";
+    return refusal(forbidden ? "unauthorized" : "malformed", decision.refused->message, forbidden ? 403 : 400);
+  }
+  if (!decision.rejected.empty()) {
+    Problem p = refusal("rejectedIdentifier", "", 400);
+    p.subproblems = json::array();
+    std::string reasons;
+    for (const auto& [id, why] : decision.rejected) {
+      reasons += (reasons.empty() ? "" : "; ") + why.message;
+      p.subproblems.push_back({{"type", "urn:ietf:params:acme:error:rejectedIdentifier"},
+                               {"detail", why.message},
+                               {"identifier", {{"type", std::string(signer::acme_name(id.type))}, {"value", id.value}}}});
+    }
+    p.detail = "the CA will not issue for these identifiers: " + reasons;
+    return p;
+  }
+  const std::int64_t t = now();
+  if (auto limited = rate_limited(store_.order_times(account.id, t - 3600), config_.orders_per_hour, "new orders")) {
+    return *limited;
+  }
+
+  AcmeOrder order;
+  order.id = signer::random_acme_id();
+  order.account_id = account.id;
+  order.identifiers = decision.identifiers;
+  order.profile = profile->name;
+  order.created_at = t;
+  order.expires = t + std::int64_t{config_.order_lifetime_hours} * 3600;
+  std::vector<AcmeAuthorization> fresh;
+  for (const auto& id : decision.identifiers) {
+    const bool wildcard = id.type == signer::AcmeIdentifierType::dns && id.value.starts_with("*.");
+    signer::AcmeIdentifier base{id.type, wildcard ? id.value.substr(2) : id.value};
+    if (config_.authorization_reuse_hours > 0) {
+      if (auto reused = store_.reusable_authorization(account.id, base, wildcard, t)) {
+        order.authorization_ids.push_back(reused->id);
+        continue;
+      }
+    }
+    AcmeAuthorization a;
+    a.id = signer::random_acme_id();
+    a.account_id = account.id;
+    a.identifier = base;
+    a.wildcard = wildcard;
+    a.expires = t + std::int64_t{std::max(config_.authorization_reuse_hours, config_.order_lifetime_hours)} * 3600;
+    // Wildcards only through dns-01 (RFC 8555 7.1.3); IP addresses not through dns-01 (RFC 8738 7).
+    std::vector<signer::AcmeChallengeType> types;
+    if (!wildcard) types.push_back(signer::AcmeChallengeType::http01);
+    if (id.type == signer::AcmeIdentifierType::dns) types.push_back(signer::AcmeChallengeType::dns01);
+    if (!wildcard) types.push_back(signer::AcmeChallengeType::tls_alpn01);
+    const std::string token = signer::random_acme_id() + signer::random_acme_id();  // 256 bits
+    for (auto type : types) a.challenges.push_back({signer::random_acme_id(), a.id, type, token});
+    order.authorization_ids.push_back(a.id);
+    fresh.push_back(std::move(a));
+  }
+  store_.create_order(order, fresh, t);
+  log_line({{"event", "acme_order_created"}, {"account", account.id}, {"order", order.id}});
+  auto stored = store_.order(order.id);
+  if (!stored) throw signer::LedgerError("the new order " + order.id + " is not in the ledger");
+  return *stored;
+}
+
+Result<AcmeOrder> AcmeService::order(const AcmeAccount& account, const std::string& id) const {
+  auto o = store_.order(id);
+  if (!o) return refusal("malformed", "no order " + id.substr(0, 64), 404);
+  if (o->account_id != account.id) return refusal("unauthorized", "order " + id + " belongs to another account", 403);
+  if (o->expires <= now() && (o->status == signer::AcmeOrderStatus::pending ||
+                              o->status == signer::AcmeOrderStatus::ready)) {
+    o->status = signer::AcmeOrderStatus::invalid;
+    o->error = problem_json("malformed", "the order expired");
+  }
+  return *o;
+}
+
+Result<AcmeAuthorization> AcmeService::authorization(const AcmeAccount& account, const std::string& id) const {
+  auto a = store_.authorization(id);
+  if (!a) return refusal("malformed", "no authorization " + id.substr(0, 64), 404);
+  if (a->account_id != account.id) {
+    return refusal("unauthorized", "authorization " + id + " belongs to another account", 403);
+  }
+  if (a->expires <= now() && a->status == signer::AcmeAuthzStatus::pending) a->status = signer::AcmeAuthzStatus::expired;
+  return *a;
+}
+
+Result<AcmeChallenge> AcmeService::challenge(const AcmeAccount& account, const std::string& id) const {
+  auto c = store_.challenge(id);
+  if (!c) return refusal("malformed", "no challenge " + id.substr(0, 64), 404);
+  auto a = store_.authorization(c->authz_id);
+  if (!a || a->account_id != account.id) {
+    return refusal("unauthorized", "challenge " + id + " belongs to another account", 403);
+  }
+  return *c;
+}
+
+Result<AcmeChallenge> AcmeService::respond_to_challenge(const AcmeAccount& account, const std::string& id) {
+  auto found = challenge(account, id);
+  if (auto* p = std::get_if<Problem>(&found)) return *p;
+  const std::int64_t t = now();
+  if (std::get<AcmeChallenge>(found).status == signer::AcmeChallengeStatus::pending) {
+    if (auto limited = rate_limited(store_.failed_validation_times(account.id, t - 3600),
+                                    config_.failed_validations_per_hour, "failed validations")) {
+      return *limited;
+    }
+  }
+  // Only the first response starts a validation; later ones read the state (RFC 8555 7.5.1).
+  if (store_.start_challenge(id, t)) {
+    auto job = [this, id, account_id = account.id] { validate(id, account_id); };
+    if (!validations_.try_submit(std::move(job))) {
+      store_.finish_challenge(id, false,
+                              problem_json("rateLimited", "the CA's validation queue was full; try a new order later"),
+                              now());
+    }
+  }
+  return challenge(account, id);
+}
+
+// On the validation pool: the network, then the outcome durably.
+void AcmeService::validate(std::string challenge_id, std::string account_id) {
+  bool valid = false;
+  std::string error;
+  try {
+    auto c = store_.challenge(challenge_id);
+    auto a = c ? store_.authorization(c->authz_id) : std::nullopt;
+    auto key = account_key(account_id);
+    if (!c || !a || !key) throw std::runtime_error("the challenge, its authorization or its account is gone");
+    ValidationSettings settings{config_.dns_server, config_.http_port, config_.tls_port, config_.validation_timeout};
+    Identifier identifier{a->identifier.type == signer::AcmeIdentifierType::dns ? Identifier::Type::dns
+                                                                                : Identifier::Type::ip,
+                          (a->wildcard ? "*." : "") + a->identifier.value};
+    const ChallengeType type = c->type == signer::AcmeChallengeType::http01  ? ChallengeType::http01
+                               : c->type == signer::AcmeChallengeType::dns01 ? ChallengeType::dns01
+                                                                             : ChallengeType::tls_alpn01;
+    auto result = acme::validate(settings, type, identifier, c->token, key_authorization(c->token, *key));
+    if (result.valid && !config_.caa_identities.empty()) result = check_caa(settings, identifier, config_.caa_identities);
+    valid = result.valid;
+    if (!valid) error = problem_json(result.problem, result.detail);
+  } catch (const std::exception& e) {
+    error = problem_json("serverInternal", std::string("validation failed: ") + e.what());
+  }
+  try {
+    store_.finish_challenge(challenge_id, valid, error, now());
+    log_line({{"event", "acme_validation"}, {"challenge", challenge_id}, {"account", account_id}, {"valid", valid}});
+  } catch (const std::exception& e) {
+    // Left processing: the authorization expires with its order.
+    log_line({{"event", "acme_validation_unrecorded"}, {"challenge", challenge_id}, {"problem", e.what()}});
+  }
+}
+
+Result<AcmeOrder> AcmeService::finalize(const AcmeAccount& account, const std::string& order_id, const json& payload) {
+  auto found = order(account, order_id);
+  if (auto* p = std::get_if<Problem>(&found)) return *p;
+  const AcmeOrder& o = std::get<AcmeOrder>(found);
+  if (o.status != signer::AcmeOrderStatus::ready) {
+    return refusal("orderNotReady", "order " + o.id + " is " + std::string(signer::acme_name(o.status)) +
+                                        ", not ready: every authorization must be valid before finalize",
+                   403);
+  }
+  if (!payload.contains("csr") || !payload["csr"].is_string()) {
+    return refusal("malformed", "finalize needs {\"csr\": base64url DER PKCS#10}");
+  }
+  const auto csr = base64url_decode(payload["csr"].get<std::string>());
+  if (!csr) return refusal("badCSR", "\"csr\" is not base64url");
+  const auto caller = signer::acme_caller(account.id);
+  signer::IssuanceRequest request{*csr, o.profile, std::nullopt, caller};
+  auto& ca = ca_;
+  auto plan = ca.prepare(request, clock_.now());
+  if (!plan.ok()) {
+    const auto& r = plan.rejection();
+    if (r.code == "profile_forbidden") return refusal("unauthorized", r.message, 403);
+    return from_rejection(r, "badCSR");
+  }
+  if (auto bad = signer::check_acme_csr_names(plan.value(), o.identifiers)) return from_rejection(*bad, "badCSR");
+  // Decided: now the order moves, once (a second finalize finds it processing).
+  if (!store_.begin_finalize(o.id)) {
+    return refusal("orderNotReady", "order " + o.id + " is being finalized already", 403);
+  }
+  try {
+    auto issued = ca.complete(plan.value(), o.profile, caller.description);
+    if (!issued.ok()) {
+      store_.fail_order(o.id, problem_json("badCSR", issued.rejection().message));
+      return from_rejection(issued.rejection(), "badCSR");
+    }
+    store_.finish_order(o.id, issued.value().serial_hex());
+    log_line({{"event", "acme_order_valid"}, {"account", account.id}, {"order", o.id},
+              {"serial", issued.value().serial_hex()}});
+  } catch (const std::exception& e) {
+    store_.fail_order(o.id, problem_json("serverInternal", "issuance failed"));
+    throw;
+  }
+  return order(account, o.id);
+}
+
+Result<std::string> AcmeService::certificate_chain(const AcmeAccount& account, const std::string& serial) const {
+  auto o = store_.order_for_certificate(serial);
+  if (!o) return refusal("malformed", "no certificate " + serial.substr(0, 64), 404);
+  if (o->account_id != account.id) {
+    return refusal("unauthorized", "certificate " + serial + " was ordered by another account", 403);
+  }
+  auto entry = ledger_.find(ca_.issuer_id(), serial);
+  if (!entry || entry->der.empty()) return refusal("malformed", "no certificate " + serial, 404);
+  return signer::IssuedCertificate::from_der(entry->der).pem() + ca_.chain_pem();
+}
+
+Result<std::monostate> AcmeService::revoke(const std::optional<AcmeAccount>& account, const Jwk& signer_key,
+                                           const json& payload) {
+  if (!payload.contains("certificate") || !payload["certificate"].is_string()) {
+    return refusal("malformed", "revokeCert needs {\"certificate\": base64url DER}");
+  }
+  auto reason = signer::RevocationReason::unspecified;
+  if (payload.contains("reason")) {
+    if (!payload["reason"].is_number_integer()) return refusal("badRevocationReason", "\"reason\" must be a code");
+    const auto parsed = signer::reason_from_code(payload["reason"].get<long>());
+    if (!parsed) {
+      return refusal("badRevocationReason", "reason code " + std::to_string(payload["reason"].get<long>()) +
+                                                " is not one this CA records (" + signer::revocation_reason_names() + ")");
+    }
+    reason = *parsed;
+  }
+  const auto der = base64url_decode(payload["certificate"].get<std::string>());
+  if (!der) return refusal("malformed", "\"certificate\" is not base64url");
+  signer::X509Ptr cert;
+  try {
+    cert = signer::X509Ptr(X509_dup(signer::IssuedCertificate::from_der(*der).x509()));
+  } catch (const std::exception&) {
+    return refusal("malformed", "\"certificate\" is not one DER certificate");
+  }
+  const auto standing = ca_.standing(cert.get(), clock_.now());
+  if (standing.status == signer::Standing::Status::not_ours) {
+    return refusal("malformed", "the certificate was not issued by this CA", 404);
+  }
+  const std::string serial = standing.entry->record.serial;
+  // The signer key is the certificate's own when the request carried it as jwk.
+  bool by_certificate_key = false;
+  if (!account) {
+    unsigned char* spki = nullptr;
+    const int len = i2d_PUBKEY(signer_key.key(), &spki);
+    if (len > 0) {
+      by_certificate_key = signer::spki_matches(cert.get(), signer::Bytes(spki, spki + len));
+      OPENSSL_free(spki);
+    }
+  }
+  if (auto refused = signer::authorize_acme_revocation(
+          store_, serial, account ? std::optional<std::string>(account->id) : std::nullopt, by_certificate_key)) {
+    return refusal("unauthorized", refused->message, 403);
+  }
+  auto& ledger = ledger_;
+  const auto outcome = ledger.revoke(ca_.issuer_id(), serial, reason, now());
+  using R = signer::RevokeOutcome::Result;
+  if (outcome.result == R::already_revoked) return refusal("alreadyRevoked", "certificate " + serial + " is revoked");
+  if (outcome.result != R::revoked) return refusal("malformed", "certificate " + serial + " is not issued", 404);
+  // Before the answer: this process's OCSP and CRL see it at once.
+  revocations_.advance(ledger.revocation_version(ca_.issuer_id()));
+  log_line({{"event", "acme_revoked"}, {"serial", serial}, {"account", account ? account->id : "(certificate key)"}});
+  return std::monostate{};
+}
+
+}  // namespace hsmca::appliance::acme

@@ -1,0 +1,583 @@
+// ACME's accounts, orders, authorizations, challenges and EAB keys in the
+// ledger's SQLite file (schema version 3, ledger_schema.cpp). Every write goes
+// through the group-commit writer (durable on return); a state change is an
+// UPDATE ... WHERE status = <expected>, so racing requests move a row once.
+#include "sqlite_acme_store.hpp"
+
+#include <openssl/rand.h>
+
+#include <initializer_list>
+#include <stdexcept>
+#include <utility>
+
+#include "hsmca/signer/openssl.hpp"
+
+namespace hsmca::signer {
+
+std::string_view acme_name(AcmeAccountStatus s) noexcept {
+  return s == AcmeAccountStatus::valid ? "valid" : "deactivated";
+}
+std::string_view acme_name(AcmeOrderStatus s) noexcept {
+  switch (s) {
+    case AcmeOrderStatus::pending: return "pending";
+    case AcmeOrderStatus::ready: return "ready";
+    case AcmeOrderStatus::processing: return "processing";
+    case AcmeOrderStatus::valid: return "valid";
+    case AcmeOrderStatus::invalid: return "invalid";
+  }
+  return "invalid";
+}
+std::string_view acme_name(AcmeAuthzStatus s) noexcept {
+  switch (s) {
+    case AcmeAuthzStatus::pending: return "pending";
+    case AcmeAuthzStatus::valid: return "valid";
+    case AcmeAuthzStatus::invalid: return "invalid";
+    case AcmeAuthzStatus::deactivated: return "deactivated";
+    case AcmeAuthzStatus::expired: return "expired";
+  }
+  return "invalid";
+}
+std::string_view acme_name(AcmeChallengeStatus s) noexcept {
+  switch (s) {
+    case AcmeChallengeStatus::pending: return "pending";
+    case AcmeChallengeStatus::processing: return "processing";
+    case AcmeChallengeStatus::valid: return "valid";
+    case AcmeChallengeStatus::invalid: return "invalid";
+  }
+  return "invalid";
+}
+std::string_view acme_name(AcmeIdentifierType t) noexcept { return t == AcmeIdentifierType::dns ? "dns" : "ip"; }
+std::string_view acme_name(AcmeChallengeType t) noexcept {
+  switch (t) {
+    case AcmeChallengeType::http01: return "http-01";
+    case AcmeChallengeType::dns01: return "dns-01";
+    case AcmeChallengeType::tls_alpn01: return "tls-alpn-01";
+  }
+  return "http-01";
+}
+std::optional<AcmeIdentifierType> parse_acme_identifier_type(std::string_view name) noexcept {
+  if (name == "dns") return AcmeIdentifierType::dns;
+  if (name == "ip") return AcmeIdentifierType::ip;
+  return std::nullopt;
+}
+std::optional<AcmeChallengeType> parse_acme_challenge_type(std::string_view name) noexcept {
+  for (auto t : {AcmeChallengeType::http01, AcmeChallengeType::dns01, AcmeChallengeType::tls_alpn01}) {
+    if (acme_name(t) == name) return t;
+  }
+  return std::nullopt;
+}
+
+std::string random_acme_id() {
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) {
+    drain_openssl_errors();
+    throw std::runtime_error("RAND_bytes failed");
+  }
+  return to_hex(bytes);
+}
+
+namespace {
+
+using sqlite::prepare;
+using sqlite::Query;
+using sqlite::StatementPtr;
+
+template <typename Enum>
+Enum parse_stored(const std::string& text, std::initializer_list<Enum> all, const char* what) {
+  for (auto e : all) {
+    if (acme_name(e) == text) return e;
+  }
+  throw LedgerError(std::string("ledger: unknown ACME ") + what + " \"" + text + "\"");
+}
+
+AcmeOrderStatus order_status(const std::string& t) {
+  using S = AcmeOrderStatus;
+  return parse_stored(t, {S::pending, S::ready, S::processing, S::valid, S::invalid}, "order status");
+}
+AcmeAuthzStatus authz_status(const std::string& t) {
+  using S = AcmeAuthzStatus;
+  return parse_stored(t, {S::pending, S::valid, S::invalid, S::deactivated, S::expired}, "authorization status");
+}
+AcmeChallengeStatus challenge_status(const std::string& t) {
+  using S = AcmeChallengeStatus;
+  return parse_stored(t, {S::pending, S::processing, S::valid, S::invalid}, "challenge status");
+}
+
+// Lines: values hold no newline (URLs, identifiers checked by the caller).
+std::string join_lines(const std::vector<std::string>& values) {
+  std::string out;
+  for (const auto& v : values) {
+    if (v.find('\n') != std::string::npos) throw std::invalid_argument("ledger: an ACME value holds a newline");
+    if (!out.empty()) out += '\n';
+    out += v;
+  }
+  return out;
+}
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> out;
+  if (text.empty()) return out;
+  std::size_t start = 0;
+  for (;;) {
+    const auto end = text.find('\n', start);
+    out.push_back(text.substr(start, end - start));
+    if (end == std::string::npos) return out;
+    start = end + 1;
+  }
+}
+std::string join_identifiers(const std::vector<AcmeIdentifier>& ids) {
+  std::vector<std::string> lines;
+  for (const auto& id : ids) lines.push_back(std::string(acme_name(id.type)) + ":" + id.value);
+  return join_lines(lines);
+}
+std::vector<AcmeIdentifier> split_identifiers(const std::string& text) {
+  std::vector<AcmeIdentifier> out;
+  for (const auto& line : split_lines(text)) {
+    const auto colon = line.find(':');
+    const auto type = parse_acme_identifier_type(line.substr(0, colon));
+    if (colon == std::string::npos || !type) throw LedgerError("ledger: malformed ACME identifier \"" + line + "\"");
+    out.push_back({*type, line.substr(colon + 1)});
+  }
+  return out;
+}
+
+constexpr const char* kAccountColumns = "id, thumbprint, jwk, status, contact, coalesce(eab_kid, ''), created_at";
+constexpr const char* kOrderColumns =
+    "id, account_id, status, identifiers, profile, expires, not_before, not_after, coalesce(error, ''), "
+    "coalesce(certificate_serial, ''), created_at";
+constexpr const char* kAuthzColumns = "id, account_id, type, value, wildcard, status, expires";
+constexpr const char* kChallengeColumns = "id, authz_id, type, token, status, validated, coalesce(error, '')";
+
+AcmeAccount read_account(const Query& q) {
+  AcmeAccount a;
+  a.id = q.text(0);
+  a.thumbprint = q.text(1);
+  a.jwk = q.text(2);
+  a.status = q.text(3) == "valid" ? AcmeAccountStatus::valid : AcmeAccountStatus::deactivated;
+  a.contact = split_lines(q.text(4));
+  a.eab_kid = q.text(5);
+  a.created_at = q.integer(6);
+  return a;
+}
+AcmeOrder read_order(const Query& q) {
+  AcmeOrder o;
+  o.id = q.text(0);
+  o.account_id = q.text(1);
+  o.status = order_status(q.text(2));
+  o.identifiers = split_identifiers(q.text(3));
+  o.profile = q.text(4);
+  o.expires = q.integer(5);
+  o.not_before = q.optional_integer(6);
+  o.not_after = q.optional_integer(7);
+  o.error = q.text(8);
+  o.certificate_serial = q.text(9);
+  o.created_at = q.integer(10);
+  return o;
+}
+AcmeAuthorization read_authz(const Query& q) {
+  AcmeAuthorization a;
+  a.id = q.text(0);
+  a.account_id = q.text(1);
+  const auto type = parse_acme_identifier_type(q.text(2));
+  if (!type) throw LedgerError("ledger: unknown ACME identifier type \"" + q.text(2) + "\"");
+  a.identifier = {*type, q.text(3)};
+  a.wildcard = q.integer(4) != 0;
+  a.status = authz_status(q.text(5));
+  a.expires = q.integer(6);
+  return a;
+}
+AcmeChallenge read_challenge(const Query& q) {
+  AcmeChallenge c;
+  c.id = q.text(0);
+  c.authz_id = q.text(1);
+  const auto type = parse_acme_challenge_type(q.text(2));
+  if (!type) throw LedgerError("ledger: unknown ACME challenge type \"" + q.text(2) + "\"");
+  c.type = *type;
+  c.token = q.text(3);
+  c.status = challenge_status(q.text(4));
+  c.validated = q.optional_integer(5);
+  c.error = q.text(6);
+  return c;
+}
+
+// One UPDATE/INSERT on the writer's connection; the number of rows it changed.
+int run(sqlite3* db, const std::string& where, const char* sql, const std::function<void(Query&)>& bind,
+        const char* operation) {
+  StatementPtr stmt = prepare(db, where, sql);
+  Query q(db, stmt.get());
+  bind(q);
+  while (q.step(where, operation)) {
+  }
+  return sqlite3_changes(db);
+}
+
+class SqliteAcmeStore final : public AcmeStore {
+ public:
+  SqliteAcmeStore(LedgerWriter& writer, sqlite::ReaderPool& readers, std::string where)
+      : writer_(writer), readers_(readers), where_(std::move(where)) {}
+
+  AcmeAccount create_account(const AcmeAccount& account) override {
+    const std::string contact = join_lines(account.contact);
+    // 0: created; 1: the key has an account already; 2: the EAB key is unusable.
+    const auto result = writer_.submit([&](sqlite3* db) -> std::int64_t {
+      {
+        StatementPtr stmt = prepare(db, where_, "SELECT 1 FROM acme_accounts WHERE thumbprint = ?");
+        Query q(db, stmt.get());
+        q.bind(account.thumbprint);
+        if (q.step(where_, "create_account")) return 1;
+      }
+      if (!account.eab_kid.empty()) {
+        StatementPtr stmt = prepare(db, where_,
+                                    "SELECT 1 FROM acme_eab_keys k WHERE kid = ? AND revoked_at IS NULL AND NOT "
+                                    "EXISTS (SELECT 1 FROM acme_accounts a WHERE a.eab_kid = k.kid)");
+        Query q(db, stmt.get());
+        q.bind(account.eab_kid);
+        if (!q.step(where_, "create_account")) return 2;
+      }
+      run(db, where_,
+          "INSERT INTO acme_accounts (id, thumbprint, jwk, status, contact, eab_kid, created_at) "
+          "VALUES (?, ?, ?, 'valid', ?, nullif(?, ''), ?)",
+          [&](Query& q) {
+            q.bind(account.id).bind(account.thumbprint).bind(account.jwk).bind(contact).bind(account.eab_kid).bind(
+                account.created_at);
+          },
+          "create_account");
+      return 0;
+    });
+    if (result == 2) {
+      throw std::invalid_argument("the external account binding key " + account.eab_kid +
+                                  " is unknown, revoked or already bound to an account");
+    }
+    auto stored = account_by_thumbprint(account.thumbprint);
+    if (!stored) throw LedgerError(where_ + ": create_account: the account is not there after the write");
+    return *stored;
+  }
+
+  std::optional<AcmeAccount> account(const std::string& id) const override {
+    return read_one<AcmeAccount>(std::string("SELECT ") + kAccountColumns + " FROM acme_accounts WHERE id = ?", id,
+                                 read_account);
+  }
+  std::optional<AcmeAccount> account_by_thumbprint(const std::string& thumbprint) const override {
+    return read_one<AcmeAccount>(std::string("SELECT ") + kAccountColumns + " FROM acme_accounts WHERE thumbprint = ?",
+                                 thumbprint, read_account);
+  }
+  void update_contact(const std::string& id, const std::vector<std::string>& contact) override {
+    const std::string joined = join_lines(contact);
+    writer_.submit([&](sqlite3* db) -> std::int64_t {
+      return run(db, where_, "UPDATE acme_accounts SET contact = ? WHERE id = ? AND status = 'valid'",
+                 [&](Query& q) { q.bind(joined).bind(id); }, "update_contact");
+    });
+  }
+  void deactivate_account(const std::string& id) override {
+    writer_.submit([&](sqlite3* db) -> std::int64_t {
+      return run(db, where_, "UPDATE acme_accounts SET status = 'deactivated' WHERE id = ?",
+                 [&](Query& q) { q.bind(id); }, "deactivate_account");
+    });
+  }
+  bool change_key(const std::string& id, const std::string& thumbprint, const std::string& jwk) override {
+    return writer_.submit([&](sqlite3* db) -> std::int64_t {
+             {
+               StatementPtr stmt = prepare(db, where_, "SELECT 1 FROM acme_accounts WHERE thumbprint = ?");
+               Query q(db, stmt.get());
+               q.bind(thumbprint);
+               if (q.step(where_, "change_key")) return 0;
+             }
+             return run(db, where_,
+                        "UPDATE acme_accounts SET thumbprint = ?, jwk = ? WHERE id = ? AND status = 'valid'",
+                        [&](Query& q) { q.bind(thumbprint).bind(jwk).bind(id); }, "change_key");
+           }) == 1;
+  }
+
+  void create_order(const AcmeOrder& order, const std::vector<AcmeAuthorization>& fresh, std::int64_t now) override {
+    const std::string identifiers = join_identifiers(order.identifiers);
+    writer_.submit([&](sqlite3* db) -> std::int64_t {
+      prune(db, now);
+      run(db, where_,
+          "INSERT INTO acme_orders (id, account_id, status, identifiers, profile, expires, not_before, not_after, "
+          "created_at) VALUES (?, ?, 'pending', ?, ?, ?, nullif(?, -1), nullif(?, -1), ?)",
+          [&](Query& q) {
+            q.bind(order.id).bind(order.account_id).bind(identifiers).bind(order.profile).bind(order.expires);
+            q.bind(order.not_before.value_or(-1)).bind(order.not_after.value_or(-1)).bind(order.created_at);
+          },
+          "create_order");
+      for (const auto& a : fresh) {
+        run(db, where_,
+            "INSERT INTO acme_authorizations (id, account_id, type, value, wildcard, status, expires) "
+            "VALUES (?, ?, ?, ?, ?, 'pending', ?)",
+            [&](Query& q) {
+              q.bind(a.id).bind(a.account_id).bind(acme_name(a.identifier.type)).bind(a.identifier.value);
+              q.bind(std::int64_t{a.wildcard ? 1 : 0}).bind(a.expires);
+            },
+            "create_order");
+        for (const auto& c : a.challenges) {
+          run(db, where_,
+              "INSERT INTO acme_challenges (id, authz_id, type, token, status) VALUES (?, ?, ?, ?, 'pending')",
+              [&](Query& q) { q.bind(c.id).bind(a.id).bind(acme_name(c.type)).bind(c.token); }, "create_order");
+        }
+      }
+      std::int64_t position = 0;
+      for (const auto& authz_id : order.authorization_ids) {
+        run(db, where_, "INSERT INTO acme_order_authorizations (order_id, authz_id, position) VALUES (?, ?, ?)",
+            [&](Query& q) { q.bind(order.id).bind(authz_id).bind(position++); }, "create_order");
+      }
+      // An order whose authorizations were all reused is ready at once.
+      run(db, where_,
+          "UPDATE acme_orders SET status = 'ready' WHERE id = ? AND NOT EXISTS (SELECT 1 FROM "
+          "acme_order_authorizations oa JOIN acme_authorizations a ON a.id = oa.authz_id "
+          "WHERE oa.order_id = ? AND a.status <> 'valid')",
+          [&](Query& q) { q.bind(order.id).bind(order.id); }, "create_order");
+      return 0;
+    });
+  }
+
+  std::optional<AcmeOrder> order(const std::string& id) const override {
+    auto o = read_one<AcmeOrder>(std::string("SELECT ") + kOrderColumns + " FROM acme_orders WHERE id = ?", id,
+                                 read_order);
+    if (o) o->authorization_ids = strings("SELECT authz_id FROM acme_order_authorizations WHERE order_id = ? "
+                                          "ORDER BY position", id);
+    return o;
+  }
+  std::vector<std::string> order_ids(const std::string& account_id) const override {
+    return strings("SELECT id FROM acme_orders WHERE account_id = ? ORDER BY created_at, rowid", account_id);
+  }
+  std::optional<AcmeOrder> order_for_certificate(const std::string& serial) const override {
+    auto o = read_one<AcmeOrder>(std::string("SELECT ") + kOrderColumns +
+                                     " FROM acme_orders WHERE certificate_serial = ?",
+                                 serial, read_order);
+    if (o) o->authorization_ids = strings("SELECT authz_id FROM acme_order_authorizations WHERE order_id = ? "
+                                          "ORDER BY position", o->id);
+    return o;
+  }
+  std::optional<AcmeAuthorization> authorization(const std::string& id) const override {
+    auto a = read_one<AcmeAuthorization>(std::string("SELECT ") + kAuthzColumns +
+                                             " FROM acme_authorizations WHERE id = ?",
+                                         id, read_authz);
+    if (a) a->challenges = challenges_of(a->id);
+    return a;
+  }
+  std::optional<AcmeAuthorization> reusable_authorization(const std::string& account_id,
+                                                          const AcmeIdentifier& identifier, bool wildcard,
+                                                          std::int64_t now) const override {
+    sqlite::ReaderPool::Lease db(readers_);
+    StatementPtr stmt = prepare(db.get(), where_,
+                                std::string("SELECT ") + kAuthzColumns +
+                                    " FROM acme_authorizations WHERE account_id = ? AND type = ? AND value = ? AND "
+                                    "wildcard = ? AND status = 'valid' AND expires > ? ORDER BY expires DESC LIMIT 1");
+    Query q(db.get(), stmt.get());
+    q.bind(account_id).bind(acme_name(identifier.type)).bind(identifier.value);
+    q.bind(std::int64_t{wildcard ? 1 : 0}).bind(now);
+    if (!q.step(where_, "reusable_authorization")) return std::nullopt;
+    auto a = read_authz(q);
+    a.challenges = challenges_of(a.id);
+    return a;
+  }
+  std::optional<AcmeChallenge> challenge(const std::string& id) const override {
+    return read_one<AcmeChallenge>(std::string("SELECT ") + kChallengeColumns + " FROM acme_challenges WHERE id = ?",
+                                   id, read_challenge);
+  }
+
+  bool start_challenge(const std::string& challenge_id, std::int64_t now) override {
+    return writer_.submit([&](sqlite3* db) -> std::int64_t {
+             return run(db, where_,
+                        "UPDATE acme_challenges SET status = 'processing' WHERE id = ? AND status = 'pending' AND "
+                        "EXISTS (SELECT 1 FROM acme_authorizations a WHERE a.id = acme_challenges.authz_id AND "
+                        "a.status = 'pending' AND a.expires > ?) AND NOT EXISTS (SELECT 1 FROM acme_challenges c "
+                        "WHERE c.authz_id = acme_challenges.authz_id AND c.status = 'processing')",
+                        [&](Query& q) { q.bind(challenge_id).bind(now); }, "start_challenge");
+           }) == 1;
+  }
+
+  AcmeChallengeOutcome finish_challenge(const std::string& challenge_id, bool valid, const std::string& error,
+                                        std::int64_t now) override {
+    const std::string status = valid ? "valid" : "invalid";
+    const bool applied = writer_.submit([&](sqlite3* db) -> std::int64_t {
+                           const int changed = run(
+                               db, where_,
+                               "UPDATE acme_challenges SET status = ?, validated = ?, error = nullif(?, '') "
+                               "WHERE id = ? AND status = 'processing'",
+                               [&](Query& q) { q.bind(status).bind(now).bind(error).bind(challenge_id); },
+                               "finish_challenge");
+                           if (changed == 0) return 0;
+                           run(db, where_,
+                               "UPDATE acme_authorizations SET status = ? WHERE status = 'pending' AND id = "
+                               "(SELECT authz_id FROM acme_challenges WHERE id = ?)",
+                               [&](Query& q) { q.bind(status).bind(challenge_id); }, "finish_challenge");
+                           if (valid) {
+                             run(db, where_,
+                                 "UPDATE acme_orders SET status = 'ready' WHERE status = 'pending' AND id IN (SELECT "
+                                 "oa.order_id FROM acme_order_authorizations oa JOIN acme_challenges c ON "
+                                 "c.authz_id = oa.authz_id WHERE c.id = ?) AND NOT EXISTS (SELECT 1 FROM "
+                                 "acme_order_authorizations oa JOIN acme_authorizations a ON a.id = oa.authz_id "
+                                 "WHERE oa.order_id = acme_orders.id AND a.status <> 'valid')",
+                                 [&](Query& q) { q.bind(challenge_id); }, "finish_challenge");
+                           } else {
+                             run(db, where_,
+                                 "UPDATE acme_orders SET status = 'invalid', error = ? WHERE status = 'pending' AND "
+                                 "id IN (SELECT oa.order_id FROM acme_order_authorizations oa JOIN acme_challenges c "
+                                 "ON c.authz_id = oa.authz_id WHERE c.id = ?)",
+                                 [&](Query& q) { q.bind(error).bind(challenge_id); }, "finish_challenge");
+                           }
+                           return 1;
+                         }) == 1;
+    return {applied};
+  }
+
+  bool begin_finalize(const std::string& order_id) override {
+    return writer_.submit([&](sqlite3* db) -> std::int64_t {
+             return run(db, where_, "UPDATE acme_orders SET status = 'processing' WHERE id = ? AND status = 'ready'",
+                        [&](Query& q) { q.bind(order_id); }, "begin_finalize");
+           }) == 1;
+  }
+  void finish_order(const std::string& order_id, const std::string& serial) override {
+    if (!is_lower_hex(serial)) throw std::invalid_argument("ledger: finish_order: serial must be lowercase hex");
+    writer_.submit([&](sqlite3* db) -> std::int64_t {
+      if (run(db, where_,
+              "UPDATE acme_orders SET status = 'valid', certificate_serial = ? WHERE id = ? AND status = 'processing'",
+              [&](Query& q) { q.bind(serial).bind(order_id); }, "finish_order") != 1) {
+        throw LedgerError(where_ + ": finish_order: order " + order_id + " is not processing");
+      }
+      return 0;
+    });
+  }
+  void fail_order(const std::string& order_id, const std::string& error) override {
+    writer_.submit([&](sqlite3* db) -> std::int64_t {
+      return run(db, where_,
+                 "UPDATE acme_orders SET status = 'invalid', error = ? WHERE id = ? AND status = 'processing'",
+                 [&](Query& q) { q.bind(error).bind(order_id); }, "fail_order");
+    });
+  }
+
+  std::vector<std::int64_t> order_times(const std::string& account_id, std::int64_t since) const override {
+    return integers("SELECT created_at FROM acme_orders WHERE account_id = ? AND created_at >= ? ORDER BY created_at",
+                    account_id, since);
+  }
+  std::vector<std::int64_t> failed_validation_times(const std::string& account_id,
+                                                    std::int64_t since) const override {
+    return integers("SELECT c.validated FROM acme_challenges c JOIN acme_authorizations a ON a.id = c.authz_id "
+                    "WHERE a.account_id = ? AND c.status = 'invalid' AND c.validated >= ? ORDER BY c.validated",
+                    account_id, since);
+  }
+
+  void add_eab_key(const AcmeEabKey& key) override {
+    writer_.submit([&](sqlite3* db) -> std::int64_t {
+      return run(db, where_, "INSERT INTO acme_eab_keys (kid, label, hmac_key, created_at) VALUES (?, ?, ?, ?)",
+                 [&](Query& q) { q.bind(key.kid).bind(key.label).bind_blob(key.hmac_key).bind(key.created_at); },
+                 "add_eab_key");
+    });
+  }
+  std::vector<AcmeEabKey> eab_keys() const override {
+    sqlite::ReaderPool::Lease db(readers_);
+    StatementPtr stmt = prepare(db.get(), where_,
+                                "SELECT k.kid, k.label, k.created_at, k.revoked_at, coalesce(a.id, '') FROM "
+                                "acme_eab_keys k LEFT JOIN acme_accounts a ON a.eab_kid = k.kid ORDER BY k.created_at, "
+                                "k.rowid");
+    Query q(db.get(), stmt.get());
+    std::vector<AcmeEabKey> out;
+    while (q.step(where_, "eab_keys")) {
+      AcmeEabKey k;
+      k.kid = q.text(0);
+      k.label = q.text(1);
+      k.created_at = q.integer(2);
+      k.revoked_at = q.optional_integer(3);
+      k.account_id = q.text(4);
+      out.push_back(std::move(k));
+    }
+    return out;
+  }
+  std::optional<AcmeEabKey> eab_key(const std::string& kid) const override {
+    sqlite::ReaderPool::Lease db(readers_);
+    StatementPtr stmt = prepare(db.get(), where_,
+                                "SELECT kid, label, hmac_key, created_at FROM acme_eab_keys WHERE kid = ? AND "
+                                "revoked_at IS NULL");
+    Query q(db.get(), stmt.get());
+    q.bind(kid);
+    if (!q.step(where_, "eab_key")) return std::nullopt;
+    AcmeEabKey k;
+    k.kid = q.text(0);
+    k.label = q.text(1);
+    k.hmac_key = q.blob(2);
+    k.created_at = q.integer(3);
+    return k;
+  }
+  bool revoke_eab_key(const std::string& kid, std::int64_t now) override {
+    return writer_.submit([&](sqlite3* db) -> std::int64_t {
+             {
+               StatementPtr stmt = prepare(db, where_, "SELECT 1 FROM acme_eab_keys WHERE kid = ?");
+               Query q(db, stmt.get());
+               q.bind(kid);
+               if (!q.step(where_, "revoke_eab_key")) return 0;
+             }
+             run(db, where_, "UPDATE acme_eab_keys SET revoked_at = ? WHERE kid = ? AND revoked_at IS NULL",
+                 [&](Query& q) { q.bind(now).bind(kid); }, "revoke_eab_key");
+             return 1;
+           }) == 1;
+  }
+
+ private:
+  // Orders past their expiry that never became valid, and the authorizations
+  // (with their challenges) that no remaining order needs once expired.
+  // Valid orders stay: they say which account ordered a certificate.
+  void prune(sqlite3* db, std::int64_t now) {
+    run(db, where_, "DELETE FROM acme_orders WHERE expires <= ? AND status <> 'valid'",
+        [&](Query& q) { q.bind(now); }, "prune");
+    run(db, where_,
+        "DELETE FROM acme_challenges WHERE authz_id IN (SELECT id FROM acme_authorizations a WHERE a.expires <= ? "
+        "AND NOT EXISTS (SELECT 1 FROM acme_order_authorizations oa WHERE oa.authz_id = a.id))",
+        [&](Query& q) { q.bind(now); }, "prune");
+    run(db, where_,
+        "DELETE FROM acme_authorizations WHERE expires <= ? AND NOT EXISTS (SELECT 1 FROM acme_order_authorizations "
+        "oa WHERE oa.authz_id = acme_authorizations.id)",
+        [&](Query& q) { q.bind(now); }, "prune");
+  }
+
+  template <typename T>
+  std::optional<T> read_one(const std::string& sql, const std::string& key, T (*read)(const Query&)) const {
+    sqlite::ReaderPool::Lease db(readers_);
+    StatementPtr stmt = prepare(db.get(), where_, sql);
+    Query q(db.get(), stmt.get());
+    q.bind(key);
+    if (!q.step(where_, "acme read")) return std::nullopt;
+    return read(q);
+  }
+  std::vector<std::string> strings(const char* sql, const std::string& key) const {
+    sqlite::ReaderPool::Lease db(readers_);
+    StatementPtr stmt = prepare(db.get(), where_, sql);
+    Query q(db.get(), stmt.get());
+    q.bind(key);
+    std::vector<std::string> out;
+    while (q.step(where_, "acme read")) out.push_back(q.text(0));
+    return out;
+  }
+  std::vector<std::int64_t> integers(const char* sql, const std::string& key, std::int64_t since) const {
+    sqlite::ReaderPool::Lease db(readers_);
+    StatementPtr stmt = prepare(db.get(), where_, sql);
+    Query q(db.get(), stmt.get());
+    q.bind(key).bind(since);
+    std::vector<std::int64_t> out;
+    while (q.step(where_, "acme read")) out.push_back(q.integer(0));
+    return out;
+  }
+  std::vector<AcmeChallenge> challenges_of(const std::string& authz_id) const {
+    sqlite::ReaderPool::Lease db(readers_);
+    StatementPtr stmt = prepare(db.get(), where_,
+                                std::string("SELECT ") + kChallengeColumns +
+                                    " FROM acme_challenges WHERE authz_id = ? ORDER BY rowid");
+    Query q(db.get(), stmt.get());
+    q.bind(authz_id);
+    std::vector<AcmeChallenge> out;
+    while (q.step(where_, "acme read")) out.push_back(read_challenge(q));
+    return out;
+  }
+
+  LedgerWriter& writer_;
+  sqlite::ReaderPool& readers_;
+  std::string where_;
+};
+
+}  // namespace
+
+std::unique_ptr<AcmeStore> make_sqlite_acme_store(LedgerWriter& writer, sqlite::ReaderPool& readers,
+                                                  std::string where) {
+  return std::make_unique<SqliteAcmeStore>(writer, readers, std::move(where));
+}
+
+}  // namespace hsmca::signer

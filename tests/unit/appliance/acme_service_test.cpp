@@ -1,0 +1,349 @@
+// The ACME order state machine and its policy, as an attacker meets it: a
+// name outside the profile, a CSR with an extra name, finalize before ready,
+// another account's order, authorization, certificate and revocation, a
+// missing or reused EAB, too many orders. Each refusal is a problem document
+// naming the rule, and nothing is issued or recorded.
+#include "acme_service.hpp"
+
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+
+#include "acme_jws_signer.hpp"
+#include "fake_clock.hpp"
+#include "hsmca/signer/acme_policy.hpp"
+#include "hsmca/signer/ledger.hpp"
+#include "softhsm_env.hpp"
+#include "test_certificates.hpp"
+#include "test_keys.hpp"
+
+namespace hsmca::appliance::acme {
+namespace {
+
+using nlohmann::json;
+using signer::AcmeAccount;
+using signer::AcmeOrder;
+using signer::AcmeOrderStatus;
+using token::SignatureScheme;
+
+constexpr const char* kNewAccountUrl = "https://ca.example.test/acme/new-account";
+
+signer::Profile web_profile(std::vector<std::string> requesters = {"acme"}) {
+  signer::Profile p;
+  p.name = "web";
+  p.validity_days = 30;
+  p.extended_key_usage = {signer::ExtendedKeyUsage::server_auth};
+  p.names.restricted = true;
+  p.names.dns = {"example.test"};
+  p.requesters = std::move(requesters);
+  return p;
+}
+
+// DER PKCS#10 for `names` (DNS), with a fresh P-256 key.
+std::string csr_for(const std::vector<std::string>& names) {
+  signer::EvpPkeyPtr key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
+  signer::X509ReqPtr req(X509_REQ_new());
+  X509_REQ_set_version(req.get(), X509_REQ_VERSION_1);
+  X509_REQ_set_pubkey(req.get(), key.get());
+  std::string conf;
+  for (const auto& n : names) conf += (conf.empty() ? "DNS:" : ",DNS:") + n;
+  STACK_OF(X509_EXTENSION)* exts = sk_X509_EXTENSION_new_null();
+  sk_X509_EXTENSION_push(exts, X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, conf.c_str()));
+  X509_REQ_add_extensions(req.get(), exts);
+  sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+  X509_REQ_sign(req.get(), key.get(), EVP_sha256());
+  unsigned char* der = nullptr;
+  const int len = i2d_X509_REQ(req.get(), &der);
+  std::string out(reinterpret_cast<char*>(der), static_cast<std::size_t>(len));
+  OPENSSL_free(der);
+  return base64url_encode(out);
+}
+
+class AcmeServiceTest : public ::testing::Test {
+ protected:
+  AcmeServiceTest() : AcmeServiceTest(config_with()) {}
+  explicit AcmeServiceTest(AcmeConfig config)
+      : key_(test::key_for(SignatureScheme::ecdsa_sha256)),
+        root_(test::make_root(key_)),
+        ledger_(signer::open_sqlite_ledger(dir_ / "ledger.db")),
+        ca_(signer::X509Ptr(X509_dup(root_.x509())), {}, key_, *ledger_, {web_profile(), closed_profile()}, {}),
+        watcher_([this] { return ledger_->revocation_version(ca_.issuer_id()); }, std::chrono::hours(1)),
+        service_(config, ca_, *ledger_, watcher_, clock_) {}
+
+  static AcmeConfig config_with(bool eab = false, int orders_per_hour = 300) {
+    AcmeConfig c;
+    c.profile = "web";
+    c.external_account_binding = eab;
+    c.dns_server = "127.0.0.1:1";  // nothing answers: a validation fails, fast
+    c.validation_timeout = std::chrono::milliseconds(300);
+    c.orders_per_hour = orders_per_hour;
+    return c;
+  }
+  static signer::Profile closed_profile() {
+    auto p = web_profile({"enroll"});
+    p.name = "closed";
+    return p;
+  }
+
+  template <typename T>
+  static const T& ok(const Result<T>& r) {
+    if (const auto* p = std::get_if<Problem>(&r)) ADD_FAILURE() << p->type << ": " << p->detail;
+    return std::get<T>(r);
+  }
+  template <typename T>
+  static Problem refused(const Result<T>& r) {
+    EXPECT_TRUE(std::holds_alternative<Problem>(r)) << "the request was not refused";
+    return std::holds_alternative<Problem>(r) ? std::get<Problem>(r) : Problem{};
+  }
+
+  AcmeAccount account() {
+    auto key = test::JwsTestKey::generate(KeyType::ec_p256);
+    return ok(service_.new_account(key.jwk(), json::object(), kNewAccountUrl)).account;
+  }
+  AcmeOrder order_for(const AcmeAccount& a, const std::vector<std::string>& names) {
+    json ids = json::array();
+    for (const auto& n : names) ids.push_back({{"type", "dns"}, {"value", n}});
+    return ok(service_.new_order(a, {{"identifiers", ids}}));
+  }
+  // What a passed http-01 validation writes, without the network.
+  void pass_challenges(const AcmeOrder& o) {
+    for (const auto& id : o.authorization_ids) {
+      auto authz = ledger_->acme().authorization(id);
+      ASSERT_TRUE(authz);
+      const auto& c = authz->challenges.front();
+      ASSERT_TRUE(ledger_->acme().start_challenge(c.id, signer::unix_seconds(clock_.now())));
+      ASSERT_TRUE(ledger_->acme().finish_challenge(c.id, true, "", signer::unix_seconds(clock_.now())).applied);
+    }
+  }
+  std::size_t certificates() { return ledger_->list("").size(); }
+
+  test::TempDir dir_;
+  const signer::SoftwareSigningKey& key_;
+  signer::IssuedCertificate root_;
+  std::unique_ptr<signer::Ledger> ledger_;
+  signer::CertificateAuthority ca_;
+  test::FakeClock clock_;
+  RevocationWatcher watcher_;
+  AcmeService service_;
+};
+
+TEST_F(AcmeServiceTest, IssuesForAReadyOrderAndRecordsTheAccountAsRequester) {
+  const auto a = account();
+  auto o = order_for(a, {"www.example.test"});
+  EXPECT_EQ(o.status, AcmeOrderStatus::pending);
+  ASSERT_EQ(o.authorization_ids.size(), 1u);
+  pass_challenges(o);
+  EXPECT_EQ(ok(service_.order(a, o.id)).status, AcmeOrderStatus::ready);
+
+  auto done = ok(service_.finalize(a, o.id, {{"csr", csr_for({"www.example.test"})}}));
+  EXPECT_EQ(done.status, AcmeOrderStatus::valid);
+  ASSERT_FALSE(done.certificate_serial.empty());
+  auto entry = ledger_->find(ca_.issuer_id(), done.certificate_serial);
+  ASSERT_TRUE(entry);
+  EXPECT_EQ(entry->status, signer::CertificateStatus::issued);
+  EXPECT_EQ(entry->record.requester, "acme:" + a.id);
+  EXPECT_EQ(entry->record.profile, "web");
+  EXPECT_EQ(ledger_->acme().order_for_certificate(done.certificate_serial)->id, o.id);
+  auto chain = ok(service_.certificate_chain(a, done.certificate_serial));
+  EXPECT_TRUE(chain.starts_with("-----BEGIN CERTIFICATE-----"));
+}
+
+TEST_F(AcmeServiceTest, RefusesAnIdentifierOutsideTheNamePolicyWithASubproblemAndRecordsNoOrder) {
+  const auto a = account();
+  json ids = json::array({{{"type", "dns"}, {"value", "www.example.test"}}, {{"type", "dns"}, {"value", "other.invalid"}}});
+  auto p = refused(service_.new_order(a, {{"identifiers", ids}}));
+  EXPECT_EQ(p.type, "rejectedIdentifier");
+  EXPECT_EQ(p.status, 400u);
+  ASSERT_TRUE(p.subproblems.is_array());
+  ASSERT_EQ(p.subproblems.size(), 1u);
+  EXPECT_EQ(p.subproblems[0]["identifier"]["value"], "other.invalid");
+  EXPECT_NE(p.detail.find("outside profile \"web\""), std::string::npos) << p.detail;
+  EXPECT_TRUE(service_.order_ids(a).empty());
+}
+
+TEST_F(AcmeServiceTest, RefusesAProfileWhoseRequestersDoNotListAcme) {
+  auto config = config_with();
+  config.profile = "closed";
+  AcmeService closed(config, ca_, *ledger_, watcher_, clock_);
+  const auto a = account();
+  auto p = refused(closed.new_order(a, {{"identifiers", json::array({{{"type", "dns"}, {"value", "www.example.test"}}})}}));
+  EXPECT_EQ(p.type, "unauthorized");
+  EXPECT_NE(p.detail.find("closed"), std::string::npos) << p.detail;
+  EXPECT_TRUE(closed.order_ids(a).empty());
+}
+
+TEST_F(AcmeServiceTest, RefusesFinalizeBeforeTheOrderIsReadyAndIssuesNothing) {
+  const auto a = account();
+  auto o = order_for(a, {"www.example.test"});
+  auto p = refused(service_.finalize(a, o.id, {{"csr", csr_for({"www.example.test"})}}));
+  EXPECT_EQ(p.type, "orderNotReady");
+  EXPECT_EQ(p.status, 403u);
+  EXPECT_EQ(certificates(), 0u);
+  EXPECT_EQ(ok(service_.order(a, o.id)).status, AcmeOrderStatus::pending);
+}
+
+TEST_F(AcmeServiceTest, RefusesACsrWithAnExtraNameAndKeepsTheOrderReady) {
+  const auto a = account();
+  auto o = order_for(a, {"www.example.test"});
+  pass_challenges(o);
+  // mail.example.test is within the name policy, but not validated for this order.
+  auto p = refused(service_.finalize(a, o.id, {{"csr", csr_for({"www.example.test", "mail.example.test"})}}));
+  EXPECT_EQ(p.type, "badCSR");
+  EXPECT_NE(p.detail.find("DNS:mail.example.test"), std::string::npos) << p.detail;
+  EXPECT_EQ(certificates(), 0u);
+  EXPECT_EQ(ok(service_.order(a, o.id)).status, AcmeOrderStatus::ready);
+  // A CSR missing a name is refused as well.
+  auto two = order_for(a, {"a.example.test", "b.example.test"});
+  pass_challenges(two);
+  EXPECT_EQ(refused(service_.finalize(a, two.id, {{"csr", csr_for({"a.example.test"})}})).type, "badCSR");
+  EXPECT_EQ(certificates(), 0u);
+}
+
+TEST_F(AcmeServiceTest, RefusesAnotherAccountsOrderAuthorizationChallengeAndCertificate) {
+  const auto owner = account();
+  const auto other = account();
+  auto o = order_for(owner, {"www.example.test"});
+  pass_challenges(o);
+  const auto& authz_id = o.authorization_ids.front();
+  const auto challenge_id = ledger_->acme().authorization(authz_id)->challenges.front().id;
+
+  EXPECT_EQ(refused(service_.order(other, o.id)).type, "unauthorized");
+  EXPECT_EQ(refused(service_.authorization(other, authz_id)).type, "unauthorized");
+  EXPECT_EQ(refused(service_.respond_to_challenge(other, challenge_id)).type, "unauthorized");
+  EXPECT_EQ(refused(service_.finalize(other, o.id, {{"csr", csr_for({"www.example.test"})}})).type, "unauthorized");
+  EXPECT_EQ(certificates(), 0u);
+
+  auto done = ok(service_.finalize(owner, o.id, {{"csr", csr_for({"www.example.test"})}}));
+  EXPECT_EQ(refused(service_.certificate_chain(other, done.certificate_serial)).type, "unauthorized");
+}
+
+TEST_F(AcmeServiceTest, RefusesRevocationByAnotherAccountAndLeavesTheCertificateIssued) {
+  const auto owner = account();
+  auto o = order_for(owner, {"www.example.test"});
+  pass_challenges(o);
+  auto done = ok(service_.finalize(owner, o.id, {{"csr", csr_for({"www.example.test"})}}));
+  auto entry = ledger_->find(ca_.issuer_id(), done.certificate_serial);
+  const json payload = {{"certificate", base64url_encode(std::span<const unsigned char>(entry->der))}};
+
+  auto thief_key = test::JwsTestKey::generate(KeyType::ec_p256);
+  const auto thief = ok(service_.new_account(thief_key.jwk(), json::object(), kNewAccountUrl)).account;
+  // By kid: the thief's own account did not order it.
+  auto p = refused(service_.revoke(thief, thief_key.jwk(), payload));
+  EXPECT_EQ(p.type, "unauthorized");
+  // By jwk: the thief's key is not the certificate's.
+  EXPECT_EQ(refused(service_.revoke(std::nullopt, thief_key.jwk(), payload)).type, "unauthorized");
+  EXPECT_EQ(ledger_->find(ca_.issuer_id(), done.certificate_serial)->status, signer::CertificateStatus::issued);
+
+  // The ordering account may.
+  auto owner_key = service_.account_key(owner.id);
+  ASSERT_TRUE(owner_key);
+  ok(service_.revoke(owner, *owner_key, payload));
+  EXPECT_EQ(ledger_->find(ca_.issuer_id(), done.certificate_serial)->status, signer::CertificateStatus::revoked);
+  EXPECT_EQ(refused(service_.revoke(owner, *owner_key, payload)).type, "alreadyRevoked");
+}
+
+TEST_F(AcmeServiceTest, FailedValidationMakesTheOrderInvalidAndIssuesNothing) {
+  const auto a = account();
+  auto o = order_for(a, {"www.example.test"});
+  const auto authz = ledger_->acme().authorization(o.authorization_ids.front());
+  ok(service_.respond_to_challenge(a, authz->challenges.front().id));
+  service_.drain(std::chrono::seconds(10));  // the resolver at 127.0.0.1:1 never answers
+  auto c = ledger_->acme().challenge(authz->challenges.front().id);
+  EXPECT_EQ(c->status, signer::AcmeChallengeStatus::invalid);
+  EXPECT_NE(c->error.find("urn:ietf:params:acme:error:"), std::string::npos) << c->error;
+  auto now = ok(service_.order(a, o.id));
+  EXPECT_EQ(now.status, AcmeOrderStatus::invalid);
+  EXPECT_EQ(refused(service_.finalize(a, o.id, {{"csr", csr_for({"www.example.test"})}})).type, "orderNotReady");
+  EXPECT_EQ(certificates(), 0u);
+}
+
+TEST_F(AcmeServiceTest, KeepsEveryStateChangeInTheLedgerFileAndPrunesExpiredOrders) {
+  const auto a = account();
+  auto o = order_for(a, {"www.example.test"});
+  pass_challenges(o);
+  auto done = ok(service_.finalize(a, o.id, {{"csr", csr_for({"www.example.test"})}}));
+  // Another opening of the same file (another process would see the same): the order, its account and the
+  // authorization as they were left.
+  auto other = signer::open_sqlite_ledger(dir_ / "ledger.db");
+  auto stored = other->acme().order(o.id);
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->status, AcmeOrderStatus::valid);
+  EXPECT_EQ(stored->certificate_serial, done.certificate_serial);
+  EXPECT_EQ(other->acme().account(a.id)->thumbprint, a.thumbprint);
+  EXPECT_EQ(other->acme().authorization(o.authorization_ids.front())->status, signer::AcmeAuthzStatus::valid);
+
+  // An order left pending past its lifetime is pruned when the next one is made; the valid one stays.
+  auto stale = order_for(a, {"stale.example.test"});
+  clock_.advance(std::chrono::hours(49));
+  EXPECT_EQ(refused(service_.finalize(a, stale.id, {{"csr", csr_for({"stale.example.test"})}})).type, "orderNotReady");
+  order_for(a, {"next.example.test"});
+  EXPECT_FALSE(ledger_->acme().order(stale.id));
+  EXPECT_FALSE(ledger_->acme().authorization(stale.authorization_ids.front()));
+  EXPECT_TRUE(ledger_->acme().order(o.id));
+}
+
+class AcmeServiceEabTest : public AcmeServiceTest {
+ protected:
+  AcmeServiceEabTest() : AcmeServiceTest(config_with(true)) {}
+};
+
+TEST_F(AcmeServiceEabTest, RequiresAnExternalAccountBindingAndBindsEachKeyOnce) {
+  auto key = test::JwsTestKey::generate(KeyType::ec_p256);
+  EXPECT_EQ(refused(service_.new_account(key.jwk(), json::object(), kNewAccountUrl)).type, "externalAccountRequired");
+  EXPECT_FALSE(ledger_->acme().account_by_thumbprint(jwk_thumbprint(key.jwk())));
+
+  signer::Bytes hmac(32, 0x42);
+  ledger_->acme().add_eab_key({"kid-1", "web-01", hmac, 1});
+  auto eab = [&](const test::JwsTestKey& k, const signer::Bytes& mac) {
+    return test::make_mac_jws({{"alg", "HS256"}, {"kid", "kid-1"}, {"url", kNewAccountUrl}}, k.public_jwk().dump(), mac);
+  };
+  // A wrong HMAC key: refused, no account.
+  auto wrong = refused(service_.new_account(key.jwk(), {{"externalAccountBinding", eab(key, signer::Bytes(32, 0x41))}},
+                                            kNewAccountUrl));
+  EXPECT_EQ(wrong.type, "unauthorized");
+  EXPECT_FALSE(ledger_->acme().account_by_thumbprint(jwk_thumbprint(key.jwk())));
+
+  auto made = ok(service_.new_account(key.jwk(), {{"externalAccountBinding", eab(key, hmac)}}, kNewAccountUrl));
+  EXPECT_TRUE(made.created);
+  EXPECT_EQ(made.account.eab_kid, "kid-1");
+  // The same EAB key for a second account key: refused.
+  auto second = test::JwsTestKey::generate(KeyType::ec_p256);
+  EXPECT_EQ(refused(service_.new_account(second.jwk(), {{"externalAccountBinding", eab(second, hmac)}}, kNewAccountUrl)).type,
+            "unauthorized");
+  // The first key asking again gets its account back, with no EAB needed.
+  auto again = ok(service_.new_account(key.jwk(), json::object(), kNewAccountUrl));
+  EXPECT_FALSE(again.created);
+  EXPECT_EQ(again.account.id, made.account.id);
+
+  // A revoked key binds nothing.
+  ledger_->acme().add_eab_key({"kid-2", "web-02", hmac, 2});
+  ASSERT_TRUE(ledger_->acme().revoke_eab_key("kid-2", 3));
+  const auto revoked = test::make_mac_jws({{"alg", "HS256"}, {"kid", "kid-2"}, {"url", kNewAccountUrl}},
+                                          second.public_jwk().dump(), hmac);
+  EXPECT_EQ(refused(service_.new_account(second.jwk(), {{"externalAccountBinding", revoked}}, kNewAccountUrl)).type,
+            "unauthorized");
+  EXPECT_FALSE(ledger_->acme().account_by_thumbprint(jwk_thumbprint(second.jwk())));
+}
+
+class AcmeServiceRateTest : public AcmeServiceTest {
+ protected:
+  AcmeServiceRateTest() : AcmeServiceTest(config_with(false, 2)) {}
+};
+
+TEST_F(AcmeServiceRateTest, LimitsOrdersPerAccountAndHourWithRetryAfter) {
+  const auto a = account();
+  order_for(a, {"a.example.test"});
+  order_for(a, {"b.example.test"});
+  auto p = refused(service_.new_order(a, {{"identifiers", json::array({{{"type", "dns"}, {"value", "c.example.test"}}})}}));
+  EXPECT_EQ(p.type, "rateLimited");
+  EXPECT_EQ(p.status, 429u);
+  EXPECT_GT(p.retry_after, 0);
+  EXPECT_LE(p.retry_after, 3600);
+  EXPECT_EQ(service_.order_ids(a).size(), 2u);
+  // Another account has its own allowance; an hour later the first has again.
+  order_for(account(), {"c.example.test"});
+  clock_.advance(std::chrono::minutes(61));
+  order_for(a, {"c.example.test"});
+}
+
+}  // namespace
+}  // namespace hsmca::appliance::acme
