@@ -79,7 +79,9 @@ void Exchange::error(unsigned status, const std::string& code, const std::string
   }
   if (retry_after == 0 && status == 503) retry_after = 1;
   if (retry_after > 0) res.set(http::field::retry_after, std::to_string(retry_after));
-  res.body() = json{{"error", code}, {"message", message}}.dump();
+  // The message may quote what the client sent (a path, a label): bytes that
+  // are not UTF-8 are written as U+FFFD rather than failing the answer.
+  res.body() = json{{"error", code}, {"message", message}}.dump(-1, ' ', false, json::error_handler_t::replace);
   finish(std::move(res));
 }
 

@@ -12,7 +12,8 @@ void log_line(const nlohmann::json& line) {
   static std::mutex mutex;
   nlohmann::json out = {{"time", signer::rfc3339(std::chrono::system_clock::now(), true)}};
   out.update(line);
-  const std::string text = out.dump() + '\n';
+  // A line that is not UTF-8 (a name a client chose) is logged with U+FFFD, never lost.
+  const std::string text = out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + '\n';
   std::lock_guard lock(mutex);
   std::cout << text << std::flush;
 }

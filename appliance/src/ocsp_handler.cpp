@@ -52,13 +52,23 @@ OcspHandler::OcspHandler(const ServiceState& state) : state_(state) {
       state.clock);
 }
 
-void OcspHandler::send(const ExchangePtr& ex, const OcspReply& reply) const {
+void OcspHandler::post(const ExchangePtr& ex) const { answer_ocsp_post(*service_, state_.clock, ex); }
+
+void OcspHandler::get(const ExchangePtr& ex, const std::string& encoded) const {
+  answer_ocsp_get(*service_, state_.clock, ex, encoded);
+}
+
+namespace {
+
+// The OCSPResponse; a cacheable answer gets the RFC 5019 6.2 caching
+// headers, everything else must not be stored.
+void send(const signer::Clock& clock, const ExchangePtr& ex, const OcspReply& reply) {
   ex->metrics().count_ocsp(reply.status, reply.source);
   if (!reply.serial.empty()) ex->serial = reply.serial;
   Response res = ex->response(static_cast<http::status>(reply.http_status));
   res.set(http::field::content_type, "application/ocsp-response");
   if (reply.cacheable) {
-    const auto now = state_.clock.now();
+    const auto now = clock.now();
     const auto left = std::chrono::duration_cast<std::chrono::seconds>(reply.cacheable->next_update - now).count();
     res.set(http::field::last_modified, http_date(reply.cacheable->this_update));
     res.set(http::field::expires, http_date(reply.cacheable->next_update));
@@ -72,22 +82,26 @@ void OcspHandler::send(const ExchangePtr& ex, const OcspReply& reply) const {
   ex->finish(std::move(res));
 }
 
-void OcspHandler::answer(const ExchangePtr& ex, std::span<const unsigned char> der) const {
-  service_->answer(der, [this, ex](OcspReply reply) { send(ex, reply); });
+void answer(OcspService& service, const signer::Clock& clock, const ExchangePtr& ex,
+            std::span<const unsigned char> der) {
+  service.answer(der, [&clock, ex](OcspReply reply) { send(clock, ex, reply); });
 }
 
-void OcspHandler::post(const ExchangePtr& ex) const {
+}  // namespace
+
+void answer_ocsp_post(OcspService& service, const signer::Clock& clock, const ExchangePtr& ex) {
   const auto& req = ex->ctx.request;
-  if (media_type(req) != "application/ocsp-request") return send(ex, service_->malformed(415));
+  if (media_type(req) != "application/ocsp-request") return send(clock, ex, service.malformed(415));
   const auto& body = req.body();
-  answer(ex, std::span(reinterpret_cast<const unsigned char*>(body.data()), body.size()));
+  answer(service, clock, ex, std::span(reinterpret_cast<const unsigned char*>(body.data()), body.size()));
 }
 
 // RFC 6960 A.1.1: GET {url}/{url-encoding of base-64 encoding of the DER encoding of the OCSPRequest}
-void OcspHandler::get(const ExchangePtr& ex, const std::string& encoded) const {
+void answer_ocsp_get(OcspService& service, const signer::Clock& clock, const ExchangePtr& ex,
+                     const std::string& encoded) {
   auto der = decode_ocsp_get(encoded);
-  if (!der) return send(ex, service_->malformed(200));
-  answer(ex, *der);
+  if (!der) return send(clock, ex, service.malformed(200));
+  answer(service, clock, ex, *der);
 }
 
 }  // namespace hsmca::appliance

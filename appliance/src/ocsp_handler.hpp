@@ -10,6 +10,12 @@
 
 namespace hsmca::appliance {
 
+// The HTTP side over any OcspService: OcspHandler's, and the HTTP fuzz
+// target's, which has no token to build an OcspHandler on.
+void answer_ocsp_post(OcspService& service, const signer::Clock& clock, const ExchangePtr& ex);
+void answer_ocsp_get(OcspService& service, const signer::Clock& clock, const ExchangePtr& ex,
+                     const std::string& encoded);
+
 class OcspHandler {
  public:
   explicit OcspHandler(const ServiceState& state);
@@ -18,11 +24,6 @@ class OcspHandler {
   void get(const ExchangePtr& ex, const std::string& encoded) const;
 
  private:
-  void answer(const ExchangePtr& ex, std::span<const unsigned char> der) const;
-  // The OCSPResponse; a cacheable answer gets the RFC 5019 6.2 caching
-  // headers, everything else must not be stored.
-  void send(const ExchangePtr& ex, const OcspReply& reply) const;
-
   const ServiceState& state_;
   signer::IssuerContext issuer_;
   std::unique_ptr<signer::OcspResponder> issuer_responder_;

@@ -14,6 +14,7 @@
 #include <optional>
 #include <thread>
 
+#include "framing.hpp"
 #include "hsmca/appliance/connection_budget.hpp"
 #include "hsmca/signer/strict_yaml.hpp"
 
@@ -52,18 +53,6 @@ std::string endpoint_text(const tcp::endpoint& ep) {
   return (addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string()) + ":" + std::to_string(ep.port());
 }
 
-// RFC 9112 6.1: a request's body length follows from Transfer-Encoding only
-// when chunked is its final coding, and this server decodes no other, so the
-// field must say chunked alone. Beast reads any other value ("xchunked",
-// "chunked, identity") as no body at all, and the body would be parsed as a
-// second request: smuggled past whatever sits in front. HTTP/1.0 has no
-// transfer codings (6.1: its framing is faulty).
-bool framing_is_faulty(const http::request<http::string_body>& request) {
-  const auto [first, last] = request.base().equal_range(http::field::transfer_encoding);
-  if (first == last) return false;
-  return std::next(first) != last || !beast::iequals(first->value(), "chunked") || request.version() < 11;
-}
-
 // Beast's advanced_server_flex shape: one session type per transport, the HTTP
 // logic shared through CRTP. Every handler runs on the connection's strand.
 template <class Derived>
@@ -77,8 +66,7 @@ class HttpSession {
 
   void do_read() {
     parser_.emplace();
-    parser_->body_limit(shared_->config.body_limit);
-    parser_->header_limit(static_cast<std::uint32_t>(shared_->config.header_limit));
+    limit_parser(*parser_, shared_->config);
     // The first request gets the read deadline; later ones the idle deadline,
     // which also bounds a slow client that never finishes its headers.
     beast::get_lowest_layer(derived().stream())

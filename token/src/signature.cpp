@@ -58,10 +58,26 @@ Bytes ecdsa_der(const Bytes& raw) {
   return der;
 }
 
+}  // namespace
+
+// C_SignInit for CKM_EDDSA, in a frame of its own (never inlined): SoftHSM
+// 2.6.1 leaks 37 bytes in each, and the one LeakSanitizer suppression
+// (tests/sanitizers/lsan.supp) names this function, so it hides that leak and
+// nothing else.
+[[gnu::noinline]] void eddsa_sign_init(Session& session, CK_OBJECT_HANDLE key, CK_MECHANISM& mechanism) {
+  check(session.fn()->C_SignInit(session.handle(), &mechanism, key), "C_SignInit");
+}
+
+namespace {
+
 Bytes run_sign(Session& session, CK_OBJECT_HANDLE key, CK_MECHANISM& mechanism, const unsigned char* data,
                std::size_t size) {
   auto* fn = session.fn();
-  check(fn->C_SignInit(session.handle(), &mechanism, key), "C_SignInit");
+  if (mechanism.mechanism == CKM_EDDSA) {
+    eddsa_sign_init(session, key, mechanism);
+  } else {
+    check(fn->C_SignInit(session.handle(), &mechanism, key), "C_SignInit");
+  }
   Bytes sig(kSignatureBuffer);
   CK_ULONG len = sig.size();
   auto* input = const_cast<unsigned char*>(data);

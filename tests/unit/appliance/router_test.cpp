@@ -86,6 +86,17 @@ TEST_F(RouterTest, AnswersUnknownPathsAndEmptyParametersWith404) {
   }
 }
 
+// Found by tests/fuzz/http_request_fuzz.cpp: the 404's message names the
+// path, and a path that is not UTF-8 made the JSON body throw out of the
+// router (the appliance answered 500 "internal" to a client's typo).
+TEST_F(RouterTest, AnswersAPathThatIsNotUtf8With404AndAJsonBody) {
+  const auto res = route(http::verb::get, "/est/\xff\xc3(", true);
+  EXPECT_EQ(res.result_int(), 404);
+  const auto body = nlohmann::json::parse(res.body());
+  EXPECT_EQ(body["error"], "not_found");
+  EXPECT_EQ(body["message"], "no route for /est/\ufffd\ufffd(") << "bytes that are not UTF-8 become U+FFFD";
+}
+
 TEST_F(RouterTest, ServesEachRouteOnItsListenerOnly) {
   const auto plain = route(http::verb::get, "/api/v1/certificates/01", false);
   EXPECT_EQ(plain.result_int(), 404);
