@@ -6,65 +6,52 @@
 
 #include <openssl/rand.h>
 
-#include <initializer_list>
 #include <stdexcept>
 #include <utility>
 
 #include "hsmca/signer/openssl.hpp"
+#include "hsmca/token/enum_names.hpp"
 
 namespace hsmca::signer {
 
-std::string_view acme_name(AcmeAccountStatus s) noexcept {
-  return s == AcmeAccountStatus::valid ? "valid" : "deactivated";
-}
-std::string_view acme_name(AcmeOrderStatus s) noexcept {
-  switch (s) {
-    case AcmeOrderStatus::pending: return "pending";
-    case AcmeOrderStatus::ready: return "ready";
-    case AcmeOrderStatus::processing: return "processing";
-    case AcmeOrderStatus::valid: return "valid";
-    case AcmeOrderStatus::invalid: return "invalid";
-  }
-  return "invalid";
-}
-std::string_view acme_name(AcmeAuthzStatus s) noexcept {
-  switch (s) {
-    case AcmeAuthzStatus::pending: return "pending";
-    case AcmeAuthzStatus::valid: return "valid";
-    case AcmeAuthzStatus::invalid: return "invalid";
-    case AcmeAuthzStatus::deactivated: return "deactivated";
-    case AcmeAuthzStatus::expired: return "expired";
-  }
-  return "invalid";
-}
-std::string_view acme_name(AcmeChallengeStatus s) noexcept {
-  switch (s) {
-    case AcmeChallengeStatus::pending: return "pending";
-    case AcmeChallengeStatus::processing: return "processing";
-    case AcmeChallengeStatus::valid: return "valid";
-    case AcmeChallengeStatus::invalid: return "invalid";
-  }
-  return "invalid";
-}
-std::string_view acme_name(AcmeIdentifierType t) noexcept { return t == AcmeIdentifierType::dns ? "dns" : "ip"; }
-std::string_view acme_name(AcmeChallengeType t) noexcept {
-  switch (t) {
-    case AcmeChallengeType::http01: return "http-01";
-    case AcmeChallengeType::dns01: return "dns-01";
-    case AcmeChallengeType::tls_alpn01: return "tls-alpn-01";
-  }
-  return "http-01";
-}
+namespace {
+
+// The spellings RFC 8555 uses, which the ledger stores: one table per enum.
+constexpr token::EnumNames<AcmeAccountStatus, 2> kAccountStatus{
+    {{{AcmeAccountStatus::valid, "valid"}, {AcmeAccountStatus::deactivated, "deactivated"}}}};
+constexpr token::EnumNames<AcmeOrderStatus, 5> kOrderStatus{{{{AcmeOrderStatus::pending, "pending"},
+                                                              {AcmeOrderStatus::ready, "ready"},
+                                                              {AcmeOrderStatus::processing, "processing"},
+                                                              {AcmeOrderStatus::valid, "valid"},
+                                                              {AcmeOrderStatus::invalid, "invalid"}}}};
+constexpr token::EnumNames<AcmeAuthzStatus, 5> kAuthzStatus{{{{AcmeAuthzStatus::pending, "pending"},
+                                                              {AcmeAuthzStatus::valid, "valid"},
+                                                              {AcmeAuthzStatus::invalid, "invalid"},
+                                                              {AcmeAuthzStatus::deactivated, "deactivated"},
+                                                              {AcmeAuthzStatus::expired, "expired"}}}};
+constexpr token::EnumNames<AcmeChallengeStatus, 4> kChallengeStatus{{{{AcmeChallengeStatus::pending, "pending"},
+                                                                      {AcmeChallengeStatus::processing, "processing"},
+                                                                      {AcmeChallengeStatus::valid, "valid"},
+                                                                      {AcmeChallengeStatus::invalid, "invalid"}}}};
+constexpr token::EnumNames<AcmeIdentifierType, 2> kIdentifierType{
+    {{{AcmeIdentifierType::dns, "dns"}, {AcmeIdentifierType::ip, "ip"}}}};
+constexpr token::EnumNames<AcmeChallengeType, 3> kChallengeType{{{{AcmeChallengeType::http01, "http-01"},
+                                                                  {AcmeChallengeType::dns01, "dns-01"},
+                                                                  {AcmeChallengeType::tls_alpn01, "tls-alpn-01"}}}};
+
+}  // namespace
+
+std::string_view acme_name(AcmeAccountStatus s) noexcept { return kAccountStatus.name(s); }
+std::string_view acme_name(AcmeOrderStatus s) noexcept { return kOrderStatus.name(s); }
+std::string_view acme_name(AcmeAuthzStatus s) noexcept { return kAuthzStatus.name(s); }
+std::string_view acme_name(AcmeChallengeStatus s) noexcept { return kChallengeStatus.name(s); }
+std::string_view acme_name(AcmeIdentifierType t) noexcept { return kIdentifierType.name(t); }
+std::string_view acme_name(AcmeChallengeType t) noexcept { return kChallengeType.name(t); }
 std::optional<AcmeIdentifierType> parse_acme_identifier_type(std::string_view name) noexcept {
-  if (name == "dns") return AcmeIdentifierType::dns;
-  if (name == "ip") return AcmeIdentifierType::ip;
-  return std::nullopt;
+  return kIdentifierType.parse(name);
 }
 std::optional<AcmeChallengeType> parse_acme_challenge_type(std::string_view name) noexcept {
-  for (auto t : {AcmeChallengeType::http01, AcmeChallengeType::dns01, AcmeChallengeType::tls_alpn01}) {
-    if (acme_name(t) == name) return t;
-  }
-  return std::nullopt;
+  return kChallengeType.parse(name);
 }
 
 std::string random_acme_id() {
@@ -82,25 +69,17 @@ using sqlite::prepare;
 using sqlite::Query;
 using sqlite::StatementPtr;
 
-template <typename Enum>
-Enum parse_stored(const std::string& text, std::initializer_list<Enum> all, const char* what) {
-  for (auto e : all) {
-    if (acme_name(e) == text) return e;
-  }
+// A status as the ledger stores it; anything else means the file was not written by hsmca.
+template <typename Enum, std::size_t N>
+Enum parse_stored(const std::string& text, const token::EnumNames<Enum, N>& names, const char* what) {
+  if (auto e = names.parse(text)) return *e;
   throw LedgerError(std::string("ledger: unknown ACME ") + what + " \"" + text + "\"");
 }
 
-AcmeOrderStatus order_status(const std::string& t) {
-  using S = AcmeOrderStatus;
-  return parse_stored(t, {S::pending, S::ready, S::processing, S::valid, S::invalid}, "order status");
-}
-AcmeAuthzStatus authz_status(const std::string& t) {
-  using S = AcmeAuthzStatus;
-  return parse_stored(t, {S::pending, S::valid, S::invalid, S::deactivated, S::expired}, "authorization status");
-}
+AcmeOrderStatus order_status(const std::string& t) { return parse_stored(t, kOrderStatus, "order status"); }
+AcmeAuthzStatus authz_status(const std::string& t) { return parse_stored(t, kAuthzStatus, "authorization status"); }
 AcmeChallengeStatus challenge_status(const std::string& t) {
-  using S = AcmeChallengeStatus;
-  return parse_stored(t, {S::pending, S::processing, S::valid, S::invalid}, "challenge status");
+  return parse_stored(t, kChallengeStatus, "challenge status");
 }
 
 // Lines: values hold no newline (URLs, identifiers checked by the caller).
@@ -152,7 +131,7 @@ AcmeAccount read_account(const Query& q) {
   a.id = q.text(0);
   a.thumbprint = q.text(1);
   a.jwk = q.text(2);
-  a.status = q.text(3) == "valid" ? AcmeAccountStatus::valid : AcmeAccountStatus::deactivated;
+  a.status = parse_stored(q.text(3), kAccountStatus, "account status");
   a.contact = split_lines(q.text(4));
   a.eab_kid = q.text(5);
   a.created_at = q.integer(6);
