@@ -2,6 +2,7 @@
 
 #include <cctype>
 
+#include "hsmca/signer/acme_policy.hpp"
 #include "hsmca/signer/certificate.hpp"
 #include "log.hpp"
 
@@ -82,15 +83,57 @@ void AcmeHandler::directory(const ExchangePtr& ex) {
   if (base.empty()) return answer_problem(ex, base, {"malformed", "the request has no usable Host header"});
   const std::string p = base + kPrefix;
   const auto& cfg = service_.config();
+  // draft-aaron-acme-profiles: what newOrder's "profile" may name; without one, acme.profile.
   json profiles = json::object();
-  profiles[cfg.profile] = "the profile every ACME order is issued under";
+  for (const auto* profile : signer::acme_orderable_profiles(state_.issuing.ca().profiles())) {
+    profiles[profile->name] = signer::describe_profile(*profile) + (profile->name == cfg.profile ? " (default)" : "");
+  }
   answer(ex, 200, base,
          {{"newNonce", p + "/new-nonce"},
           {"newAccount", p + "/new-account"},
           {"newOrder", p + "/new-order"},
           {"revokeCert", p + "/revoke-cert"},
           {"keyChange", p + "/key-change"},
+          {"renewalInfo", p + "/renewal-info"},
           {"meta", {{"externalAccountRequired", cfg.external_account_binding}, {"profiles", profiles}}}});
+}
+
+void AcmeHandler::renewal_info(const ExchangePtr& ex, const std::string& cert_id) {
+  const std::string base = origin_of(ex->ctx.request);
+  // A ledger read: on a worker.
+  auto job = [this, ex, cert_id, base] {
+    try {
+      auto r = service_.renewal_info(cert_id);
+      if (const auto* problem = std::get_if<Problem>(&r)) return answer_problem(ex, base, *problem);
+      const auto& s = std::get<signer::RenewalSuggestion>(r);
+      Response res = ex->response(http::status::ok);
+      res.set(http::field::content_type, "application/json");
+      // RFC 9773 4.3: when to ask again.
+      res.set(http::field::retry_after, std::to_string(s.retry_after));
+      res.body() = json{{"suggestedWindow", {{"start", rfc3339(s.start)}, {"end", rfc3339(s.end)}}}}.dump();
+      finish(ex, std::move(res), base);
+    } catch (const std::exception& e) {
+      answer_failure(ex, base, e);
+    }
+  };
+  if (!state_.pool.try_submit(std::move(job))) answer_busy(ex, base);
+}
+
+void AcmeHandler::unrouted(const ExchangePtr& ex, unsigned status, const std::string& allow) {
+  const std::string base = origin_of(ex->ctx.request);
+  const std::string_view target(ex->ctx.request.target().data(), ex->ctx.request.target().size());
+  Problem p{"malformed", "", status};
+  if (status == 405) {
+    // RFC 8555 6.3: GET is for the directory, newNonce and renewalInfo; every other resource is POST-as-GET.
+    p.detail = "use " + allow + " for this resource";
+    Response res = ex->response(http::status::method_not_allowed);
+    res.set(http::field::allow, allow);
+    res.set(http::field::content_type, "application/problem+json");
+    res.body() = p.document().dump();
+    return finish(ex, std::move(res), base);
+  }
+  p.detail = "no ACME resource " + std::string(target.substr(0, std::min<std::size_t>(target.find('?'), 128)));
+  answer_problem(ex, base, p);
 }
 
 void AcmeHandler::new_nonce(const ExchangePtr& ex) {
@@ -113,20 +156,26 @@ void AcmeHandler::post(const ExchangePtr& ex, Resource resource, const std::stri
     } catch (const acme::JwsError& e) {
       answer_problem(ex, base, problem_of(e));
     } catch (const std::exception& e) {
-      // ACME's answer to an operational failure: a problem document with a
-      // nonce (the client retries), never the JSON API's error shape.
-      const auto failure = failure_for(e);
-      Problem p{"serverInternal", failure.status == 503 ? e.what() : "internal error", failure.status};
-      if (failure.status == 503) p.retry_after = 1;
-      if (failure.status == 500) log_line({{"event", "acme_internal_error"}, {"problem", e.what()}});
-      answer_problem(ex, base, p);
+      answer_failure(ex, base, e);
     }
   };
-  if (!state_.pool.try_submit(std::move(job))) {
-    Problem busy{"rateLimited", "the CA is busy; retry shortly", 503};
-    busy.retry_after = 1;
-    answer_problem(ex, base, busy);
-  }
+  if (!state_.pool.try_submit(std::move(job))) answer_busy(ex, base);
+}
+
+void AcmeHandler::answer_failure(const ExchangePtr& ex, const std::string& base, const std::exception& e) {
+  // ACME's answer to an operational failure: a problem document with a
+  // nonce (the client retries), never the JSON API's error shape.
+  const auto failure = failure_for(e);
+  Problem p{"serverInternal", failure.status == 503 ? e.what() : "internal error", failure.status};
+  if (failure.status == 503) p.retry_after = 1;
+  if (failure.status == 500) log_line({{"event", "acme_internal_error"}, {"problem", e.what()}});
+  answer_problem(ex, base, p);
+}
+
+void AcmeHandler::answer_busy(const ExchangePtr& ex, const std::string& base) {
+  Problem busy{"rateLimited", "the CA is busy; retry shortly", 503};
+  busy.retry_after = 1;
+  answer_problem(ex, base, busy);
 }
 
 void AcmeHandler::run_post(const ExchangePtr& ex, Resource resource, const std::string& id, const std::string& base) {
@@ -266,6 +315,7 @@ json AcmeHandler::order_json(const signer::AcmeOrder& o, const std::string& base
             {"authorizations", authzs},
             {"finalize", p + "/order/" + o.id + "/finalize"},
             {"profile", o.profile}};
+  if (!o.replaces.empty()) j["replaces"] = o.replaces;
   if (!o.error.empty()) {
     if (auto e = acme::parse_strict_json(o.error)) j["error"] = *e;
   }

@@ -29,6 +29,11 @@ class AcmeHandler {
   void directory(const ExchangePtr& ex);
   void new_nonce(const ExchangePtr& ex);
   void post(const ExchangePtr& ex, Resource resource, const std::string& id);
+  // RFC 9773 renewalInfo: GET, unauthenticated.
+  void renewal_info(const ExchangePtr& ex, const std::string& cert_id);
+  // What the router found no handler for under /acme/: a problem document
+  // with a nonce, like every ACME answer. 404, or 405 with `allow`.
+  void unrouted(const ExchangePtr& ex, unsigned status, const std::string& allow);
 
   acme::AcmeService& service() noexcept { return service_; }
 
@@ -38,6 +43,8 @@ class AcmeHandler {
               const std::string& location = {});
   void answer_problem(const ExchangePtr& ex, const std::string& base, const acme::Problem& problem);
   void finish(const ExchangePtr& ex, Response res, const std::string& base);
+  void answer_failure(const ExchangePtr& ex, const std::string& base, const std::exception& e);
+  void answer_busy(const ExchangePtr& ex, const std::string& base);
 
   nlohmann::json account_json(const signer::AcmeAccount& a, const std::string& base) const;
   nlohmann::json order_json(const signer::AcmeOrder& o, const std::string& base) const;

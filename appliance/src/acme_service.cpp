@@ -4,9 +4,11 @@
 
 #include <algorithm>
 
+#include "acme_cert_id.hpp"
 #include "acme_validation.hpp"
 #include "hsmca/signer/acme_policy.hpp"
 #include "hsmca/signer/certificate.hpp"
+#include "hsmca/signer/renewal_info.hpp"
 #include "hsmca/signer/revocation_reason.hpp"
 #include "hsmca/signer/serial.hpp"
 #include "log.hpp"
@@ -216,14 +218,26 @@ Result<AcmeOrder> AcmeService::new_order(const AcmeAccount& account, const json&
     }
     requested.push_back({*type, id["value"].get<std::string>()});
   }
-  const signer::Profile* profile = ca_.profile(config_.profile);
-  if (profile == nullptr) return refusal("serverInternal", "the ACME profile is not configured", 500);
-  const std::string profile_name = payload.contains("profile") && payload["profile"].is_string()
-                                       ? payload["profile"].get<std::string>()
-                                       : config_.profile;
-  if (profile_name != config_.profile) {
-    return refusal("invalidProfile", "profile \"" + profile_name.substr(0, 64) + "\" is not offered over ACME (offered: " +
-                                         config_.profile + ")");
+  // draft-aaron-acme-profiles: the order may name one of the directory's meta.profiles.
+  std::string profile_name = config_.profile;
+  if (payload.contains("profile")) {
+    if (!payload["profile"].is_string()) return refusal("malformed", "\"profile\" must be a profile's name");
+    profile_name = payload["profile"].get<std::string>();
+  }
+  const signer::Profile* profile = nullptr;
+  std::string offered;
+  for (const auto* p : signer::acme_orderable_profiles(ca_.profiles())) {
+    if (p->name == profile_name) profile = p;
+    offered += (offered.empty() ? "" : ", ") + p->name;
+  }
+  if (profile == nullptr) {
+    return refusal("invalidProfile", "profile \"" + profile_name.substr(0, 64) +
+                                         "\" is not offered over ACME (the directory's meta.profiles: " + offered + ")");
+  }
+  std::string replaces;
+  if (payload.contains("replaces")) {
+    if (!payload["replaces"].is_string()) return refusal("malformed", "\"replaces\" must be a certID (RFC 9773 4.1)");
+    replaces = payload["replaces"].get<std::string>();
   }
   auto decision = signer::decide_acme_order(*profile, account.id, requested);
   if (decision.refused) {
@@ -243,6 +257,16 @@ Result<AcmeOrder> AcmeService::new_order(const AcmeAccount& account, const json&
     p.detail = "the CA will not issue for these identifiers: " + reasons;
     return p;
   }
+  if (!replaces.empty()) {
+    const auto id = parse_cert_id(replaces);
+    if (!id) return refusal("malformed", "\"replaces\" is not a certID (RFC 9773 4.1: base64url AKI \".\" base64url serial)");
+    if (auto refused = signer::check_acme_replacement(store_, replaces, ledger_.find(id->issuer_id, id->serial),
+                                                      account.id, decision.identifiers)) {
+      if (refused->code == "already_replaced") return refusal("alreadyReplaced", refused->message, 409);
+      if (refused->code == "unauthorized") return refusal("unauthorized", refused->message, 403);
+      return refusal("malformed", refused->message);
+    }
+  }
   const std::int64_t t = now();
   if (auto limited = rate_limited(store_.order_times(account.id, t - 3600), config_.orders_per_hour, "new orders")) {
     return *limited;
@@ -253,6 +277,7 @@ Result<AcmeOrder> AcmeService::new_order(const AcmeAccount& account, const json&
   order.account_id = account.id;
   order.identifiers = decision.identifiers;
   order.profile = profile->name;
+  order.replaces = replaces;
   order.created_at = t;
   order.expires = t + std::int64_t{config_.order_lifetime_hours} * 3600;
   std::vector<AcmeAuthorization> fresh;
@@ -427,6 +452,27 @@ Result<std::string> AcmeService::certificate_chain(const AcmeAccount& account, c
   auto entry = ledger_.find(ca_.issuer_id(), serial);
   if (!entry || entry->der.empty()) return refusal("malformed", "no certificate " + serial, 404);
   return signer::IssuedCertificate::from_der(entry->der).pem() + ca_.chain_pem();
+}
+
+Result<signer::RenewalSuggestion> AcmeService::renewal_info(const std::string& cert_id) const {
+  const auto id = parse_cert_id(cert_id);
+  if (!id) {
+    return refusal("malformed", "\"" + cert_id.substr(0, 64) +
+                                    "\" is not a certID (RFC 9773 4.1: base64url AKI \".\" base64url serial)");
+  }
+  const auto entry = ledger_.find(id->issuer_id, id->serial);
+  if (!entry || (entry->status != signer::CertificateStatus::issued &&
+                 entry->status != signer::CertificateStatus::revoked)) {
+    return refusal("malformed", "no certificate " + id->serial + " issued under key " + id->issuer_id, 404);
+  }
+  signer::IssuerStanding issuer;
+  issuer.current = id->issuer_id == ca_.issuer_id();
+  if (issuer.current) issuer.not_after = signer::unix_seconds(X509_get0_notAfter(ca_.issuer_certificate()));
+  auto suggestion = signer::suggest_renewal(*entry, issuer, now());
+  if (!suggestion.reason.empty()) {
+    log_line({{"event", "acme_renewal_suggested"}, {"serial", id->serial}, {"reason", suggestion.reason}});
+  }
+  return suggestion;
 }
 
 Result<std::monostate> AcmeService::revoke(const std::optional<AcmeAccount>& account, const Jwk& signer_key,

@@ -20,6 +20,7 @@
 #include "hsmca/signer/acme_store.hpp"
 #include "hsmca/signer/certificate_authority.hpp"
 #include "hsmca/signer/clock.hpp"
+#include "hsmca/signer/renewal_info.hpp"
 
 namespace hsmca::appliance::acme {
 
@@ -79,6 +80,9 @@ class AcmeService {
                                      const nlohmann::json& payload);
   // The PEM chain of a certificate the account ordered.
   Result<std::string> certificate_chain(const signer::AcmeAccount& account, const std::string& serial) const;
+  // RFC 9773: when the certificate a certID names should be renewed.
+  // malformed (400) for a text that is no certID; 404 when no such certificate was issued.
+  Result<signer::RenewalSuggestion> renewal_info(const std::string& cert_id) const;
   // revokeCert (7.6): by the ordering account (kid) or with the certificate's key (jwk).
   Result<std::monostate> revoke(const std::optional<signer::AcmeAccount>& account, const Jwk& signer_key,
                                 const nlohmann::json& payload);

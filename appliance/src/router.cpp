@@ -54,6 +54,17 @@ bool Router::match(const Route& route, const std::vector<std::string_view>& path
   return route.segments.size() == path.size();
 }
 
+void Router::add_fallback(std::string prefix, Listeners listeners, Fallback fallback) {
+  fallbacks_.push_back({std::move(prefix), listeners, std::move(fallback)});
+}
+
+const Fallback* Router::fallback_for(const std::string& path, bool secure) const {
+  for (const auto& f : fallbacks_) {
+    if (path.starts_with(f.prefix) && served_on(f.listeners, secure)) return &f.fallback;
+  }
+  return nullptr;
+}
+
 void Router::dispatch(const ExchangePtr& ex) const {
   const auto& req = ex->ctx.request;
   const std::string_view target(req.target().data(), req.target().size());
@@ -78,7 +89,9 @@ void Router::dispatch(const ExchangePtr& ex) const {
     const std::string method(http::to_string(route.method));
     if (allow.find(method) == std::string::npos) allow += (allow.empty() ? "" : ", ") + method;
   }
+  const Fallback* fallback = fallback_for(path, ex->ctx.secure);
   if (!allow.empty()) {
+    if (fallback) return (*fallback)(ex, 405, allow);
     Response res = ex->response(http::status::method_not_allowed);
     res.set(http::field::allow, allow);
     res.set(http::field::content_type, "application/json");
@@ -86,6 +99,7 @@ void Router::dispatch(const ExchangePtr& ex) const {
     return ex->finish(std::move(res));
   }
   ex->route = "unmatched";
+  if (fallback) return (*fallback)(ex, 404, {});
   if (elsewhere) {
     return ex->error(404, "not_found", path + " is not served on the plain listener; enrollment is on HTTPS");
   }

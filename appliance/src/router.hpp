@@ -26,12 +26,19 @@ using Handler = std::function<void(const ExchangePtr&, const PathParams&)>;
 // `proceed` (at once or later, on any thread).
 using Gate = std::function<void(const ExchangePtr&, std::function<void()> proceed)>;
 
+// Answers, in place of the router's own 404 or 405, what no route of a
+// prefix takes: `status` and, for 405, the Allow value.
+using Fallback = std::function<void(const ExchangePtr&, unsigned status, const std::string& allow)>;
+
 class Router {
  public:
   // `pattern`: "/api/v1/certificates/{serial}/revoke". It becomes the
   // exchange's route label (metrics, logs), so labels never hold client input.
   void add(http::verb method, std::string pattern, Listeners listeners, Access access, Handler handler);
   void set_gate(Gate gate) { gate_ = std::move(gate); }
+  // For paths that start with `prefix` ("/acme/") on `listeners`: a protocol
+  // with its own error shape answers its own unknown paths and methods.
+  void add_fallback(std::string prefix, Listeners listeners, Fallback fallback);
   // Sets the exchange's route and hands it to its handler, or answers it.
   void dispatch(const ExchangePtr& ex) const;
 
@@ -45,7 +52,15 @@ class Router {
     Handler handler;
   };
   static bool match(const Route& route, const std::vector<std::string_view>& path, PathParams& params);
+  struct PrefixFallback {
+    std::string prefix;
+    Listeners listeners;
+    Fallback fallback;
+  };
+  // The fallback for the path, when one is registered for it on this listener.
+  const Fallback* fallback_for(const std::string& path, bool secure) const;
   std::vector<Route> routes_;  // fixed once the service is built: handlers refer into it
+  std::vector<PrefixFallback> fallbacks_;
   Gate gate_;
 };
 

@@ -85,6 +85,11 @@ Service::Service(const signer::CaConfig& ca_config, const ApplianceConfig& confi
     r.add(verb::post, "/acme/challenge/{id}", L::https, A::open, post(R::challenge));
     r.add(verb::post, "/acme/cert/{id}", L::https, A::open, post(R::certificate));
     r.add(verb::post, "/acme/revoke-cert", L::https, A::open, post(R::revoke));
+    r.add(verb::get, "/acme/renewal-info/{id}", L::https, A::open,
+          [this](auto& ex, auto& p) { acme_->renewal_info(ex, p[0]); });
+    r.add_fallback("/acme/", L::https, [this](auto& ex, unsigned status, const std::string& allow) {
+      acme_->unrouted(ex, status, allow);
+    });
   }
 }
 

@@ -73,6 +73,54 @@ std::optional<Rejection> check_acme_csr_names(const LeafPlan& plan, const std::v
   return Rejection{"bad_csr", message};
 }
 
+std::vector<const Profile*> acme_orderable_profiles(const std::vector<Profile>& profiles) {
+  std::vector<const Profile*> out;
+  const Caller acme = acme_caller("");
+  for (const auto& p : profiles) {
+    if (!authorize_profile(p, acme)) out.push_back(&p);
+  }
+  return out;
+}
+
+std::string describe_profile(const Profile& profile) {
+  std::string out = std::to_string(profile.validity_days) + (profile.validity_days == 1 ? " day" : " days");
+  std::string ekus;
+  for (auto eku : profile.extended_key_usage) ekus += (ekus.empty() ? "" : ", ") + std::string(eku_name(eku));
+  if (!ekus.empty()) out += "; " + ekus;
+  const auto& names = profile.names;
+  if (!names.restricted) return out + "; any name";
+  std::string dns;
+  for (const auto& d : names.dns) dns += (dns.empty() ? "" : ", ") + d;
+  if (!dns.empty()) out += "; DNS names under " + dns + (names.wildcards ? ", wildcards" : "");
+  if (!names.ip.empty()) out += "; IP addresses in " + std::to_string(names.ip.size()) + " range(s)";
+  return out;
+}
+
+std::optional<Rejection> check_acme_replacement(const AcmeStore& store, const std::string& cert_id,
+                                                const std::optional<LedgerEntry>& replaced,
+                                                const std::string& account_id,
+                                                const std::vector<AcmeIdentifier>& identifiers) {
+  const bool issued = replaced && (replaced->status == CertificateStatus::issued ||
+                                   replaced->status == CertificateStatus::revoked);
+  if (!issued) return Rejection{"not_found", "\"replaces\" names no certificate this CA issued (" + cert_id + ")"};
+  const auto order = store.order_for_certificate(replaced->record.serial);
+  if (!order || order->account_id != account_id) {
+    return Rejection{"unauthorized", "certificate " + replaced->record.serial +
+                                         " was not ordered by this account, so this order cannot replace it"};
+  }
+  std::set<std::string> old_names(replaced->record.sans.begin(), replaced->record.sans.end());
+  const bool shared = std::any_of(identifiers.begin(), identifiers.end(),
+                                  [&](const AcmeIdentifier& id) { return old_names.contains(san_of(id)); });
+  if (!shared) {
+    return Rejection{"malformed", "the order shares no identifier with certificate " + replaced->record.serial +
+                                      ", which it says it replaces"};
+  }
+  if (store.replaced(cert_id)) {
+    return Rejection{"already_replaced", "certificate " + replaced->record.serial + " was already replaced by another order"};
+  }
+  return std::nullopt;
+}
+
 std::optional<Rejection> authorize_acme_revocation(const AcmeStore& store, const std::string& serial,
                                                    const std::optional<std::string>& account_id,
                                                    bool signed_by_certificate_key) {

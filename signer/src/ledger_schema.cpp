@@ -26,7 +26,8 @@ constexpr int kApplicationId = 0x48534341;
 // The schema, one step per version, applied in order inside one transaction.
 // Append, never edit: a released step is what existing files have already run.
 // Revocation needs no new columns (revoked_at and revocation_reason are in
-// version 1, NULL until then); version 2 adds each issuer's last CRL number.
+// version 1, NULL until then); version 2 adds each issuer's last CRL number,
+// version 3 ACME's state, version 4 the certificate an ACME order replaces.
 struct Migration {
   int version;
   const char* sql;
@@ -143,6 +144,13 @@ CREATE TABLE acme_challenges (
   error     TEXT
 ) STRICT;
 CREATE INDEX acme_challenges_authz ON acme_challenges (authz_id);
+)sql"},
+    {4, R"sql(
+-- ACME Renewal Information (RFC 9773 5): the certificate an order replaces,
+-- as its certID (base64url AKI "." base64url serial). A certificate counts as
+-- replaced once an order naming it is valid.
+ALTER TABLE acme_orders ADD COLUMN replaces TEXT;
+CREATE INDEX acme_orders_replaces ON acme_orders (replaces) WHERE replaces IS NOT NULL;
 )sql"},
 };
 static_assert(std::size(kMigrations) == kSchemaVersion,

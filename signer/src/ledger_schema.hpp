@@ -9,7 +9,7 @@
 namespace hsmca::signer::ledger_schema {
 
 // The newest schema this code knows; PRAGMA user_version of a migrated file.
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 // The connection the writer uses: the file at `path` created (0600, not its
 // directory) when absent, checked to be an hsmca ledger no newer than

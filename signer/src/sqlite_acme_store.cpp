@@ -122,7 +122,7 @@ std::vector<AcmeIdentifier> split_identifiers(const std::string& text) {
 constexpr const char* kAccountColumns = "id, thumbprint, jwk, status, contact, coalesce(eab_kid, ''), created_at";
 constexpr const char* kOrderColumns =
     "id, account_id, status, identifiers, profile, expires, not_before, not_after, coalesce(error, ''), "
-    "coalesce(certificate_serial, ''), created_at";
+    "coalesce(certificate_serial, ''), created_at, coalesce(replaces, '')";
 constexpr const char* kAuthzColumns = "id, account_id, type, value, wildcard, status, expires";
 constexpr const char* kChallengeColumns = "id, authz_id, type, token, status, validated, coalesce(error, '')";
 
@@ -150,6 +150,7 @@ AcmeOrder read_order(const Query& q) {
   o.error = q.text(8);
   o.certificate_serial = q.text(9);
   o.created_at = q.integer(10);
+  o.replaces = q.text(11);
   return o;
 }
 AcmeAuthorization read_authz(const Query& q) {
@@ -272,10 +273,11 @@ class SqliteAcmeStore final : public AcmeStore {
       prune(db, now);
       run(db, where_,
           "INSERT INTO acme_orders (id, account_id, status, identifiers, profile, expires, not_before, not_after, "
-          "created_at) VALUES (?, ?, 'pending', ?, ?, ?, nullif(?, -1), nullif(?, -1), ?)",
+          "created_at, replaces) VALUES (?, ?, 'pending', ?, ?, ?, nullif(?, -1), nullif(?, -1), ?, nullif(?, ''))",
           [&](Query& q) {
             q.bind(order.id).bind(order.account_id).bind(identifiers).bind(order.profile).bind(order.expires);
             q.bind(order.not_before.value_or(-1)).bind(order.not_after.value_or(-1)).bind(order.created_at);
+            q.bind(order.replaces);
           },
           "create_order");
       for (const auto& a : fresh) {
@@ -325,6 +327,9 @@ class SqliteAcmeStore final : public AcmeStore {
     if (o) o->authorization_ids = strings("SELECT authz_id FROM acme_order_authorizations WHERE order_id = ? "
                                           "ORDER BY position", o->id);
     return o;
+  }
+  bool replaced(const std::string& cert_id) const override {
+    return !strings("SELECT id FROM acme_orders WHERE replaces = ? AND status = 'valid' LIMIT 1", cert_id).empty();
   }
   std::optional<AcmeAuthorization> authorization(const std::string& id) const override {
     auto a = read_one<AcmeAuthorization>(std::string("SELECT ") + kAuthzColumns +

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 
+#include "acme_cert_id.hpp"
 #include "acme_jws_signer.hpp"
 #include "fake_clock.hpp"
 #include "hsmca/signer/acme_policy.hpp"
@@ -65,7 +66,8 @@ class AcmeServiceTest : public ::testing::Test {
       : key_(test::key_for(SignatureScheme::ecdsa_sha256)),
         root_(test::make_root(key_)),
         ledger_(signer::open_sqlite_ledger(dir_ / "ledger.db")),
-        ca_(signer::X509Ptr(X509_dup(root_.x509())), {}, key_, *ledger_, {web_profile(), closed_profile()}, {}),
+        ca_(signer::X509Ptr(X509_dup(root_.x509())), {}, key_, *ledger_,
+            {web_profile(), closed_profile(), device_profile()}, {}),
         watcher_([this] { return ledger_->revocation_version(ca_.issuer_id()); }, std::chrono::hours(1)),
         service_(config, ca_, *ledger_, watcher_, clock_) {}
 
@@ -81,6 +83,14 @@ class AcmeServiceTest : public ::testing::Test {
   static signer::Profile closed_profile() {
     auto p = web_profile({"enroll"});
     p.name = "closed";
+    return p;
+  }
+  // A second profile ACME may order by name: client certificates for a week.
+  static signer::Profile device_profile() {
+    auto p = web_profile();
+    p.name = "device";
+    p.validity_days = 7;
+    p.extended_key_usage = {signer::ExtendedKeyUsage::client_auth};
     return p;
   }
 
@@ -99,16 +109,31 @@ class AcmeServiceTest : public ::testing::Test {
     auto key = test::JwsTestKey::generate(KeyType::ec_p256);
     return ok(service_.new_account(key.jwk(), json::object(), kNewAccountUrl)).account;
   }
-  AcmeOrder order_for(const AcmeAccount& a, const std::vector<std::string>& names) {
+  static json identifiers(const std::vector<std::string>& names) {
     json ids = json::array();
     for (const auto& n : names) ids.push_back({{"type", "dns"}, {"value", n}});
-    return ok(service_.new_order(a, {{"identifiers", ids}}));
+    return ids;
+  }
+  AcmeOrder order_for(const AcmeAccount& a, const std::vector<std::string>& names) {
+    return ok(service_.new_order(a, {{"identifiers", identifiers(names)}}));
+  }
+  // An order for `names`, validated and finalized: the certificate's ledger entry.
+  signer::LedgerEntry issued_for(const AcmeAccount& a, const std::vector<std::string>& names, json extra = json::object()) {
+    extra["identifiers"] = identifiers(names);
+    auto o = ok(service_.new_order(a, extra));
+    pass_challenges(o);
+    auto done = ok(service_.finalize(a, o.id, {{"csr", csr_for(names)}}));
+    return *ledger_->find(ca_.issuer_id(), done.certificate_serial);
+  }
+  static std::string cert_id(const signer::LedgerEntry& e) {
+    return cert_id_of(signer::IssuedCertificate::from_der(e.der).x509());
   }
   // What a passed http-01 validation writes, without the network.
   void pass_challenges(const AcmeOrder& o) {
     for (const auto& id : o.authorization_ids) {
       auto authz = ledger_->acme().authorization(id);
       ASSERT_TRUE(authz);
+      if (authz->status == signer::AcmeAuthzStatus::valid) continue;  // reused (RFC 8555 7.1.4)
       const auto& c = authz->challenges.front();
       ASSERT_TRUE(ledger_->acme().start_challenge(c.id, signer::unix_seconds(clock_.now())));
       ASSERT_TRUE(ledger_->acme().finish_challenge(c.id, true, "", signer::unix_seconds(clock_.now())).applied);
@@ -161,14 +186,88 @@ TEST_F(AcmeServiceTest, RefusesAnIdentifierOutsideTheNamePolicyWithASubproblemAn
 }
 
 TEST_F(AcmeServiceTest, RefusesAProfileWhoseRequestersDoNotListAcme) {
+  const auto a = account();
+  // Named in the order (draft-aaron-acme-profiles): not offered.
+  auto named = refused(service_.new_order(a, {{"identifiers", identifiers({"www.example.test"})}, {"profile", "closed"}}));
+  EXPECT_EQ(named.type, "invalidProfile");
+  EXPECT_NE(named.detail.find("web, device"), std::string::npos) << "names what is offered: " << named.detail;
+  // Nor as the configured default (the appliance's config refuses that at start; the order still may not).
   auto config = config_with();
   config.profile = "closed";
   AcmeService closed(config, ca_, *ledger_, watcher_, clock_);
+  EXPECT_EQ(refused(closed.new_order(a, {{"identifiers", identifiers({"www.example.test"})}})).type, "invalidProfile");
+  EXPECT_TRUE(service_.order_ids(a).empty());
+}
+
+TEST_F(AcmeServiceTest, IssuesUnderTheProfileAnOrderNamesAndOffersOnlyAcmeProfiles) {
+  std::vector<std::string> offered;
+  for (const auto* p : signer::acme_orderable_profiles(ca_.profiles())) offered.push_back(p->name);
+  EXPECT_EQ(offered, (std::vector<std::string>{"web", "device"}));
+  EXPECT_EQ(signer::describe_profile(device_profile()), "7 days; client_auth; DNS names under example.test");
+
   const auto a = account();
-  auto p = refused(closed.new_order(a, {{"identifiers", json::array({{{"type", "dns"}, {"value", "www.example.test"}}})}}));
-  EXPECT_EQ(p.type, "unauthorized");
-  EXPECT_NE(p.detail.find("closed"), std::string::npos) << p.detail;
-  EXPECT_TRUE(closed.order_ids(a).empty());
+  const auto device = issued_for(a, {"dev1.example.test"}, {{"profile", "device"}});
+  EXPECT_EQ(device.record.profile, "device");
+  EXPECT_GE(device.record.not_after - device.record.not_before, 7 * 86400);
+  EXPECT_LT(device.record.not_after - device.record.not_before, 8 * 86400) << "the device profile's week, not web's 30 days";
+  EXPECT_EQ(ledger_->acme().order_for_certificate(device.record.serial)->profile, "device");
+  // Without a name, acme.profile.
+  EXPECT_EQ(issued_for(a, {"www.example.test"}).record.profile, "web");
+  // A name that is not a string is malformed, not the default.
+  EXPECT_EQ(refused(service_.new_order(a, {{"identifiers", identifiers({"x.example.test"})}, {"profile", 7}})).type,
+            "malformed");
+  EXPECT_EQ(service_.order_ids(a).size(), 2u);
+}
+
+TEST_F(AcmeServiceTest, SuggestsARenewalWindowInsideTheLifeAndAtOnceAfterRevocation) {
+  const auto a = account();
+  const auto entry = issued_for(a, {"www.example.test"});
+  const std::string id = cert_id(entry);
+  auto s = ok(service_.renewal_info(id));
+  const std::int64_t life = entry.record.not_after - entry.record.not_before;
+  EXPECT_EQ(s.start, entry.record.not_before + life * 2 / 3);
+  EXPECT_EQ(s.end, entry.record.not_before + life * 5 / 6);
+  EXPECT_GT(s.retry_after, 0);
+
+  auto owner_key = service_.account_key(a.id);
+  ok(service_.revoke(a, *owner_key, {{"certificate", base64url_encode(std::span<const unsigned char>(entry.der))}}));
+  s = ok(service_.renewal_info(id));
+  EXPECT_LT(s.end, signer::unix_seconds(clock_.now())) << "revoked: renew now";
+
+  EXPECT_EQ(refused(service_.renewal_info("not-a-cert-id")).status, 400u);
+  // A well-formed certID this CA never issued: 404.
+  auto unknown = refused(service_.renewal_info(id.substr(0, id.find('.')) + ".AQ"));
+  EXPECT_EQ(unknown.status, 404u);
+}
+
+TEST_F(AcmeServiceTest, AnOrderReplacesOnlyItsAccountsCertificateAndOnlyOnce) {
+  const auto a = account();
+  const auto old = issued_for(a, {"www.example.test"});
+  const std::string id = cert_id(old);
+
+  // Another account may not claim to replace it; nor may an order with no name in common, or a certID for nothing.
+  const auto other = account();
+  auto stolen = refused(service_.new_order(other, {{"identifiers", identifiers({"www.example.test"})}, {"replaces", id}}));
+  EXPECT_EQ(stolen.type, "unauthorized");
+  EXPECT_EQ(stolen.status, 403u);
+  EXPECT_EQ(refused(service_.new_order(a, {{"identifiers", identifiers({"mail.example.test"})}, {"replaces", id}})).type,
+            "malformed");
+  EXPECT_EQ(refused(service_.new_order(a, {{"identifiers", identifiers({"www.example.test"})},
+                                           {"replaces", id.substr(0, id.find('.')) + ".AQ"}})).type,
+            "malformed");
+  EXPECT_EQ(refused(service_.new_order(a, {{"identifiers", identifiers({"www.example.test"})}, {"replaces", 1}})).type,
+            "malformed");
+  EXPECT_TRUE(service_.order_ids(other).empty());
+
+  // The owner's replacement: the order says what it replaces, and once valid the certificate counts as replaced.
+  const auto renewed = issued_for(a, {"www.example.test"}, {{"replaces", id}});
+  const auto order = ledger_->acme().order_for_certificate(renewed.record.serial);
+  EXPECT_EQ(order->replaces, id);
+  EXPECT_TRUE(ledger_->acme().replaced(id));
+  auto again = refused(service_.new_order(a, {{"identifiers", identifiers({"www.example.test"})}, {"replaces", id}}));
+  EXPECT_EQ(again.type, "alreadyReplaced");
+  EXPECT_EQ(again.status, 409u);
+  EXPECT_EQ(service_.order_ids(a).size(), 2u);
 }
 
 TEST_F(AcmeServiceTest, RefusesFinalizeBeforeTheOrderIsReadyAndIssuesNothing) {

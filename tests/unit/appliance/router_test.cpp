@@ -97,6 +97,32 @@ TEST_F(RouterTest, AnswersAPathThatIsNotUtf8With404AndAJsonBody) {
   EXPECT_EQ(body["message"], "no route for /est/\ufffd\ufffd(") << "bytes that are not UTF-8 become U+FFFD";
 }
 
+// ACME answers its own unknown paths and wrong methods (a problem document
+// with a nonce); the router's own answers stay for everything else.
+TEST_F(RouterTest, HandsUnroutedPathsUnderAFallbackPrefixToItsFallback) {
+  router_.add(http::verb::post, "/acme/order/{id}", Listeners::https, Access::open, record("order"));
+  unsigned status = 0;
+  std::string allow;
+  router_.add_fallback("/acme/", Listeners::https, [&](const ExchangePtr& ex, unsigned s, const std::string& a) {
+    status = s;
+    allow = a;
+    ex->finish(299, "", "text/plain");
+  });
+  EXPECT_EQ(route(http::verb::get, "/acme/order/1", true).result_int(), 299);
+  EXPECT_EQ(status, 405u);
+  EXPECT_EQ(allow, "POST");
+  EXPECT_EQ(route(http::verb::post, "/acme/nothing", true).result_int(), 299);
+  EXPECT_EQ(status, 404u);
+  EXPECT_EQ(label_, "unmatched");
+  EXPECT_TRUE(handled_.empty());
+  // Routed requests never reach it; other prefixes and the plain listener keep the router's answers.
+  status = 0;
+  EXPECT_EQ(route(http::verb::post, "/acme/order/1", true).result_int(), 200);
+  EXPECT_EQ(route(http::verb::get, "/nothing", true).result_int(), 404);
+  EXPECT_EQ(route(http::verb::get, "/acme/nothing", false).result_int(), 404);
+  EXPECT_EQ(status, 0u);
+}
+
 TEST_F(RouterTest, ServesEachRouteOnItsListenerOnly) {
   const auto plain = route(http::verb::get, "/api/v1/certificates/01", false);
   EXPECT_EQ(plain.result_int(), 404);

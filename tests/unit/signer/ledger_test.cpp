@@ -332,17 +332,17 @@ TEST_F(LedgerTest, KeepsEverythingAcrossCloseAndReopen) {
   EXPECT_EQ(all[2].record.sans, record_for(kIssuerB, "03").sans);
   // Uniqueness holds across the reopen as well.
   EXPECT_THROW(ledger->record_pending(record_for(kIssuerA, "01")), DuplicateSerial);
-  EXPECT_EQ(schema_version_of(db_path()), 3);
+  EXPECT_EQ(schema_version_of(db_path()), 4);
 }
 
-TEST_F(LedgerTest, CreatesTheFileAtSchemaVersionThree) {
+TEST_F(LedgerTest, CreatesTheFileAtSchemaVersionFour) {
   ASSERT_FALSE(std::filesystem::exists(db_path()));
   auto ledger = open_sqlite_ledger(db_path());
   EXPECT_TRUE(std::filesystem::exists(db_path()));
-  EXPECT_EQ(schema_version_of(db_path()), 3);
-  EXPECT_EQ(ledger_schema::kSchemaVersion, 3);
+  EXPECT_EQ(schema_version_of(db_path()), 4);
+  EXPECT_EQ(ledger_schema::kSchemaVersion, 4);
   RawConnection raw(db_path());
-  EXPECT_EQ(raw.text("PRAGMA user_version"), "3");
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "4");
   EXPECT_EQ(raw.text("SELECT count(*) FROM crl_numbers"), "0");
   EXPECT_EQ(raw.text("SELECT count(*) FROM acme_orders"), "0");
 }
@@ -362,7 +362,7 @@ TEST_F(LedgerTest, MigratesAVersionOneDatabaseKeepingItsEntries) {
     ASSERT_EQ(raw.text("SELECT count(*) FROM sqlite_schema WHERE name = 'crl_numbers'"), "0");
   }
   auto ledger = open_sqlite_ledger(db_path());
-  EXPECT_EQ(schema_version_of(db_path()), 3);
+  EXPECT_EQ(schema_version_of(db_path()), 4);
   auto entry = ledger->find(kIssuerA, "01");
   ASSERT_TRUE(entry);
   EXPECT_EQ(entry->status, CertificateStatus::issued);
@@ -370,7 +370,36 @@ TEST_F(LedgerTest, MigratesAVersionOneDatabaseKeepingItsEntries) {
   EXPECT_EQ(ledger->revoke(kIssuerA, "01", RevocationReason::superseded, 1767225600).result, RevokeOutcome::Result::revoked);
   EXPECT_EQ(ledger->next_crl_number(kIssuerA), 1);
   RawConnection raw(db_path());
-  EXPECT_EQ(raw.text("PRAGMA user_version"), "3");
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "4");
+}
+
+// Version 4 adds the certificate an ACME order replaces (RFC 9773): a version-3
+// file's orders stay, replacing nothing.
+TEST_F(LedgerTest, MigratesAVersionThreeDatabaseKeepingItsAcmeOrders) {
+  {
+    auto ledger = open_sqlite_ledger(db_path());
+    auto& acme = ledger->acme();
+    acme.create_account({"a1", "thumb", "{}", AcmeAccountStatus::valid, {}, "", 1});
+    AcmeOrder order;
+    order.id = "o1";
+    order.account_id = "a1";
+    order.identifiers = {{AcmeIdentifierType::dns, "www.example.test"}};
+    order.profile = "web";
+    order.expires = 4000000000;
+    order.created_at = 1;
+    acme.create_order(order, {}, 1);
+  }
+  {
+    RawConnection raw(db_path());
+    raw.exec("DROP INDEX acme_orders_replaces; ALTER TABLE acme_orders DROP COLUMN replaces; PRAGMA user_version = 3");
+  }
+  auto ledger = open_sqlite_ledger(db_path());
+  EXPECT_EQ(schema_version_of(db_path()), 4);
+  auto order = ledger->acme().order("o1");
+  ASSERT_TRUE(order);
+  EXPECT_EQ(order->identifiers.front().value, "www.example.test");
+  EXPECT_TRUE(order->replaces.empty());
+  EXPECT_FALSE(ledger->acme().replaced("anything"));
 }
 
 TEST_F(LedgerTest, RevokesAnIssuedCertificateDurablyWithTimeAndReason) {
@@ -561,18 +590,18 @@ TEST_F(LedgerTest, RefusesADatabaseWithANewerSchemaAndLeavesItAlone) {
   open_sqlite_ledger(db_path())->record_pending(record_for(kIssuerA, "01"));
   {
     RawConnection raw(db_path());
-    raw.exec("PRAGMA user_version = 4");
+    raw.exec("PRAGMA user_version = 5");
   }
   try {
     open_sqlite_ledger(db_path());
     FAIL() << "a newer schema was accepted";
   } catch (const LedgerError& e) {
     const std::string what = e.what();
-    EXPECT_NE(what.find("schema version 4"), std::string::npos) << what;
+    EXPECT_NE(what.find("schema version 5"), std::string::npos) << what;
     EXPECT_NE(what.find("newer"), std::string::npos) << what;
   }
   RawConnection raw(db_path());
-  EXPECT_EQ(raw.text("PRAGMA user_version"), "4");
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "5");
   EXPECT_EQ(raw.text("SELECT count(*) FROM certificates"), "1");
 }
 
@@ -676,7 +705,7 @@ TEST_F(LedgerTest, ReadsDoNotWaitForAnotherProcessesWriteTransaction) {
   EXPECT_EQ(ledger->list("").size(), 1u);
   EXPECT_TRUE(ledger->find(kIssuerA, "01"));
   EXPECT_EQ(ledger->revocation_version(kIssuerA), (RevocationVersion{0, 0}));
-  EXPECT_EQ(schema_version_of(db_path()), 3);
+  EXPECT_EQ(schema_version_of(db_path()), 4);
   // Well under the busy timeout (5 s) the reads would otherwise wait out.
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
   other.exec("ROLLBACK");
@@ -722,7 +751,7 @@ TEST_F(LedgerTest, OpensOneNewFileFromSeveralPlacesAtOnce) {
   for (auto& th : threads) th.join();
   for (int i = 0; i < kOpeners; ++i) {
     ASSERT_TRUE(ledgers[i]) << errors[i];
-    EXPECT_EQ(schema_version_of(db_path()), 3);
+    EXPECT_EQ(schema_version_of(db_path()), 4);
   }
   ledgers[0]->record_pending(record_for(kIssuerA, "01"));
   EXPECT_TRUE(ledgers[kOpeners - 1]->find(kIssuerA, "01"));

@@ -12,6 +12,7 @@
 #include "hsmca/signer/acme_store.hpp"
 #include "hsmca/signer/authorization.hpp"
 #include "hsmca/signer/leaf.hpp"
+#include "hsmca/signer/ledger.hpp"
 #include "hsmca/signer/outcome.hpp"
 #include "hsmca/signer/profile.hpp"
 
@@ -37,6 +38,15 @@ struct AcmeOrderDecision {
 
 inline constexpr std::size_t kMaxAcmeIdentifiers = 100;
 
+// The profiles an ACME account may order, in the CA file's order: those whose
+// requesters list `acme` (authorize_profile with acme_caller). The
+// directory's meta.profiles and what newOrder's "profile" may name
+// (draft-aaron-acme-profiles).
+std::vector<const Profile*> acme_orderable_profiles(const std::vector<Profile>& profiles);
+// A profile in one line, for meta.profiles: "90 days; server_auth; DNS names
+// under example.test, wildcards".
+std::string describe_profile(const Profile& profile);
+
 // newOrder under `profile` for the account.
 AcmeOrderDecision decide_acme_order(const Profile& profile, const std::string& account_id,
                                     const std::vector<AcmeIdentifier>& requested);
@@ -45,6 +55,17 @@ AcmeOrderDecision decide_acme_order(const Profile& profile, const std::string& a
 // prepare made, CN included) must be exactly the order's identifiers.
 // Rejection "bad_csr" naming the extra or missing names otherwise.
 std::optional<Rejection> check_acme_csr_names(const LeafPlan& plan, const std::vector<AcmeIdentifier>& identifiers);
+
+// RFC 9773 5: may the account's new order for `identifiers` replace the
+// certificate `cert_id` names (`replaced`: its ledger entry, when there is
+// one)? Only a certificate the same account ordered, issued (revoked counts:
+// it needs replacing most), sharing an identifier with the new order, and not
+// already replaced by a valid order. Rejections: "not_found",
+// "unauthorized", "malformed" (no identifier in common), "already_replaced".
+std::optional<Rejection> check_acme_replacement(const AcmeStore& store, const std::string& cert_id,
+                                                const std::optional<LedgerEntry>& replaced,
+                                                const std::string& account_id,
+                                                const std::vector<AcmeIdentifier>& identifiers);
 
 // RFC 8555 7.6: who may revoke a certificate over ACME. `account_id` is the
 // account that signed the request (kid), when it did; `signed_by_certificate_key`
