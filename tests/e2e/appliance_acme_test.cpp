@@ -4,6 +4,8 @@
 // asks acme.validation.dns_server, never /etc/hosts).
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <ctime>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -112,6 +114,52 @@ class ApplianceAcmeTest : public ApplianceFixture {
 
   std::string log_of(const ProcessResult& r) { return r.out + r.err; }
 
+  // RFC 9773 4.1's certID of a PEM certificate, from what openssl prints of it.
+  std::string cert_id_of(const fs::path& pem) {
+    auto aki = openssl({"x509", "-in", pem.string(), "-noout", "-ext", "authorityKeyIdentifier"});
+    EXPECT_EQ(aki.exit_code, 0) << aki.err;
+    std::string key_id = aki.out.substr(aki.out.find('\n') + 1);
+    std::string serial = serial_of(pem);
+    if (serial.size() % 2 != 0) serial = "0" + serial;
+    const auto bytes = [](const std::string& hex) {
+      std::vector<unsigned char> out;
+      for (std::size_t i = 0; i + 1 < hex.size(); ++i) {
+        if (!std::isxdigit(static_cast<unsigned char>(hex[i]))) continue;
+        out.push_back(static_cast<unsigned char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+        ++i;
+      }
+      return out;
+    };
+    auto serial_octets = bytes(serial);
+    if (serial_octets.front() >= 0x80) serial_octets.insert(serial_octets.begin(), 0);  // DER: positive
+    return appliance::acme::base64url_encode(bytes(key_id)) + "." + appliance::acme::base64url_encode(serial_octets);
+  }
+  // What GET renewalInfo/{certID} answers, and the window's ends in unix seconds.
+  struct Window {
+    int status = 0;
+    std::int64_t start = 0, end = 0, retry_after = 0;
+  };
+  Window renewal_info(const fs::path& pem) {
+    auto a = raw({url("/acme/renewal-info/" + cert_id_of(pem))});
+    Window w{a.status};
+    if (a.status != 200) return w;
+    const auto body = nlohmann::json::parse(a.body);
+    w.start = unix_time(body["suggestedWindow"]["start"].get<std::string>());
+    w.end = unix_time(body["suggestedWindow"]["end"].get<std::string>());
+    w.retry_after = std::stoll(a.header("Retry-After"));
+    return w;
+  }
+  // Seconds since the epoch of an RFC 3339 UTC time, read by date(1).
+  std::int64_t unix_time(const std::string& rfc3339) {
+    auto r = run_process({"date", "-u", "-d", rfc3339, "+%s"});
+    EXPECT_EQ(r.exit_code, 0) << rfc3339 << r.err;
+    return std::stoll(r.out);
+  }
+  std::int64_t not_after_of(const fs::path& pem) {
+    auto r = openssl({"x509", "-in", pem.string(), "-noout", "-enddate"});
+    return unix_time(r.out.substr(r.out.find('=') + 1));
+  }
+
   struct Answer {
     int status = 0;
     std::string headers, body;
@@ -193,6 +241,16 @@ TEST_F(ApplianceAcmeTest, CertbotObtainsRenewsAndRevokesACertificateWithHttp01) 
   EXPECT_EQ(keys[0]["status"], "bound");
   EXPECT_EQ("acme:" + keys[0]["account"].get<std::string>(), requester);
 
+  // Renewal information (RFC 9773), for a certID worked out from what openssl reads in the certificate:
+  // a window in the later part of its life, and when to ask again.
+  const std::int64_t now = std::time(nullptr);
+  const auto window = renewal_info(live / "cert.pem");
+  ASSERT_EQ(window.status, 200);
+  EXPECT_GT(window.start, now + 45 * 86400) << "90 days: not before day 60";
+  EXPECT_GT(window.end, window.start);
+  EXPECT_LT(window.end, not_after_of(live / "cert.pem") - 10 * 86400);
+  EXPECT_GT(window.retry_after, 0);
+
   // Renewal: a new order by the same account, a new certificate.
   auto renewed = certbot({"renew", "--force-renewal"});
   ASSERT_EQ(renewed.exit_code, 0) << log_of(renewed) << "\n" << read_file(log_);
@@ -216,6 +274,10 @@ TEST_F(ApplianceAcmeTest, CertbotObtainsRenewsAndRevokesACertificateWithHttp01) 
                        "-url", plain_url("/ocsp"), "-CAfile", (dir_ / "root.crt").string(), "-VAfile",
                        (dir_ / "issuing.crt").string()});
   EXPECT_NE(ocsp.out.find(": revoked"), std::string::npos) << ocsp.out << ocsp.err;
+  // Renewal information now says: renew at once (a window in the past).
+  const auto urgent = renewal_info(live / "cert.pem");
+  ASSERT_EQ(urgent.status, 200);
+  EXPECT_LT(urgent.end, std::time(nullptr));
   // The first certificate was not touched.
   EXPECT_EQ(ledger_entry(first_serial)["status"], "issued");
 }
@@ -309,6 +371,29 @@ TEST_F(ApplianceAcmeTest, RefusesAReplayedNonceAndAJwsForAnotherUrl) {
                          make_jws(key, kid_header(fresh_nonce(), kid + "/orders"), ""));
   ASSERT_EQ(orders.status, 200) << orders.body;
   EXPECT_TRUE(nlohmann::json::parse(orders.body)["orders"].empty()) << orders.body;
+
+  // The directory offers its profiles and renewal information; an order may name only an offered profile.
+  auto dir = raw({url("/acme/directory")});
+  ASSERT_EQ(dir.status, 200) << dir.body;
+  const auto directory_json = nlohmann::json::parse(dir.body);
+  EXPECT_EQ(directory_json["renewalInfo"], url("/acme/renewal-info"));
+  EXPECT_TRUE(directory_json["meta"]["profiles"].contains("web")) << dir.body;
+  EXPECT_FALSE(directory_json["meta"]["profiles"].contains("server")) << "its requesters do not list acme";
+  const std::string named = R"({"identifiers": [{"type": "dns", "value": "www.example.test"}], "profile": "server"})";
+  auto unoffered = post_jws("/acme/new-order", make_jws(key, kid_header(fresh_nonce(), url("/acme/new-order")), named));
+  EXPECT_EQ(unoffered.status, 400);
+  EXPECT_EQ(nlohmann::json::parse(unoffered.body)["type"], "urn:ietf:params:acme:error:invalidProfile") << unoffered.body;
+
+  // What no resource answers is still ACME's: a problem document with a nonce.
+  auto nowhere = raw({url("/acme/no-such-thing")});
+  EXPECT_EQ(nowhere.status, 404);
+  EXPECT_EQ(nowhere.header("Content-Type"), "application/problem+json");
+  EXPECT_FALSE(nowhere.header("Replay-Nonce").empty()) << nowhere.headers;
+  auto as_get = raw({url("/acme/order/0123")});
+  EXPECT_EQ(as_get.status, 405) << "RFC 8555 6.3: POST-as-GET, not GET";
+  EXPECT_EQ(as_get.header("Allow"), "POST");
+  EXPECT_FALSE(as_get.header("Replay-Nonce").empty()) << as_get.headers;
+  EXPECT_EQ(raw({url("/acme/renewal-info/not-a-cert-id")}).status, 400);
 }
 
 class ApplianceAcmeLegoTest : public ApplianceAcmeTest {
