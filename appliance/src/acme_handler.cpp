@@ -31,6 +31,10 @@ std::string origin_of(const Request& req) {
 
 std::string rfc3339(std::int64_t t) { return signer::rfc3339(t); }
 
+// A body may echo a client's bytes (a path, a profile's name): what is not
+// UTF-8 becomes U+FFFD, never an exception and a 500.
+std::string body_of(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 unsigned status_of(acme::JwsProblem p) {
   switch (p) {
     case acme::JwsProblem::unauthorized: return 403;
@@ -66,7 +70,7 @@ void AcmeHandler::answer(const ExchangePtr& ex, unsigned status, const std::stri
   Response res = ex->response(static_cast<http::status>(status));
   res.set(http::field::content_type, "application/json");
   if (!location.empty()) res.set(http::field::location, location);
-  res.body() = body.dump();
+  res.body() = body_of(body);
   finish(ex, std::move(res), base);
 }
 
@@ -74,7 +78,7 @@ void AcmeHandler::answer_problem(const ExchangePtr& ex, const std::string& base,
   Response res = ex->response(static_cast<http::status>(problem.status));
   res.set(http::field::content_type, "application/problem+json");
   if (problem.retry_after > 0) res.set(http::field::retry_after, std::to_string(problem.retry_after));
-  res.body() = problem.document().dump();
+  res.body() = body_of(problem.document());
   finish(ex, std::move(res), base);
 }
 
@@ -85,7 +89,7 @@ void AcmeHandler::directory(const ExchangePtr& ex) {
   const auto& cfg = service_.config();
   // draft-aaron-acme-profiles: what newOrder's "profile" may name; without one, acme.profile.
   json profiles = json::object();
-  for (const auto* profile : signer::acme_orderable_profiles(state_.issuing.ca().profiles())) {
+  for (const auto* profile : signer::acme_orderable_profiles(state_.issuing.ca().profiles(), cfg.profiles)) {
     profiles[profile->name] = signer::describe_profile(*profile) + (profile->name == cfg.profile ? " (default)" : "");
   }
   answer(ex, 200, base,
@@ -110,7 +114,7 @@ void AcmeHandler::renewal_info(const ExchangePtr& ex, const std::string& cert_id
       res.set(http::field::content_type, "application/json");
       // RFC 9773 4.3: when to ask again.
       res.set(http::field::retry_after, std::to_string(s.retry_after));
-      res.body() = json{{"suggestedWindow", {{"start", rfc3339(s.start)}, {"end", rfc3339(s.end)}}}}.dump();
+      res.body() = body_of(json{{"suggestedWindow", {{"start", rfc3339(s.start)}, {"end", rfc3339(s.end)}}}});
       finish(ex, std::move(res), base);
     } catch (const std::exception& e) {
       answer_failure(ex, base, e);
@@ -129,7 +133,7 @@ void AcmeHandler::unrouted(const ExchangePtr& ex, unsigned status, const std::st
     Response res = ex->response(http::status::method_not_allowed);
     res.set(http::field::allow, allow);
     res.set(http::field::content_type, "application/problem+json");
-    res.body() = p.document().dump();
+    res.body() = body_of(p.document());
     return finish(ex, std::move(res), base);
   }
   p.detail = "no ACME resource " + std::string(target.substr(0, std::min<std::size_t>(target.find('?'), 128)));
@@ -251,7 +255,7 @@ void AcmeHandler::run_post(const ExchangePtr& ex, Resource resource, const std::
       res.set(http::field::content_type, "application/json");
       // RFC 8555 7.4: a client polls a processing order after Retry-After.
       if (o.status == signer::AcmeOrderStatus::processing) res.set(http::field::retry_after, "1");
-      res.body() = order_json(o, base).dump();
+      res.body() = body_of(order_json(o, base));
       return finish(ex, std::move(res), base);
     }
     case Resource::finalize: {
@@ -274,7 +278,7 @@ void AcmeHandler::run_post(const ExchangePtr& ex, Resource resource, const std::
       Response res = ex->response(http::status::ok);
       res.set(http::field::content_type, "application/json");
       res.insert(http::field::link, "<" + p + "/authz/" + c.authz_id + ">;rel=\"up\"");
-      res.body() = challenge_json(c, base).dump();
+      res.body() = body_of(challenge_json(c, base));
       return finish(ex, std::move(res), base);
     }
     case Resource::certificate: {

@@ -59,7 +59,9 @@ std::optional<Problem> read_contact(const json& payload, std::vector<std::string
 }
 
 std::string problem_json(const std::string& type, const std::string& detail) {
-  return json{{"type", "urn:ietf:params:acme:error:" + type}, {"detail", detail}}.dump();
+  // A detail may echo a client's bytes: what is not UTF-8 becomes U+FFFD, never an exception.
+  return json{{"type", "urn:ietf:params:acme:error:" + type}, {"detail", detail}}.dump(-1, ' ', false,
+                                                                                      json::error_handler_t::replace);
 }
 
 }  // namespace
@@ -226,7 +228,7 @@ Result<AcmeOrder> AcmeService::new_order(const AcmeAccount& account, const json&
   }
   const signer::Profile* profile = nullptr;
   std::string offered;
-  for (const auto* p : signer::acme_orderable_profiles(ca_.profiles())) {
+  for (const auto* p : signer::acme_orderable_profiles(ca_.profiles(), config_.profiles)) {
     if (p->name == profile_name) profile = p;
     offered += (offered.empty() ? "" : ", ") + p->name;
   }
@@ -238,6 +240,7 @@ Result<AcmeOrder> AcmeService::new_order(const AcmeAccount& account, const json&
   if (payload.contains("replaces")) {
     if (!payload["replaces"].is_string()) return refusal("malformed", "\"replaces\" must be a certID (RFC 9773 4.1)");
     replaces = payload["replaces"].get<std::string>();
+    if (replaces.empty()) return refusal("malformed", "\"replaces\" is empty; leave it out when the order replaces nothing");
   }
   auto decision = signer::decide_acme_order(*profile, account.id, requested);
   if (decision.refused) {
@@ -261,7 +264,7 @@ Result<AcmeOrder> AcmeService::new_order(const AcmeAccount& account, const json&
     const auto id = parse_cert_id(replaces);
     if (!id) return refusal("malformed", "\"replaces\" is not a certID (RFC 9773 4.1: base64url AKI \".\" base64url serial)");
     if (auto refused = signer::check_acme_replacement(store_, replaces, ledger_.find(id->issuer_id, id->serial),
-                                                      account.id, decision.identifiers)) {
+                                                      account.id, decision.identifiers, now())) {
       if (refused->code == "already_replaced") return refusal("alreadyReplaced", refused->message, 409);
       if (refused->code == "unauthorized") return refusal("unauthorized", refused->message, 403);
       return refusal("malformed", refused->message);
@@ -460,19 +463,19 @@ Result<signer::RenewalSuggestion> AcmeService::renewal_info(const std::string& c
     return refusal("malformed", "\"" + cert_id.substr(0, 64) +
                                     "\" is not a certID (RFC 9773 4.1: base64url AKI \".\" base64url serial)");
   }
+  // Certificates ordered over ACME only: what an ACME client asks about. Of
+  // the others (EST, the JSON API, admin client certificates) an
+  // unauthenticated caller learns nothing here, not even their validity.
   const auto entry = ledger_.find(id->issuer_id, id->serial);
   if (!entry || (entry->status != signer::CertificateStatus::issued &&
-                 entry->status != signer::CertificateStatus::revoked)) {
-    return refusal("malformed", "no certificate " + id->serial + " issued under key " + id->issuer_id, 404);
+                 entry->status != signer::CertificateStatus::revoked) ||
+      !store_.order_for_certificate(id->serial)) {
+    return refusal("malformed", "no certificate " + id->serial + " ordered over ACME under key " + id->issuer_id, 404);
   }
   signer::IssuerStanding issuer;
   issuer.current = id->issuer_id == ca_.issuer_id();
   if (issuer.current) issuer.not_after = signer::unix_seconds(X509_get0_notAfter(ca_.issuer_certificate()));
-  auto suggestion = signer::suggest_renewal(*entry, issuer, now());
-  if (!suggestion.reason.empty()) {
-    log_line({{"event", "acme_renewal_suggested"}, {"serial", id->serial}, {"reason", suggestion.reason}});
-  }
-  return suggestion;
+  return signer::suggest_renewal(*entry, issuer, now());
 }
 
 Result<std::monostate> AcmeService::revoke(const std::optional<AcmeAccount>& account, const Jwk& signer_key,

@@ -161,6 +161,14 @@ Authorizer Authorizer::from(const ApplianceConfig& config, const std::vector<sig
     if (!a.issuer_name_) throw signer::OpenSslError("X509_NAME_dup");
   }
   if (trusts_this_ca(config.client_ca, ca_certificates)) {
+    // Whoever passes one ACME challenge would hold a client certificate this
+    // appliance trusts, and with it whatever "*" grants.
+    if (config.acme && !config.acme->client_certificates.empty()) {
+      throw ConfigError("appliance.acme: profile '" + config.acme->client_certificates.front() +
+                        "' gives client_auth certificates over ACME, and client_ca trusts this CA, so any ACME "
+                        "account could authenticate here with one; offer ACME only server profiles, or trust "
+                        "another CA for client certificates");
+    }
     for (const auto& [role, names] : config.roles) {
       for (const auto& n : names) {
         if (n == "*" || n.starts_with("sha256:") || n.starts_with("user:")) continue;

@@ -153,6 +153,7 @@ void read_auth(StrictMap m, const fs::path& base, ApplianceConfig& c) {
 AcmeConfig read_acme(StrictMap m, const signer::CaConfig& ca) {
   AcmeConfig a;
   const auto profile = m.optional_string("profile");
+  auto profiles = m.optional_string_list("profiles");
   const auto eab = m.optional_string("external_account_binding");
   auto validation = m.optional_map("validation");
   if (auto v = m.optional_integer("order_lifetime_hours", 1, 24 * 30)) a.order_lifetime_hours = static_cast<int>(*v);
@@ -166,16 +167,28 @@ AcmeConfig read_acme(StrictMap m, const signer::CaConfig& ca) {
   }
   m.finish();
   a.profile = required(m, "profile", profile);
-  const signer::Profile* p = ca.profile(a.profile);
-  if (p == nullptr) {
-    throw ConfigError(m.path_of("profile") + ": '" + a.profile + "' is not a profile of the CA file (" +
-                      ca.profile_names() + ")");
+  // Default deny: only what the operator offers here, and only profiles that grant the role acme.
+  a.profiles = profiles.empty() ? std::vector<std::string>{a.profile} : profiles;
+  if (std::find(a.profiles.begin(), a.profiles.end(), a.profile) == a.profiles.end()) {
+    throw ConfigError(m.path_of("profile") + ": '" + a.profile + "' is not among " + m.path_of("profiles") +
+                      "; the default profile must be one of those offered");
   }
-  if (std::find(p->requesters.begin(), p->requesters.end(), signer::kRoleAcme) == p->requesters.end()) {
-    // Default deny: ACME accounts act under the role acme, which the profile must grant.
-    throw ConfigError(m.path_of("profile") + ": profile '" + a.profile +
-                      "' does not list acme among its requesters; add it (requesters: [acme]) to let ACME "
-                      "accounts order it");
+  for (const auto& name : a.profiles) {
+    const std::string where = m.path_of(profiles.empty() ? "profile" : "profiles");
+    const signer::Profile* p = ca.profile(name);
+    if (p == nullptr) {
+      throw ConfigError(where + ": '" + name + "' is not a profile of the CA file (" + ca.profile_names() + ")");
+    }
+    if (std::find(p->requesters.begin(), p->requesters.end(), signer::kRoleAcme) == p->requesters.end()) {
+      // ACME accounts act under the role acme, which the profile must grant.
+      throw ConfigError(where + ": profile '" + name +
+                        "' does not list acme among its requesters; add it (requesters: [acme]) to let ACME "
+                        "accounts order it");
+    }
+    const auto& ekus = p->extended_key_usage;
+    if (std::find(ekus.begin(), ekus.end(), signer::ExtendedKeyUsage::client_auth) != ekus.end()) {
+      a.client_certificates.push_back(name);
+    }
   }
   if (eab) {
     if (*eab == "true") {

@@ -73,11 +73,13 @@ std::optional<Rejection> check_acme_csr_names(const LeafPlan& plan, const std::v
   return Rejection{"bad_csr", message};
 }
 
-std::vector<const Profile*> acme_orderable_profiles(const std::vector<Profile>& profiles) {
+std::vector<const Profile*> acme_orderable_profiles(const std::vector<Profile>& profiles,
+                                                    const std::vector<std::string>& offered) {
   std::vector<const Profile*> out;
   const Caller acme = acme_caller("");
   for (const auto& p : profiles) {
-    if (!authorize_profile(p, acme)) out.push_back(&p);
+    const bool listed = std::find(offered.begin(), offered.end(), p.name) != offered.end();
+    if (listed && !authorize_profile(p, acme)) out.push_back(&p);
   }
   return out;
 }
@@ -87,19 +89,13 @@ std::string describe_profile(const Profile& profile) {
   std::string ekus;
   for (auto eku : profile.extended_key_usage) ekus += (ekus.empty() ? "" : ", ") + std::string(eku_name(eku));
   if (!ekus.empty()) out += "; " + ekus;
-  const auto& names = profile.names;
-  if (!names.restricted) return out + "; any name";
-  std::string dns;
-  for (const auto& d : names.dns) dns += (dns.empty() ? "" : ", ") + d;
-  if (!dns.empty()) out += "; DNS names under " + dns + (names.wildcards ? ", wildcards" : "");
-  if (!names.ip.empty()) out += "; IP addresses in " + std::to_string(names.ip.size()) + " range(s)";
   return out;
 }
 
 std::optional<Rejection> check_acme_replacement(const AcmeStore& store, const std::string& cert_id,
                                                 const std::optional<LedgerEntry>& replaced,
                                                 const std::string& account_id,
-                                                const std::vector<AcmeIdentifier>& identifiers) {
+                                                const std::vector<AcmeIdentifier>& identifiers, std::int64_t now) {
   const bool issued = replaced && (replaced->status == CertificateStatus::issued ||
                                    replaced->status == CertificateStatus::revoked);
   if (!issued) return Rejection{"not_found", "\"replaces\" names no certificate this CA issued (" + cert_id + ")"};
@@ -115,7 +111,7 @@ std::optional<Rejection> check_acme_replacement(const AcmeStore& store, const st
     return Rejection{"malformed", "the order shares no identifier with certificate " + replaced->record.serial +
                                       ", which it says it replaces"};
   }
-  if (store.replaced(cert_id)) {
+  if (store.replaced(cert_id, now)) {
     return Rejection{"already_replaced", "certificate " + replaced->record.serial + " was already replaced by another order"};
   }
   return std::nullopt;

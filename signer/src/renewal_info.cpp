@@ -7,6 +7,7 @@ namespace {
 
 constexpr std::int64_t kMinRetry = 60;
 constexpr std::int64_t kMaxRetry = 6 * 3600;
+constexpr std::int64_t kWeek = 7 * 86400;
 
 // A window wholly in the past: RFC 9773 4.2, the client renews at once.
 RenewalSuggestion now_please(std::int64_t now, std::string reason) {
@@ -17,7 +18,13 @@ RenewalSuggestion now_please(std::int64_t now, std::string reason) {
 
 RenewalSuggestion suggest_renewal(const LedgerEntry& entry, const IssuerStanding& issuer, std::int64_t now) {
   if (entry.status == CertificateStatus::revoked) return now_please(now, "revoked");
-  if (!issuer.current) return now_please(now, "issued by a key the CA no longer signs with");
+  if (!issuer.current && entry.record.not_after > now) {
+    // Not urgent, but soon: spread over a third of what is left (an hour to
+    // a week), so that a rollover does not bring every client back at once.
+    const std::int64_t spread = std::clamp<std::int64_t>((entry.record.not_after - now) / 3, 3600, kWeek);
+    return {now, now + spread, std::clamp<std::int64_t>(spread / 12, kMinRetry, kMaxRetry),
+            "issued by a key the CA no longer signs with"};
+  }
   const std::int64_t not_before = entry.record.not_before;
   std::int64_t not_after = entry.record.not_after;
   std::string reason;

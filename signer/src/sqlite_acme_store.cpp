@@ -328,8 +328,11 @@ class SqliteAcmeStore final : public AcmeStore {
                                           "ORDER BY position", o->id);
     return o;
   }
-  bool replaced(const std::string& cert_id) const override {
-    return !strings("SELECT id FROM acme_orders WHERE replaces = ? AND status = 'valid' LIMIT 1", cert_id).empty();
+  bool replaced(const std::string& cert_id, std::int64_t now) const override {
+    return !integers("SELECT 1 FROM acme_orders WHERE replaces = ? AND (status = 'valid' OR "
+                     "(status <> 'invalid' AND expires > ?)) LIMIT 1",
+                     cert_id, now)
+                .empty();
   }
   std::optional<AcmeAuthorization> authorization(const std::string& id) const override {
     auto a = read_one<AcmeAuthorization>(std::string("SELECT ") + kAuthzColumns +

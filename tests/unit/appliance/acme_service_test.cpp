@@ -67,13 +67,14 @@ class AcmeServiceTest : public ::testing::Test {
         root_(test::make_root(key_)),
         ledger_(signer::open_sqlite_ledger(dir_ / "ledger.db")),
         ca_(signer::X509Ptr(X509_dup(root_.x509())), {}, key_, *ledger_,
-            {web_profile(), closed_profile(), device_profile()}, {}),
+            {web_profile(), closed_profile(), device_profile(), spare_profile()}, {}),
         watcher_([this] { return ledger_->revocation_version(ca_.issuer_id()); }, std::chrono::hours(1)),
         service_(config, ca_, *ledger_, watcher_, clock_) {}
 
   static AcmeConfig config_with(bool eab = false, int orders_per_hour = 300) {
     AcmeConfig c;
     c.profile = "web";
+    c.profiles = {"web", "device"};
     c.external_account_binding = eab;
     c.dns_server = "127.0.0.1:1";  // nothing answers: a validation fails, fast
     c.validation_timeout = std::chrono::milliseconds(300);
@@ -91,6 +92,12 @@ class AcmeServiceTest : public ::testing::Test {
     p.name = "device";
     p.validity_days = 7;
     p.extended_key_usage = {signer::ExtendedKeyUsage::client_auth};
+    return p;
+  }
+  // Grants acme, but the operator does not offer it (acme.profiles).
+  static signer::Profile spare_profile() {
+    auto p = web_profile();
+    p.name = "spare";
     return p;
   }
 
@@ -192,8 +199,12 @@ TEST_F(AcmeServiceTest, RefusesAProfileWhoseRequestersDoNotListAcme) {
   EXPECT_EQ(named.type, "invalidProfile");
   EXPECT_NE(named.detail.find("web, device"), std::string::npos) << "names what is offered: " << named.detail;
   // Nor as the configured default (the appliance's config refuses that at start; the order still may not).
+  // Granting acme is not enough: the operator offers it in acme.profiles, or it is not orderable.
+  EXPECT_EQ(refused(service_.new_order(a, {{"identifiers", identifiers({"www.example.test"})}, {"profile", "spare"}})).type,
+            "invalidProfile");
   auto config = config_with();
   config.profile = "closed";
+  config.profiles = {"closed"};
   AcmeService closed(config, ca_, *ledger_, watcher_, clock_);
   EXPECT_EQ(refused(closed.new_order(a, {{"identifiers", identifiers({"www.example.test"})}})).type, "invalidProfile");
   EXPECT_TRUE(service_.order_ids(a).empty());
@@ -201,9 +212,11 @@ TEST_F(AcmeServiceTest, RefusesAProfileWhoseRequestersDoNotListAcme) {
 
 TEST_F(AcmeServiceTest, IssuesUnderTheProfileAnOrderNamesAndOffersOnlyAcmeProfiles) {
   std::vector<std::string> offered;
-  for (const auto* p : signer::acme_orderable_profiles(ca_.profiles())) offered.push_back(p->name);
-  EXPECT_EQ(offered, (std::vector<std::string>{"web", "device"}));
-  EXPECT_EQ(signer::describe_profile(device_profile()), "7 days; client_auth; DNS names under example.test");
+  for (const auto* p : signer::acme_orderable_profiles(ca_.profiles(), {"web", "device", "closed"})) {
+    offered.push_back(p->name);
+  }
+  EXPECT_EQ(offered, (std::vector<std::string>{"web", "device"})) << "closed is listed, but does not grant acme";
+  EXPECT_EQ(signer::describe_profile(device_profile()), "7 days; client_auth") << "no names: the directory is public";
 
   const auto a = account();
   const auto device = issued_for(a, {"dev1.example.test"}, {{"profile", "device"}});
@@ -235,6 +248,12 @@ TEST_F(AcmeServiceTest, SuggestsARenewalWindowInsideTheLifeAndAtOnceAfterRevocat
   EXPECT_LT(s.end, signer::unix_seconds(clock_.now())) << "revoked: renew now";
 
   EXPECT_EQ(refused(service_.renewal_info("not-a-cert-id")).status, 400u);
+  EXPECT_EQ(refused(service_.renewal_info("\xff.AQ")).status, 400u);
+  // A certificate this CA issued, but not over ACME: an unauthenticated caller learns nothing of it.
+  const auto csr = base64url_decode(csr_for({"est.example.test"}));
+  const auto other = ca_.issue({*csr, "web", std::nullopt, signer::acme_caller(a.id)});
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(refused(service_.renewal_info(cert_id_of(other.value().x509()))).status, 404u);
   // A well-formed certID this CA never issued: 404.
   auto unknown = refused(service_.renewal_info(id.substr(0, id.find('.')) + ".AQ"));
   EXPECT_EQ(unknown.status, 404u);
@@ -263,11 +282,22 @@ TEST_F(AcmeServiceTest, AnOrderReplacesOnlyItsAccountsCertificateAndOnlyOnce) {
   const auto renewed = issued_for(a, {"www.example.test"}, {{"replaces", id}});
   const auto order = ledger_->acme().order_for_certificate(renewed.record.serial);
   EXPECT_EQ(order->replaces, id);
-  EXPECT_TRUE(ledger_->acme().replaced(id));
+  EXPECT_TRUE(ledger_->acme().replaced(id, signer::unix_seconds(clock_.now())));
   auto again = refused(service_.new_order(a, {{"identifiers", identifiers({"www.example.test"})}, {"replaces", id}}));
   EXPECT_EQ(again.type, "alreadyReplaced");
   EXPECT_EQ(again.status, 409u);
   EXPECT_EQ(service_.order_ids(a).size(), 2u);
+
+  // A pending replacement counts as well (RFC 9773 5: an order that is not invalid), until it expires.
+  const auto second = issued_for(a, {"mail.example.test"});
+  const std::string second_id = cert_id(second);
+  ok(service_.new_order(a, {{"identifiers", identifiers({"mail.example.test"})}, {"replaces", second_id}}));
+  EXPECT_EQ(refused(service_.new_order(a, {{"identifiers", identifiers({"mail.example.test"})}, {"replaces", second_id}})).type,
+            "alreadyReplaced");
+  clock_.advance(std::chrono::hours(25));
+  ok(service_.new_order(a, {{"identifiers", identifiers({"mail.example.test"})}, {"replaces", second_id}}));
+  EXPECT_EQ(refused(service_.new_order(a, {{"identifiers", identifiers({"mail.example.test"})}, {"replaces", ""}})).type,
+            "malformed");
 }
 
 TEST_F(AcmeServiceTest, RefusesFinalizeBeforeTheOrderIsReadyAndIssuesNothing) {

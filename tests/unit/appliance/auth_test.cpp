@@ -247,6 +247,30 @@ TEST_F(AuthorizerTest, RefusesARoleByCommonNameWhenClientCaTrustsThisCa) {
   EXPECT_NO_THROW(Authorizer::from(c, {}));
 }
 
+// An ACME profile that gives client_auth, while client_ca trusts this CA: one
+// passed http-01 challenge would be a client certificate the appliance takes.
+TEST_F(AuthorizerTest, RefusesAcmeClientCertificatesWhenClientCaTrustsThisCa) {
+  ASSERT_NO_FATAL_FAILURE(make_hierarchy(dir_.path()));
+  ApplianceConfig c;
+  c.client_ca = dir_ / "root.pem";
+  c.roles = {{"enroll", {"*"}}};
+  c.acme = AcmeConfig{};
+  c.acme->profiles = {"web", "device"};
+  c.acme->client_certificates = {"device"};
+  try {
+    Authorizer::from(c, signer::read_certificates(dir_ / "issuing.pem"));
+    ADD_FAILURE() << "ACME client certificates trusted by client_ca were accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("profile 'device' gives client_auth certificates over ACME"), std::string::npos)
+        << e.what();
+  }
+  // Server profiles only: fine. Client certificates from another hierarchy's client CA: fine too.
+  c.acme->client_certificates.clear();
+  EXPECT_NO_THROW(Authorizer::from(c, signer::read_certificates(dir_ / "issuing.pem")));
+  c.acme->client_certificates = {"device"};
+  EXPECT_NO_THROW(Authorizer::from(c, {}));
+}
+
 TEST(IdentityTest, DescribeEscapesControlCharactersInACommonName) {
   Identity id;
   id.kind = Identity::Kind::client_certificate;

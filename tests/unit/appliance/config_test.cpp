@@ -317,6 +317,26 @@ TEST_F(ApplianceConfigTest, AcmeIsOffWithoutItsBlockAndRequiresEabByDefault) {
   EXPECT_EQ(c.acme->order_lifetime_hours, 24);
   const auto off = load(std::string(kFullBlock) + "  acme: {profile: web, external_account_binding: false}\n");
   EXPECT_FALSE(off.acme->external_account_binding);
+  // Offered profiles: acme.profile alone unless acme.profiles lists more.
+  EXPECT_EQ(c.acme->profiles, std::vector<std::string>{"web"});
+  EXPECT_TRUE(c.acme->client_certificates.empty());
+}
+
+TEST_F(ApplianceConfigTest, OffersOverAcmeOnlyTheListedProfilesThatGrantAcme) {
+  const std::string devices = "  devices: {validity_days: 7, extended_key_usage: [client_auth], requesters: [acme]}\n";
+  const std::string block = devices + std::string(kFullBlock);
+  // The devices profile sits in the profiles block, before appliance:.
+  const auto c = load(block + "  acme: {profile: web, profiles: [web, devices]}\n");
+  EXPECT_EQ(c.acme->profiles, (std::vector<std::string>{"web", "devices"}));
+  EXPECT_EQ(c.acme->client_certificates, std::vector<std::string>{"devices"});
+  EXPECT_EQ(error_of(block + "  acme: {profile: web, profiles: [web, server]}\n"),
+            "appliance.acme.profiles: profile 'server' does not list acme among its requesters; add it (requesters: "
+            "[acme]) to let ACME accounts order it");
+  EXPECT_EQ(error_of(block + "  acme: {profile: web, profiles: [devices]}\n"),
+            "appliance.acme.profile: 'web' is not among appliance.acme.profiles; the default profile must be one of "
+            "those offered");
+  EXPECT_NE(error_of(block + "  acme: {profile: web, profiles: [web, nope]}\n").find("'nope' is not a profile"),
+            std::string::npos);
 }
 
 TEST_F(ApplianceConfigTest, RefusesAnAcmeProfileWhoseRequestersDoNotListAcme) {

@@ -399,7 +399,7 @@ TEST_F(LedgerTest, MigratesAVersionThreeDatabaseKeepingItsAcmeOrders) {
   ASSERT_TRUE(order);
   EXPECT_EQ(order->identifiers.front().value, "www.example.test");
   EXPECT_TRUE(order->replaces.empty());
-  EXPECT_FALSE(ledger->acme().replaced("anything"));
+  EXPECT_FALSE(ledger->acme().replaced("anything", 0));
 }
 
 TEST_F(LedgerTest, RevokesAnIssuedCertificateDurablyWithTimeAndReason) {

@@ -50,11 +50,15 @@ TEST(SuggestRenewalTest, ARevokedCertificateIsToBeRenewedNow) {
   EXPECT_EQ(s.reason, "revoked");
 }
 
-TEST(SuggestRenewalTest, ACertificateFromAKeyTheCaNoLongerSignsWithIsToBeRenewedNow) {
+TEST(SuggestRenewalTest, ACertificateFromAKeyTheCaNoLongerSignsWithIsRenewedSoonButSpreadOut) {
   const std::int64_t now = kIssued + 3 * kDay;
   const auto s = suggest_renewal(certificate(90), IssuerStanding{false, std::nullopt}, now);
-  EXPECT_LT(s.end, now);
+  EXPECT_EQ(s.start, now);
+  EXPECT_EQ(s.end, now + 7 * kDay) << "a third of the 87 days left, at most a week: not every client at once";
   EXPECT_FALSE(s.reason.empty());
+  // Near its end, an hour at least.
+  const auto late = suggest_renewal(certificate(90), IssuerStanding{false, std::nullopt}, kIssued + 90 * kDay - 60);
+  EXPECT_EQ(late.end - late.start, 3600);
 }
 
 TEST(SuggestRenewalTest, AnIssuerThatExpiresFirstMovesTheWindowEarlier) {

@@ -19,7 +19,11 @@ struct Endpoint {
 
 // appliance.acme: the ACME server (RFC 8555) on the HTTPS listener. Absent: no ACME.
 struct AcmeConfig {
-  std::string profile;                  // the profile orders are issued under; its requesters must list acme
+  std::string profile;                  // the profile an order naming none is issued under; must list acme
+  // The profiles an order may name (draft-aaron-acme-profiles); each must
+  // list acme among its requesters. Default: {profile}.
+  std::vector<std::string> profiles;
+  std::vector<std::string> client_certificates;  // those of `profiles` that give client_auth
   bool external_account_binding = true; // newAccount needs an EAB from `hsmca acme eab add`
   std::string dns_server;               // validation resolver "127.0.0.1:5353"; empty: /etc/resolv.conf's
   std::uint16_t http_port = 80;         // where http-01 is fetched

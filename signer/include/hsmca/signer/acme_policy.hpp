@@ -38,13 +38,15 @@ struct AcmeOrderDecision {
 
 inline constexpr std::size_t kMaxAcmeIdentifiers = 100;
 
-// The profiles an ACME account may order, in the CA file's order: those whose
+// The profiles an ACME account may order, in the CA file's order: those the
+// operator offers over ACME (`offered`, appliance.acme.profiles) whose
 // requesters list `acme` (authorize_profile with acme_caller). The
 // directory's meta.profiles and what newOrder's "profile" may name
 // (draft-aaron-acme-profiles).
-std::vector<const Profile*> acme_orderable_profiles(const std::vector<Profile>& profiles);
-// A profile in one line, for meta.profiles: "90 days; server_auth; DNS names
-// under example.test, wildcards".
+std::vector<const Profile*> acme_orderable_profiles(const std::vector<Profile>& profiles,
+                                                    const std::vector<std::string>& offered);
+// A profile in one line, for meta.profiles: "90 days; server_auth". Not its
+// name policy: the directory is public, and names a zone's internal suffixes.
 std::string describe_profile(const Profile& profile);
 
 // newOrder under `profile` for the account.
@@ -60,12 +62,13 @@ std::optional<Rejection> check_acme_csr_names(const LeafPlan& plan, const std::v
 // certificate `cert_id` names (`replaced`: its ledger entry, when there is
 // one)? Only a certificate the same account ordered, issued (revoked counts:
 // it needs replacing most), sharing an identifier with the new order, and not
-// already replaced by a valid order. Rejections: "not_found",
-// "unauthorized", "malformed" (no identifier in common), "already_replaced".
+// already replaced by another order (AcmeStore::replaced at `now`).
+// Rejections: "not_found", "unauthorized", "malformed" (no identifier in
+// common), "already_replaced".
 std::optional<Rejection> check_acme_replacement(const AcmeStore& store, const std::string& cert_id,
                                                 const std::optional<LedgerEntry>& replaced,
                                                 const std::string& account_id,
-                                                const std::vector<AcmeIdentifier>& identifiers);
+                                                const std::vector<AcmeIdentifier>& identifiers, std::int64_t now);
 
 // RFC 8555 7.6: who may revoke a certificate over ACME. `account_id` is the
 // account that signed the request (kid), when it did; `signed_by_certificate_key`

@@ -119,8 +119,9 @@ class AcmeStore {
   virtual std::optional<AcmeOrder> order(const std::string& id) const = 0;
   virtual std::vector<std::string> order_ids(const std::string& account_id) const = 0;
   virtual std::optional<AcmeOrder> order_for_certificate(const std::string& serial) const = 0;
-  // RFC 9773 5: whether a valid order replaced the certificate `cert_id` names.
-  virtual bool replaced(const std::string& cert_id) const = 0;
+  // RFC 9773 5: whether an order replaces the certificate `cert_id` names:
+  // one that is valid, or still on its way there (not invalid, unexpired).
+  virtual bool replaced(const std::string& cert_id, std::int64_t now) const = 0;
   virtual std::optional<AcmeAuthorization> authorization(const std::string& id) const = 0;
   // A valid, unexpired authorization of the account for the identifier (reuse, RFC 8555 7.1.4).
   virtual std::optional<AcmeAuthorization> reusable_authorization(const std::string& account_id,

@@ -27,8 +27,9 @@ struct IssuerStanding {
 // The usual window runs from 2/3 to 5/6 of the way from notBefore to
 // notAfter (for 90 days, days 60 to 75): clients spread over two weeks and
 // still have two more to retry in. It moves:
-//   - to the past (renew now) when the certificate is revoked, or its issuer
-//     is no longer the CA's signing key;
+//   - to the past (renew now) when the certificate is revoked;
+//   - to start now, spread over a third of what is left of its life (an hour
+//     to a week), when its issuer is no longer the CA's signing key;
 //   - earlier, when the issuer's certificate expires before the certificate
 //     does: the window is taken over the life that chain can actually verify.
 // Clients are asked to look again after a twelfth of the life, between one
