@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Helpers for bench/run: parse hey's summary, time one-process-per-certificate
-openssl runs, check a timed `hsmca sign` batch, watch for other load on the
-machine, and write the results table.
+openssl runs, check a timed `hsmca sign` batch and an hsmca-bench-acme run
+against their ledgers, watch for other load on the machine, and write the
+results table.
 
 Every measurement is one JSON file in the results directory (NN-name.json);
 `table` reads them in name order and prints the markdown table.
@@ -91,7 +92,7 @@ def cmd_hey(args):
           f"peak RSS {fmt(kib_to_mib(args.rss_kib), 1)} MiB")
 
 
-MAIN_SECTIONS = ("raw", "appliance", "cfssl", "openssl")
+MAIN_SECTIONS = ("raw", "appliance", "acme", "cfssl", "openssl")
 REVOCATION_SECTIONS = ("ocsp-post", "ocsp-get", "crl")
 BATCH_SECTIONS = ("batch",)
 
@@ -242,6 +243,77 @@ def cmd_batch(args):
     write_result(args.out, result)
     print(f"  hsmca sign {args.key}: {args.count} requests in {fmt(wall, 1)} s = {fmt(result['rate'], 0)} certs/s; "
           f"ledger {len(issued)} issued, {len(serials)} distinct serials; {len(files)} files"
+          + (f"; FAILED: {result['failure']}" if problems else ""))
+
+
+# ---------------------------------------------------------------- ACME orders (hsmca-bench-acme)
+
+def normal_serial(serial):
+    """How the ledger and the load client may both spell a serial: lowercase hex, no leading zeros."""
+    return serial.lower().lstrip("0") or "0"
+
+
+def cmd_acme(args):
+    """One hsmca-bench-acme run → one result file, after finding every certificate it downloaded
+    in the ledger as issued to an ACME account."""
+    line = None
+    try:
+        with open(args.jsonl) as f:
+            line = next((json.loads(l) for l in f if l.startswith("{")), None)
+    except (OSError, ValueError):
+        pass
+    problems = []
+    if line is None:
+        with open(args.stderr, errors="replace") as f:
+            last = (f.read().strip().splitlines() or ["(no message)"])[-1]
+        problems.append(f"hsmca-bench-acme gave no result: {last}")
+        line = {}
+    if line.get("failures"):
+        problems.append(f"{line['failures']} orders failed, the first: {line.get('first_error')}")
+    if line.get("unverified"):
+        problems.append(f"{line['unverified']} certificates did not check out: {line.get('first_error')}")
+    try:
+        with open(args.ledger_json) as f:
+            ledger = {normal_serial(e["serial"]): e for e in json.load(f)}
+    except (OSError, ValueError) as e:
+        ledger = {}
+        problems.append(f"hsmca certs list --json gave no ledger: {e}")
+    serials = []
+    try:
+        with open(args.serials) as f:
+            serials = [l.split()[0] for l in f if l.strip()]
+    except OSError:
+        pass
+    in_ledger = {s for s in serials if ledger.get(normal_serial(s), {}).get("status") == "issued"
+                 and ledger[normal_serial(s)].get("requester", "").startswith("acme:")}
+    if ledger and len(in_ledger) != len(serials):
+        missing = [s for s in serials if s not in in_ledger]
+        problems.append(f"{len(missing)} downloaded certificates not issued to an ACME account in the ledger, "
+                        f"e.g. {missing[0]}")
+    if line and len(serials) != line.get("downloaded"):
+        problems.append(f"{len(serials)} serials written for {line.get('downloaded')} certificates downloaded")
+    orders = line.get("orders") or 0
+    every_order = orders + (line.get("warmup_orders") or 0)
+    server_cpu = from_report(args.measure_report, "server_cpu_seconds")
+    result = {
+        "section": "acme", "name": "acme", "key": args.key, "clients": args.clients,
+        "rate": line.get("per_second"), "seconds": line.get("seconds"), "ok": orders,
+        "p50_ms": line.get("p50_ms"), "p90_ms": line.get("p90_ms"), "p99_ms": line.get("p99_ms"),
+        "downloaded": line.get("downloaded"), "verified": line.get("verified"), "in_ledger": len(in_ledger),
+        "retries": {k: line.get(k) for k in ("nonce_retries", "busy_retries", "retry_after_waits", "reconnects")},
+        "non_2xx": 0, "errors": len(problems), "rss_kib": args.rss_kib, "background_cpu": args.background_cpu,
+        "foreign_cpu": foreign_from(args.measure_report),
+        # The server's CPU over the client's whole life, warm-up orders included.
+        "cpu_us_per_cert": server_cpu / every_order * 1e6 if server_cpu is not None and every_order else None,
+    }
+    if line.get("client_cpu_seconds") is not None and orders:
+        result["client_cpu_us_per_cert"] = line["client_cpu_seconds"] / orders * 1e6
+    if problems:
+        result["failure"] = "; ".join(problems)
+    write_result(args.out, result)
+    print(f"  acme c={args.clients}: {fmt(result['rate'], 1)} orders/s ({orders} orders in {fmt(result['seconds'], 1)} s), "
+          f"p50 {fmt(result['p50_ms'], 1)} ms, p90 {fmt(result['p90_ms'], 1)} ms; "
+          f"{result['verified']} of {result['downloaded']} certificates verified, {len(in_ledger)} in the ledger"
           + (f"; FAILED: {result['failure']}" if problems else ""))
 
 
@@ -438,7 +510,8 @@ def cmd_table(args):
         elif section == "cfssl" and not r.get("skipped"):
             x_cfssl = 1.0 if rate else None
         name = {"raw": "raw token (SessionPool::sign)", "appliance": "hsmca-appliance (EST, HTTPS)",
-                "cfssl": "cfssl serve (P-256 key in a file)", "openssl": "openssl x509 + pkcs11 engine"}[section]
+                "acme": "hsmca-appliance (ACME orders, HTTPS)", "cfssl": "cfssl serve (P-256 key in a file)",
+                "openssl": "openssl x509 + pkcs11 engine"}[section]
         if r.get("skipped"):
             lines.append(f"| {name} | {r.get('key', '—')} | {r.get('clients', '—')} | {r['skipped']} "
                          "| — | — | — | — | — | — | — | — | — | — | — | — |")
@@ -487,6 +560,31 @@ def cmd_table(args):
     lines.append(overall(f"appliance peak RSS < {t.target_rss_mib:g} MiB", "rss"))
     if not rows:
         lines = lines[:main_table_start]
+    acme_rows = [r for r in rows if r["section"] == "acme" and not r.get("skipped")]
+    if acme_rows:
+        est = {(r["key"], r["clients"]): r["rate"] for r in rows
+               if r["section"] == "appliance" and r.get("rate") and not bad(r)}
+        lines.append("")
+        lines.append("ACME (hsmca-bench-acme: whole orders — newOrder, authorization, http-01 validated by the "
+                     "appliance, finalize with a fresh P-256 CSR, the chain downloaded — one certificate each; "
+                     "beside the EST rate of the same key and concurrency in this run):")
+        lines.append("")
+        lines.append("| orders at once | orders/s | p50 ms | p90 ms | p99 ms | EST certs/s | orders/s ÷ EST certs/s "
+                     "| downloaded / verified / in ledger | retries: nonce, busy, Retry-After, reconnect "
+                     "| CPU ms/order | others' CPU |")
+        lines.append("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+        for r in acme_rows:
+            base = est.get((r["key"], r["clients"]))
+            ratio = r["rate"] / base if base and r.get("rate") else None
+            retries = r.get("retries") or {}
+            foreign = r.get("foreign_cpu")
+            lines.append(
+                f"| {r['clients']}{' ⚠' if disturbed(r) else ''} | {fmt(r.get('rate'), 1)} | {fmt(r.get('p50_ms'), 1)} "
+                f"| {fmt(r.get('p90_ms'), 1)} | {fmt(r.get('p99_ms'), 1)} | {fmt(base, 0)} | {fmt(ratio, 3)} "
+                f"| {fmt(r.get('downloaded'), 0)} / {fmt(r.get('verified'), 0)} / {fmt(r.get('in_ledger'), 0)} "
+                f"| {', '.join(str(retries.get(k, '—')) for k in ('nonce_retries', 'busy_retries', 'retry_after_waits', 'reconnects'))} "
+                f"| {fmt(None if r.get('cpu_us_per_cert') is None else r['cpu_us_per_cert'] / 1000, 2)} "
+                f"| {'—' if foreign is None else f'{foreign:.0%}'} |")
     if revocation_rows:
         targets["ocsp"] = []
         busy["ocsp"] = 0
@@ -559,20 +657,26 @@ def bad(r):
     return bool(r.get("non_2xx") or r.get("errors") or r.get("failure"))
 
 
+def add_server_run_arguments(parser):
+    """What every run against a server hands over: where its row goes, its key and concurrency, and the
+    server's peak RSS, the load before it and measure's report."""
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--key", required=True)
+    parser.add_argument("--clients", type=int, required=True)
+    parser.add_argument("--rss-kib", type=int)
+    parser.add_argument("--background-cpu", type=float)
+    parser.add_argument("--measure-report")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
 
     h = sub.add_parser("hey")
     h.add_argument("--hey-output", required=True)
-    h.add_argument("--out", required=True)
     h.add_argument("--section", required=True)
     h.add_argument("--name", required=True)
-    h.add_argument("--key", required=True)
-    h.add_argument("--clients", type=int, required=True)
-    h.add_argument("--rss-kib", type=int)
-    h.add_argument("--background-cpu", type=float)
-    h.add_argument("--measure-report")
+    add_server_run_arguments(h)
     h.add_argument("--signatures", type=int, help="token signatures the server made during the run")
     h.set_defaults(func=cmd_hey)
 
@@ -609,6 +713,14 @@ def main():
     b.add_argument("--out", required=True)
     b.add_argument("--background-cpu", type=float)
     b.set_defaults(func=cmd_batch)
+
+    a = sub.add_parser("acme")
+    a.add_argument("--jsonl", required=True, help="hsmca-bench-acme's output")
+    a.add_argument("--stderr", required=True)
+    a.add_argument("--serials", required=True, help="its --serials-out file")
+    a.add_argument("--ledger-json", required=True, help="hsmca certs list --json after the runs")
+    add_server_run_arguments(a)
+    a.set_defaults(func=cmd_acme)
 
     m = sub.add_parser("measure")
     m.add_argument("--stdout", required=True)

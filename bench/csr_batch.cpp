@@ -6,24 +6,22 @@
 // Writes DIR/PREFIX-I.csr (PEM) for I in 0..N-1, subject CN=PREFIX-I.DOMAIN and
 // the same name as a DNS subjectAltName. Refuses to overwrite a file.
 #include <openssl/bio.h>
-#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #include <CLI/CLI.hpp>
 
 #include <filesystem>
 #include <iostream>
-#include <memory>
 #include <string>
 
 #include "hsmca/signer/openssl.hpp"
-#include "hsmca/signer/request.hpp"
+#include "server_request.hpp"
 
 namespace {
 
 using namespace hsmca::signer;
+namespace bench = hsmca::bench;
 namespace fs = std::filesystem;
 
 struct Options {
@@ -32,34 +30,6 @@ struct Options {
   std::string prefix = "host";
   std::string domain = "example.test";
 };
-
-// The stack owns its extensions: freeing it frees them too.
-struct FreeExtensions {
-  void operator()(STACK_OF(X509_EXTENSION) * s) const noexcept { sk_X509_EXTENSION_pop_free(s, X509_EXTENSION_free); }
-};
-using ExtensionStackPtr = std::unique_ptr<STACK_OF(X509_EXTENSION), FreeExtensions>;
-
-X509ReqPtr make_request(const std::string& dns_name) {
-  EvpPkeyPtr key(EVP_EC_gen("P-256"));
-  if (!key) throw OpenSslError("EVP_EC_gen(P-256)");
-  X509ReqPtr req(X509_REQ_new());
-  if (!req) throw OpenSslError("X509_REQ_new");
-  X509_NAME* name = X509_REQ_get_subject_name(req.get());
-  if (X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(dns_name.c_str()),
-                                 -1, -1, 0) != 1 ||
-      X509_REQ_set_pubkey(req.get(), key.get()) != 1) {
-    throw OpenSslError("X509_REQ subject and key");
-  }
-  ExtensionStackPtr extensions(sk_X509_EXTENSION_new_null());
-  X509ExtensionPtr san(X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, ("DNS:" + dns_name).c_str()));
-  if (!extensions || !san || sk_X509_EXTENSION_push(extensions.get(), san.get()) <= 0) {
-    throw OpenSslError("subjectAltName");
-  }
-  san.release();  // the stack owns it now
-  if (X509_REQ_add_extensions(req.get(), extensions.get()) != 1) throw OpenSslError("X509_REQ_add_extensions");
-  if (X509_REQ_sign(req.get(), key.get(), EVP_sha256()) <= 0) throw OpenSslError("X509_REQ_sign");
-  return req;
-}
 
 void write_request(const fs::path& path, X509_REQ* req) {
   // "x": never overwrite, so a second run into the same directory fails loudly.
@@ -74,7 +44,8 @@ int make_requests(const Options& o) {
   if (!fs::is_directory(o.out_dir)) throw std::runtime_error(o.out_dir.string() + " is not a directory");
   for (std::size_t i = 0; i < o.count; ++i) {
     const std::string host = o.prefix + "-" + std::to_string(i);
-    write_request(o.out_dir / (host + ".csr"), make_request(host + "." + o.domain).get());
+    const auto key = bench::make_p256_key();
+    write_request(o.out_dir / (host + ".csr"), bench::make_server_request(key.get(), host + "." + o.domain).get());
   }
   return 0;
 }

@@ -1,6 +1,7 @@
 #pragma once
-// The client side of ACME's JWS, for tests only: keys of each kind, their
-// public JWKs, and flattened JWS signed as certbot or lego would sign them.
+// The client side of ACME's JWS, for tests and for the bench's ACME load
+// client (bench/acme_load.cpp): keys of each kind, their public JWKs, and
+// flattened JWS signed as certbot or lego would sign them.
 // Header-only; link hsmca::appliance_core (OpenSSL, nlohmann-json, and the
 // base64url the tests check separately against RFC 4648's vectors).
 #include <openssl/core_names.h>
