@@ -193,18 +193,19 @@ void AcmeHandler::run_post(const ExchangePtr& ex, Resource resource, const std::
   jws_request.key = resource == Resource::new_account ? acme::KeyReference::jwk
                     : resource == Resource::revoke    ? acme::KeyReference::either
                                                       : acme::KeyReference::kid;
+  // The account the kid names, read once: its key verifies the JWS, and it is who asks.
+  std::optional<signer::AcmeAccount> account;
   jws_request.key_for_kid = [&](std::string_view kid) -> std::optional<acme::Jwk> {
     if (!kid.starts_with(account_prefix)) return std::nullopt;
-    return service_.account_key(std::string(kid.substr(account_prefix.size())));
+    account = service_.account(std::string(kid.substr(account_prefix.size())));
+    if (!account) return std::nullopt;
+    return acme::AcmeService::account_key(*account);
   };
   jws_request.consume_nonce = [this](std::string_view nonce) { return nonces_.consume(nonce); };
   const acme::VerifiedJws jws = acme::verify_jws(req.body(), jws_request);
 
-  std::optional<signer::AcmeAccount> account;
-  if (jws.kid) {
-    account = service_.account(jws.kid->substr(account_prefix.size()));
-    if (!account) return answer_problem(ex, base, {"accountDoesNotExist", "no account " + *jws.kid});
-  }
+  if (jws.kid && !account) return answer_problem(ex, base, {"accountDoesNotExist", "no account " + *jws.kid});
+  if (!jws.kid) account.reset();
   const json payload = jws.post_as_get() ? json::object() : jws.payload_object();
   const std::string p = base + kPrefix;
   auto fail = [&](const auto& result) -> bool {

@@ -96,12 +96,16 @@ std::optional<AcmeAccount> AcmeService::account(const std::string& account_id) c
 std::optional<Jwk> AcmeService::account_key(const std::string& account_id) const {
   auto a = store_.account(account_id);
   if (!a) return std::nullopt;
+  return account_key(*a);
+}
+
+Jwk AcmeService::account_key(const AcmeAccount& a) {
   // RFC 8555 7.3.6: a deactivated account's requests are refused.
-  if (a->status != signer::AcmeAccountStatus::valid) {
-    throw JwsError(JwsProblem::unauthorized, "account " + account_id + " is deactivated");
+  if (a.status != signer::AcmeAccountStatus::valid) {
+    throw JwsError(JwsProblem::unauthorized, "account " + a.id + " is deactivated");
   }
-  auto parsed = parse_strict_json(a->jwk);
-  if (!parsed) throw std::runtime_error("the ledger holds an unreadable key for account " + account_id);
+  auto parsed = parse_strict_json(a.jwk);
+  if (!parsed) throw std::runtime_error("the ledger holds an unreadable key for account " + a.id);
   return parse_jwk(*parsed);
 }
 

@@ -58,6 +58,8 @@ class AcmeService {
 
   // The account a "kid" names; JwsError(unauthorized) when deactivated.
   std::optional<Jwk> account_key(const std::string& account_id) const;
+  // The key of an account already read (one ledger read per request); JwsError(unauthorized) when deactivated.
+  static Jwk account_key(const signer::AcmeAccount& account);
   std::optional<signer::AcmeAccount> account(const std::string& account_id) const;
 
   // newAccount (7.3): `new_account_url` is what an EAB's url must be.
