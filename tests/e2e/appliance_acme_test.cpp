@@ -4,8 +4,12 @@
 // asks acme.validation.dns_server, never /etc/hosts).
 #include <gtest/gtest.h>
 
+#include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "acme_jws_signer.hpp"
@@ -112,6 +116,20 @@ class ApplianceAcmeTest : public ApplianceFixture {
 
   std::string log_of(const ProcessResult& r) { return r.out + r.err; }
 
+  // The first certificate of a PEM bundle (lego saves the leaf and the issuing CA in one file).
+  static std::string leaf_of(const std::string& bundle) {
+    constexpr std::string_view end = "-----END CERTIFICATE-----";
+    return bundle.substr(0, bundle.find(end) + end.size()) + "\n";
+  }
+
+  // openssl ocsp's answer from the appliance's responder for the certificate in `pem`.
+  std::string ocsp_status(const fs::path& pem) {
+    auto r = openssl({"ocsp", "-issuer", (dir_ / "issuing.crt").string(), "-cert", pem.string(), "-url",
+                      plain_url("/ocsp"), "-CAfile", (dir_ / "root.crt").string(), "-VAfile",
+                      (dir_ / "issuing.crt").string()});
+    return r.out + r.err;
+  }
+
   struct Answer {
     int status = 0;
     std::string headers, body;
@@ -148,6 +166,20 @@ class ApplianceAcmeTest : public ApplianceFixture {
     const fs::path f = dir_ / ("jws-" + std::to_string(++requests_) + ".json");
     write_file(f, jws.dump());
     return raw({"-X", "POST", "-H", "Content-Type: application/jose+json", "--data-binary", "@" + f.string(), url(path)});
+  }
+
+  // An EAB for `key` with the operator's key `eab` (RFC 8555 7.3.4), for newAccount at `new_account`.
+  static nlohmann::json eab_binding(const JwsTestKey& key, const nlohmann::json& eab, const std::string& new_account) {
+    const auto hmac = appliance::acme::base64url_decode(eab["hmac_key"].get<std::string>());
+    if (!hmac) throw std::runtime_error("the EAB HMAC key is not base64url");
+    return make_mac_jws({{"alg", "HS256"}, {"kid", eab["kid"]}, {"url", new_account}}, key.public_jwk().dump(), *hmac);
+  }
+
+  // A request signed by the account `kid` with `key`, to the full URL `target` (as the server hands them out);
+  // an empty payload is a POST-as-GET.
+  Answer post_as(const JwsTestKey& key, const std::string& kid, const std::string& target, const std::string& payload) {
+    const nlohmann::json header{{"alg", key.alg()}, {"kid", kid}, {"nonce", fresh_nonce()}, {"url", target}};
+    return post_jws(target.substr(target.find("/acme/")), make_jws(key, header, payload));
   }
 
   int dns_port_ = free_port();
@@ -212,10 +244,8 @@ TEST_F(ApplianceAcmeTest, CertbotObtainsRenewsAndRevokesACertificateWithHttp01) 
   ASSERT_EQ(revoked.exit_code, 0) << log_of(revoked) << "\n" << read_file(log_);
   auto after = ledger_entry(second_serial);
   EXPECT_EQ(after["status"], "revoked");
-  auto ocsp = openssl({"ocsp", "-issuer", (dir_ / "issuing.crt").string(), "-cert", (live / "cert.pem").string(),
-                       "-url", plain_url("/ocsp"), "-CAfile", (dir_ / "root.crt").string(), "-VAfile",
-                       (dir_ / "issuing.crt").string()});
-  EXPECT_NE(ocsp.out.find(": revoked"), std::string::npos) << ocsp.out << ocsp.err;
+  const std::string ocsp = ocsp_status(live / "cert.pem");
+  EXPECT_NE(ocsp.find(": revoked"), std::string::npos) << ocsp;
   // The first certificate was not touched.
   EXPECT_EQ(ledger_entry(first_serial)["status"], "issued");
 }
@@ -258,11 +288,8 @@ TEST_F(ApplianceAcmeTest, CertbotIsRefusedWithoutEabAndForANameOutsideTheProfile
 TEST_F(ApplianceAcmeTest, RefusesAReplayedNonceAndAJwsForAnotherUrl) {
   const auto eab = eab_key();
   const auto key = JwsTestKey::generate(appliance::acme::KeyType::ec_p256);
-  const auto hmac = appliance::acme::base64url_decode(eab["hmac_key"].get<std::string>());
-  ASSERT_TRUE(hmac);
   const std::string new_account = url("/acme/new-account");
-  const auto binding = make_mac_jws({{"alg", "HS256"}, {"kid", eab["kid"]}, {"url", new_account}},
-                                    key.public_jwk().dump(), *hmac);
+  const auto binding = eab_binding(key, eab, new_account);
   const auto header = [&](const std::string& n, const std::string& u) {
     return nlohmann::json{{"alg", key.alg()}, {"jwk", key.public_jwk()}, {"nonce", n}, {"url", u}};
   };
@@ -305,8 +332,7 @@ TEST_F(ApplianceAcmeTest, RefusesAReplayedNonceAndAJwsForAnotherUrl) {
   EXPECT_EQ(nlohmann::json::parse(elsewhere.body)["type"], "urn:ietf:params:acme:error:unauthorized") << elsewhere.body;
   EXPECT_FALSE(elsewhere.header("Replay-Nonce").empty());
   // Nothing was ordered: the account's order list is empty.
-  auto orders = post_jws(kid.substr(kid.find("/acme/")) + "/orders",
-                         make_jws(key, kid_header(fresh_nonce(), kid + "/orders"), ""));
+  auto orders = post_as(key, kid, kid + "/orders", "");
   ASSERT_EQ(orders.status, 200) << orders.body;
   EXPECT_TRUE(nlohmann::json::parse(orders.body)["orders"].empty()) << orders.body;
 }
@@ -333,8 +359,7 @@ TEST_F(ApplianceAcmeLegoTest, LegoObtainsANameWithHttp01AndAWildcardWithDns01) {
   const auto eab = eab_key();
   auto http = lego(eab, {"--domains", "web.example.test", "--http", "--http.port", ":" + std::to_string(http01_port_), "run"});
   ASSERT_EQ(http.exit_code, 0) << log_of(http) << "\n" << read_file(log_);
-  const std::string web = read_file(dir_ / "lego/certificates/web.example.test.crt");
-  EXPECT_TRUE(verifies(web.substr(0, web.find("-----END CERTIFICATE-----") + 25) + "\n"));
+  EXPECT_TRUE(verifies(leaf_of(read_file(dir_ / "lego/certificates/web.example.test.crt"))));
 
   // The exec provider runs `set-txt present FQDN VALUE` and `set-txt cleanup FQDN VALUE`.
   const std::string management = "http://127.0.0.1:" + std::to_string(management_port_);
@@ -348,8 +373,7 @@ TEST_F(ApplianceAcmeLegoTest, LegoObtainsANameWithHttp01AndAWildcardWithDns01) {
   auto dns = lego(eab, {"--domains", "*.example.test", "--dns", "exec", "--dns.resolvers",
                         "127.0.0.1:" + std::to_string(dns_port_), "--dns.disable-cp", "run"});
   ASSERT_EQ(dns.exit_code, 0) << log_of(dns) << "\n" << read_file(log_);
-  const std::string wildcard = read_file(dir_ / "lego/certificates/_.example.test.crt");
-  EXPECT_TRUE(verifies(wildcard.substr(0, wildcard.find("-----END CERTIFICATE-----") + 25) + "\n"));
+  EXPECT_TRUE(verifies(leaf_of(read_file(dir_ / "lego/certificates/_.example.test.crt"))));
   auto san = openssl({"x509", "-in", (dir_ / "lego/certificates/_.example.test.crt").string(), "-noout", "-ext",
                       "subjectAltName"});
   EXPECT_NE(san.out.find("DNS:*.example.test"), std::string::npos) << san.out;
