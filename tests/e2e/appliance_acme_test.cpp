@@ -32,7 +32,8 @@ class ApplianceAcmeTest : public ApplianceFixture {
     return "  acme:\n"
            "    profile: web\n"
            "    validation: {dns_server: 127.0.0.1:" + std::to_string(dns_port_) +
-           ", http_port: " + std::to_string(http01_port_) + ", timeout_ms: 5000}\n";
+           ", http_port: " + std::to_string(http01_port_) + ", tls_port: " + std::to_string(tls01_port_) +
+           ", timeout_ms: 5000}\n";
   }
 
   // pebble-challtestsrv instead of dnsmasq: TXT records a dns-01 client sets through its management API.
@@ -184,6 +185,7 @@ class ApplianceAcmeTest : public ApplianceFixture {
 
   int dns_port_ = free_port();
   int http01_port_ = free_port();
+  int tls01_port_ = free_port();
   int management_port_ = free_port();
   std::unique_ptr<BackgroundProcess> dns_;
 };
@@ -383,6 +385,57 @@ TEST_F(ApplianceAcmeLegoTest, LegoObtainsANameWithHttp01AndAWildcardWithDns01) {
   ASSERT_EQ(entries.size(), 2u);
   EXPECT_EQ(entries[0]["requester"], entries[1]["requester"]);
   for (const auto& e : entries) EXPECT_EQ(e["status"], "issued");
+}
+
+// lego over tls-alpn-01 (it answers on acme.validation.tls_port with the acme-tls/1 certificate), then `renew`
+// (a new order by the same account, a new certificate and serial, both issued), then `revoke` (by the account):
+// the ledger (with the reason lego sent) and OCSP say revoked, and the first certificate is untouched.
+TEST_F(ApplianceAcmeLegoTest, LegoObtainsWithTlsAlpn01RenewsAndRevokes) {
+  const auto eab = eab_key();
+  const std::vector<std::string> tls{"--domains", "alpn.example.test", "--tls", "--tls.port",
+                                     ":" + std::to_string(tls01_port_)};
+  const fs::path crt = dir_ / "lego/certificates/alpn.example.test.crt";
+  const auto run_with = [&](std::vector<std::string> command) {
+    std::vector<std::string> args = tls;
+    args.insert(args.end(), command.begin(), command.end());
+    return lego(eab, args);
+  };
+
+  auto obtained = run_with({"run"});
+  ASSERT_EQ(obtained.exit_code, 0) << log_of(obtained) << "\n" << read_file(log_);
+  const std::string first = leaf_of(read_file(crt));
+  EXPECT_TRUE(verifies(first));
+  const std::string first_serial = serial_of(crt);
+  auto entry = ledger_entry(first_serial);
+  ASSERT_FALSE(entry.is_null()) << "certificate " << first_serial << " is not in the ledger";
+  EXPECT_EQ(entry["status"], "issued");
+  const std::string requester = entry["requester"].get<std::string>();
+  EXPECT_TRUE(requester.starts_with("acme:")) << requester;
+
+  // --days above the validity: renew now.
+  auto renewed = run_with({"renew", "--days", "999", "--no-random-sleep"});
+  ASSERT_EQ(renewed.exit_code, 0) << log_of(renewed) << "\n" << read_file(log_);
+  const std::string second = leaf_of(read_file(crt));
+  EXPECT_NE(second, first);
+  EXPECT_TRUE(verifies(second));
+  const std::string second_serial = serial_of(crt);
+  EXPECT_NE(second_serial, first_serial);
+  auto renewed_entry = ledger_entry(second_serial);
+  ASSERT_FALSE(renewed_entry.is_null()) << "certificate " << second_serial << " is not in the ledger";
+  EXPECT_EQ(renewed_entry["status"], "issued");
+  EXPECT_EQ(renewed_entry["requester"], requester);
+  EXPECT_EQ(ledger_entry(first_serial)["status"], "issued");
+  EXPECT_EQ(acme_entries().size(), 2u);
+
+  auto revoked = run_with({"revoke", "--keep", "--reason", "1"});
+  ASSERT_EQ(revoked.exit_code, 0) << log_of(revoked) << "\n" << read_file(log_);
+  const auto revoked_entry = ledger_entry(second_serial);
+  EXPECT_EQ(revoked_entry["status"], "revoked");
+  EXPECT_EQ(revoked_entry["revocation_reason"], "keyCompromise");
+  const std::string ocsp = ocsp_status(crt);
+  EXPECT_NE(ocsp.find(": revoked"), std::string::npos) << ocsp;
+  EXPECT_NE(ocsp.find("Reason: keyCompromise"), std::string::npos) << ocsp;
+  EXPECT_EQ(ledger_entry(first_serial)["status"], "issued");
 }
 
 }  // namespace
