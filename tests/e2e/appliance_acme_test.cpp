@@ -3,13 +3,17 @@
 // names resolve through a dnsmasq the test runs (the appliance's validator
 // asks acme.validation.dns_server, never /etc/hosts).
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "acme_jws_signer.hpp"
@@ -60,6 +64,7 @@ class ApplianceAcmeTest : public ApplianceFixture {
   }
   void TearDown() override {
     ApplianceFixture::TearDown();
+    http01_.reset();
     dns_.reset();
   }
 
@@ -176,11 +181,103 @@ class ApplianceAcmeTest : public ApplianceFixture {
     return make_mac_jws({{"alg", "HS256"}, {"kid", eab["kid"]}, {"url", new_account}}, key.public_jwk().dump(), *hmac);
   }
 
+  // An ACME account made here with hand-signed JWS, as a client nobody wrote would make it.
+  struct Account {
+    JwsTestKey key;
+    std::string kid;  // the account URL
+  };
+  Account jws_account() {
+    auto key = JwsTestKey::generate(appliance::acme::KeyType::ec_p256);
+    const std::string new_account = url("/acme/new-account");
+    const nlohmann::json header{{"alg", key.alg()}, {"jwk", key.public_jwk()}, {"nonce", fresh_nonce()}, {"url", new_account}};
+    const nlohmann::json payload{{"termsOfServiceAgreed", true},
+                                 {"externalAccountBinding", eab_binding(key, eab_key(), new_account)}};
+    auto made = post_jws("/acme/new-account", make_jws(key, header, payload.dump()));
+    EXPECT_EQ(made.status, 201) << made.body;
+    return Account{std::move(key), made.header("Location")};
+  }
   // A request signed by the account `kid` with `key`, to the full URL `target` (as the server hands them out);
   // an empty payload is a POST-as-GET.
   Answer post_as(const JwsTestKey& key, const std::string& kid, const std::string& target, const std::string& payload) {
     const nlohmann::json header{{"alg", key.alg()}, {"kid", kid}, {"nonce", fresh_nonce()}, {"url", target}};
     return post_jws(target.substr(target.find("/acme/")), make_jws(key, header, payload));
+  }
+  Answer post_as(const Account& a, const std::string& target, const std::string& payload = "") {
+    return post_as(a.key, a.kid, target, payload);
+  }
+  Answer new_order(const Account& a, const std::string& name) {
+    const nlohmann::json identifier{{"type", "dns"}, {"value", name}};
+    return post_as(a, url("/acme/new-order"),
+                   nlohmann::json{{"identifiers", nlohmann::json::array({identifier})}}.dump());
+  }
+  // POST-as-GET of `target`: the resource (an order, authorization or challenge).
+  nlohmann::json read_as(const Account& a, const std::string& target) {
+    auto r = post_as(a, target);
+    if (r.status != 200) {
+      ADD_FAILURE() << target << ": " << r.status << " " << r.body;
+      return nullptr;
+    }
+    return nlohmann::json::parse(r.body);
+  }
+  // read_as until the status is neither pending nor processing (validation runs in the background).
+  nlohmann::json settled(const Account& a, const std::string& target) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    nlohmann::json j;
+    do {
+      j = read_as(a, target);
+      if (j.is_null() || (j["status"] != "pending" && j["status"] != "processing")) return j;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    } while (std::chrono::steady_clock::now() < deadline);
+    ADD_FAILURE() << target << " is still " << j["status"] << " after 20 s";
+    return j;
+  }
+  // The http-01 challenge of an authorization.
+  static nlohmann::json http01_of(const nlohmann::json& authz) {
+    for (const auto& c : authz.value("challenges", nlohmann::json::array())) {
+      if (c.value("type", "") == "http-01") return c;
+    }
+    ADD_FAILURE() << "no http-01 challenge in " << authz.dump();
+    return nullptr;
+  }
+
+  // RFC 8555 8.1, worked out here rather than by the server's code: token "." base64url(SHA-256 of the JWK's
+  // RFC 7638 form); nlohmann's dump (members sorted, no whitespace) of an EC JWK {crv, kty, x, y} is that form.
+  static std::string key_authorization(const std::string& token, const JwsTestKey& key) {
+    const std::string canonical = key.public_jwk().dump();
+    unsigned char digest[32];
+    unsigned int len = 0;
+    if (EVP_Digest(canonical.data(), canonical.size(), digest, &len, EVP_sha256(), nullptr) != 1) {
+      throw std::runtime_error("EVP_Digest");
+    }
+    return token + "." + appliance::acme::base64url_encode(std::span<const unsigned char>(digest, len));
+  }
+  // What http://NAME:http01_port_/.well-known/acme-challenge/TOKEN answers: `body`, from python3's http.server.
+  void serve_http01(const std::string& token, const std::string& body) {
+    const fs::path root = dir_ / "http01";
+    fs::create_directories(root / ".well-known/acme-challenge");
+    write_file(root / ".well-known/acme-challenge" / token, body);
+    if (http01_) return;
+    http01_ = std::make_unique<BackgroundProcess>(
+        std::vector<std::string>{"python3", "-m", "http.server", std::to_string(http01_port_), "--bind", "127.0.0.1",
+                                 "--directory", root.string()},
+        std::map<std::string, std::string>{}, (dir_ / "http01.log").string());
+    ASSERT_TRUE(wait_for_port(http01_port_, 10)) << read_file(dir_ / "http01.log");
+  }
+
+  // {"csr": base64url DER} for a CSR made by openssl (DIR/FILE.csr) naming `names`, the first also as its CN.
+  std::string finalize_payload(const std::string& file, const std::vector<std::string>& names) {
+    std::string sans;
+    for (const auto& n : names) sans += (sans.empty() ? "DNS:" : ",DNS:") + n;
+    openssl_csr(dir_.path(), file, "/CN=" + names.at(0), sans);
+    auto der = openssl({"req", "-in", (dir_ / (file + ".csr")).string(), "-outform", "DER", "-out",
+                        (dir_ / (file + ".csr.der")).string()});
+    EXPECT_EQ(der.exit_code, 0) << der.err;
+    return nlohmann::json{{"csr", appliance::acme::base64url_encode(read_file(dir_ / (file + ".csr.der")))}}.dump();
+  }
+
+  static std::string problem_type(const Answer& a) {
+    auto j = nlohmann::json::parse(a.body, nullptr, false);
+    return j.is_object() && j.contains("type") ? j["type"].get<std::string>() : "(no problem document) " + a.body;
   }
 
   int dns_port_ = free_port();
@@ -188,6 +285,7 @@ class ApplianceAcmeTest : public ApplianceFixture {
   int tls01_port_ = free_port();
   int management_port_ = free_port();
   std::unique_ptr<BackgroundProcess> dns_;
+  std::unique_ptr<BackgroundProcess> http01_;
 };
 
 TEST_F(ApplianceAcmeTest, CertbotObtainsRenewsAndRevokesACertificateWithHttp01) {
@@ -337,6 +435,84 @@ TEST_F(ApplianceAcmeTest, RefusesAReplayedNonceAndAJwsForAnotherUrl) {
   auto orders = post_as(key, kid, kid + "/orders", "");
   ASSERT_EQ(orders.status, 200) << orders.body;
   EXPECT_TRUE(nlohmann::json::parse(orders.body)["orders"].empty()) << orders.body;
+}
+
+// What a name's validation and a CSR's names allow, with a client made here: a challenge answered with another
+// key's key authorization (someone who saw the token, not the account key) leaves the authorization and the order
+// invalid and issues nothing; a validated order finalized with a CSR naming one more name is badCSR, stays
+// unfinalized and issues nothing; the CSR with exactly the order's name then issues.
+TEST_F(ApplianceAcmeTest, IssuesNothingForAFailedChallengeOrACsrWithAnExtraName) {
+  const auto account = jws_account();
+
+  auto failed = new_order(account, "failed.example.test");
+  ASSERT_EQ(failed.status, 201) << failed.body;
+  const std::string failed_url = failed.header("Location");
+  const std::string failed_authz = nlohmann::json::parse(failed.body)["authorizations"][0].get<std::string>();
+  auto challenge = http01_of(read_as(account, failed_authz));
+  ASSERT_TRUE(challenge.is_object());
+  const std::string token = challenge["token"].get<std::string>(), challenge_url = challenge["url"].get<std::string>();
+  const auto someone_else = JwsTestKey::generate(appliance::acme::KeyType::ec_p256);
+  serve_http01(token, key_authorization(token, someone_else));
+  auto responded = post_as(account, challenge_url, "{}");
+  ASSERT_EQ(responded.status, 200) << responded.body;
+
+  auto authz = settled(account, failed_authz);
+  EXPECT_EQ(authz["status"], "invalid") << authz.dump();
+  auto tried = http01_of(authz);
+  EXPECT_EQ(tried["status"], "invalid") << tried.dump();
+  EXPECT_EQ(tried["error"]["type"], "urn:ietf:params:acme:error:incorrectResponse") << tried.dump();
+  auto order = settled(account, failed_url);
+  EXPECT_EQ(order["status"], "invalid") << order.dump();
+  EXPECT_FALSE(order.contains("certificate"));
+  // Finalize is refused (not ready), and a second response does not validate again.
+  auto early = post_as(account, order["finalize"].get<std::string>(), finalize_payload("failed", {"failed.example.test"}));
+  EXPECT_EQ(early.status, 403);
+  EXPECT_EQ(problem_type(early), "urn:ietf:params:acme:error:orderNotReady");
+  auto again = post_as(account, challenge_url, "{}");
+  EXPECT_EQ(nlohmann::json::parse(again.body)["status"], "invalid") << again.body;
+  EXPECT_TRUE(acme_entries().empty());
+
+  // A name validated for real: the key authorization of this account's key at the token.
+  auto made = new_order(account, "csr.example.test");
+  ASSERT_EQ(made.status, 201) << made.body;
+  const std::string order_url = made.header("Location");
+  auto pending = nlohmann::json::parse(made.body);
+  const std::string authz_url = pending["authorizations"][0].get<std::string>();
+  const std::string finalize_url = pending["finalize"].get<std::string>();
+  auto http01 = http01_of(read_as(account, authz_url));
+  ASSERT_TRUE(http01.is_object());
+  serve_http01(http01["token"].get<std::string>(), key_authorization(http01["token"].get<std::string>(), account.key));
+  ASSERT_EQ(post_as(account, http01["url"].get<std::string>(), "{}").status, 200);
+  ASSERT_EQ(settled(account, authz_url)["status"], "valid");
+  ASSERT_EQ(settled(account, order_url)["status"], "ready");
+
+  // One more name in the CSR, allowed by the profile's name policy but never validated: refused.
+  auto extra = post_as(account, finalize_url, finalize_payload("extra", {"csr.example.test", "extra.example.test"}));
+  EXPECT_EQ(extra.status, 400);
+  EXPECT_EQ(problem_type(extra), "urn:ietf:params:acme:error:badCSR");
+  EXPECT_NE(extra.body.find("extra.example.test"), std::string::npos) << extra.body;
+  auto after = settled(account, order_url);
+  EXPECT_EQ(after["status"], "ready") << after.dump();
+  EXPECT_FALSE(after.contains("certificate"));
+  EXPECT_TRUE(acme_entries().empty());
+
+  // Exactly the order's name: issued, recorded, and only that name in it.
+  auto finalized = post_as(account, finalize_url, finalize_payload("exact", {"csr.example.test"}));
+  ASSERT_EQ(finalized.status, 200) << finalized.body;
+  auto valid = nlohmann::json::parse(finalized.body);
+  EXPECT_EQ(valid["status"], "valid");
+  ASSERT_TRUE(valid.contains("certificate")) << finalized.body;
+  auto chain = post_as(account, valid["certificate"].get<std::string>());
+  ASSERT_EQ(chain.status, 200) << chain.body;
+  EXPECT_TRUE(verifies(leaf_of(chain.body)));
+  write_file(dir_ / "exact.crt", leaf_of(chain.body));
+  auto san = openssl({"x509", "-in", (dir_ / "exact.crt").string(), "-noout", "-ext", "subjectAltName"});
+  EXPECT_NE(san.out.find("DNS:csr.example.test"), std::string::npos) << san.out;
+  EXPECT_EQ(san.out.find("extra.example.test"), std::string::npos) << san.out;
+  const auto entries = acme_entries();
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0]["status"], "issued");
+  EXPECT_EQ(ledger_entry(serial_of(dir_ / "exact.crt"))["status"], "issued");
 }
 
 class ApplianceAcmeLegoTest : public ApplianceAcmeTest {
