@@ -86,8 +86,8 @@ class ApplianceAcmeTest : public ApplianceFixture {
             "-m", "x@example.test", "-d", name};
   }
 
-  nlohmann::json eab_key() {
-    auto r = hsmca({"acme", "eab", "add", "--config", (dir_ / "ca.yaml").string(), "--label", "web-01", "--json"});
+  nlohmann::json eab_key(const std::string& label = "web-01") {
+    auto r = hsmca({"acme", "eab", "add", "--config", (dir_ / "ca.yaml").string(), "--label", label, "--json"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return nlohmann::json::parse(r.out);
   }
@@ -186,12 +186,12 @@ class ApplianceAcmeTest : public ApplianceFixture {
     JwsTestKey key;
     std::string kid;  // the account URL
   };
-  Account jws_account() {
+  Account jws_account(const std::string& eab_label = "web-01") {
     auto key = JwsTestKey::generate(appliance::acme::KeyType::ec_p256);
     const std::string new_account = url("/acme/new-account");
     const nlohmann::json header{{"alg", key.alg()}, {"jwk", key.public_jwk()}, {"nonce", fresh_nonce()}, {"url", new_account}};
     const nlohmann::json payload{{"termsOfServiceAgreed", true},
-                                 {"externalAccountBinding", eab_binding(key, eab_key(), new_account)}};
+                                 {"externalAccountBinding", eab_binding(key, eab_key(eab_label), new_account)}};
     auto made = post_jws("/acme/new-account", make_jws(key, header, payload.dump()));
     EXPECT_EQ(made.status, 201) << made.body;
     return Account{std::move(key), made.header("Location")};
@@ -513,6 +513,42 @@ TEST_F(ApplianceAcmeTest, IssuesNothingForAFailedChallengeOrACsrWithAnExtraName)
   ASSERT_EQ(entries.size(), 1u);
   EXPECT_EQ(entries[0]["status"], "issued");
   EXPECT_EQ(ledger_entry(serial_of(dir_ / "exact.crt"))["status"], "issued");
+}
+
+// acme.orders_per_hour: 2.
+class ApplianceAcmeRateLimitTest : public ApplianceAcmeTest {
+ protected:
+  std::string extra_appliance_yaml() const override {
+    return ApplianceAcmeTest::extra_appliance_yaml() + "    orders_per_hour: 2\n";
+  }
+};
+
+// The third order within the hour is 429 rateLimited with a Retry-After, and is not recorded; the limit is the
+// account's, not the CA's: another account still orders.
+TEST_F(ApplianceAcmeRateLimitTest, RefusesTheThirdOrderInAnHourWithRetryAfterAndRecordsNothing) {
+  const auto account = jws_account();
+  std::vector<std::string> made;
+  for (const char* name : {"one.example.test", "two.example.test"}) {
+    auto r = new_order(account, name);
+    ASSERT_EQ(r.status, 201) << r.body;
+    made.push_back(r.header("Location"));
+  }
+  auto third = new_order(account, "three.example.test");
+  EXPECT_EQ(third.status, 429) << third.body;
+  EXPECT_EQ(problem_type(third), "urn:ietf:params:acme:error:rateLimited");
+  const std::string retry_after = third.header("Retry-After");
+  ASSERT_FALSE(retry_after.empty()) << third.headers;
+  // The oldest counted order leaves the window an hour after it was made.
+  EXPECT_GT(std::stoi(retry_after), 3500);
+  EXPECT_LE(std::stoi(retry_after), 3600);
+  EXPECT_FALSE(third.header("Replay-Nonce").empty());
+
+  auto orders = post_as(account, account.kid + "/orders");
+  ASSERT_EQ(orders.status, 200) << orders.body;
+  EXPECT_EQ(nlohmann::json::parse(orders.body)["orders"], nlohmann::json(made)) << orders.body;
+
+  const auto other = jws_account("web-02");
+  EXPECT_EQ(new_order(other, "three.example.test").status, 201);
 }
 
 class ApplianceAcmeLegoTest : public ApplianceAcmeTest {
