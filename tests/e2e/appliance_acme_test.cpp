@@ -3,11 +3,19 @@
 // names resolve through a dnsmasq the test runs (the appliance's validator
 // asks acme.validation.dns_server, never /etc/hosts).
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 
 #include <cctype>
+#include <chrono>
 #include <ctime>
+#include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <span>
+#include <stdexcept>
 #include <string>
+#include <string_view>
+#include <thread>
 #include <vector>
 
 #include "acme_jws_signer.hpp"
@@ -30,7 +38,8 @@ class ApplianceAcmeTest : public ApplianceFixture {
     return "  acme:\n"
            "    profile: web\n"
            "    validation: {dns_server: 127.0.0.1:" + std::to_string(dns_port_) +
-           ", http_port: " + std::to_string(http01_port_) + ", timeout_ms: 5000}\n";
+           ", http_port: " + std::to_string(http01_port_) + ", tls_port: " + std::to_string(tls01_port_) +
+           ", timeout_ms: 5000}\n";
   }
 
   // pebble-challtestsrv instead of dnsmasq: TXT records a dns-01 client sets through its management API.
@@ -57,6 +66,7 @@ class ApplianceAcmeTest : public ApplianceFixture {
   }
   void TearDown() override {
     ApplianceFixture::TearDown();
+    http01_.reset();
     dns_.reset();
   }
 
@@ -78,8 +88,8 @@ class ApplianceAcmeTest : public ApplianceFixture {
             "-m", "x@example.test", "-d", name};
   }
 
-  nlohmann::json eab_key() {
-    auto r = hsmca({"acme", "eab", "add", "--config", (dir_ / "ca.yaml").string(), "--label", "web-01", "--json"});
+  nlohmann::json eab_key(const std::string& label = "web-01") {
+    auto r = hsmca({"acme", "eab", "add", "--config", (dir_ / "ca.yaml").string(), "--label", label, "--json"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return nlohmann::json::parse(r.out);
   }
@@ -160,6 +170,20 @@ class ApplianceAcmeTest : public ApplianceFixture {
     return unix_time(r.out.substr(r.out.find('=') + 1));
   }
 
+  // The first certificate of a PEM bundle (lego saves the leaf and the issuing CA in one file).
+  static std::string leaf_of(const std::string& bundle) {
+    constexpr std::string_view end = "-----END CERTIFICATE-----";
+    return bundle.substr(0, bundle.find(end) + end.size()) + "\n";
+  }
+
+  // openssl ocsp's answer from the appliance's responder for the certificate in `pem`.
+  std::string ocsp_status(const fs::path& pem) {
+    auto r = openssl({"ocsp", "-issuer", (dir_ / "issuing.crt").string(), "-cert", pem.string(), "-url",
+                      plain_url("/ocsp"), "-CAfile", (dir_ / "root.crt").string(), "-VAfile",
+                      (dir_ / "issuing.crt").string()});
+    return r.out + r.err;
+  }
+
   struct Answer {
     int status = 0;
     std::string headers, body;
@@ -198,10 +222,118 @@ class ApplianceAcmeTest : public ApplianceFixture {
     return raw({"-X", "POST", "-H", "Content-Type: application/jose+json", "--data-binary", "@" + f.string(), url(path)});
   }
 
+  // An EAB for `key` with the operator's key `eab` (RFC 8555 7.3.4), for newAccount at `new_account`.
+  static nlohmann::json eab_binding(const JwsTestKey& key, const nlohmann::json& eab, const std::string& new_account) {
+    const auto hmac = appliance::acme::base64url_decode(eab["hmac_key"].get<std::string>());
+    if (!hmac) throw std::runtime_error("the EAB HMAC key is not base64url");
+    return make_mac_jws({{"alg", "HS256"}, {"kid", eab["kid"]}, {"url", new_account}}, key.public_jwk().dump(), *hmac);
+  }
+
+  // An ACME account made here with hand-signed JWS, as a client nobody wrote would make it.
+  struct Account {
+    JwsTestKey key;
+    std::string kid;  // the account URL
+  };
+  Account jws_account(const std::string& eab_label = "web-01") {
+    auto key = JwsTestKey::generate(appliance::acme::KeyType::ec_p256);
+    const std::string new_account = url("/acme/new-account");
+    const nlohmann::json header{{"alg", key.alg()}, {"jwk", key.public_jwk()}, {"nonce", fresh_nonce()}, {"url", new_account}};
+    const nlohmann::json payload{{"termsOfServiceAgreed", true},
+                                 {"externalAccountBinding", eab_binding(key, eab_key(eab_label), new_account)}};
+    auto made = post_jws("/acme/new-account", make_jws(key, header, payload.dump()));
+    EXPECT_EQ(made.status, 201) << made.body;
+    return Account{std::move(key), made.header("Location")};
+  }
+  // A request signed by the account `kid` with `key`, to the full URL `target` (as the server hands them out);
+  // an empty payload is a POST-as-GET.
+  Answer post_as(const JwsTestKey& key, const std::string& kid, const std::string& target, const std::string& payload) {
+    const nlohmann::json header{{"alg", key.alg()}, {"kid", kid}, {"nonce", fresh_nonce()}, {"url", target}};
+    return post_jws(target.substr(target.find("/acme/")), make_jws(key, header, payload));
+  }
+  Answer post_as(const Account& a, const std::string& target, const std::string& payload = "") {
+    return post_as(a.key, a.kid, target, payload);
+  }
+  Answer new_order(const Account& a, const std::string& name) {
+    const nlohmann::json identifier{{"type", "dns"}, {"value", name}};
+    return post_as(a, url("/acme/new-order"),
+                   nlohmann::json{{"identifiers", nlohmann::json::array({identifier})}}.dump());
+  }
+  // POST-as-GET of `target`: the resource (an order, authorization or challenge).
+  nlohmann::json read_as(const Account& a, const std::string& target) {
+    auto r = post_as(a, target);
+    if (r.status != 200) {
+      ADD_FAILURE() << target << ": " << r.status << " " << r.body;
+      return nullptr;
+    }
+    return nlohmann::json::parse(r.body);
+  }
+  // read_as until the status is neither pending nor processing (validation runs in the background).
+  nlohmann::json settled(const Account& a, const std::string& target) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    nlohmann::json j;
+    do {
+      j = read_as(a, target);
+      if (j.is_null() || (j["status"] != "pending" && j["status"] != "processing")) return j;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    } while (std::chrono::steady_clock::now() < deadline);
+    ADD_FAILURE() << target << " is still " << j["status"] << " after 20 s";
+    return j;
+  }
+  // The http-01 challenge of an authorization.
+  static nlohmann::json http01_of(const nlohmann::json& authz) {
+    for (const auto& c : authz.value("challenges", nlohmann::json::array())) {
+      if (c.value("type", "") == "http-01") return c;
+    }
+    ADD_FAILURE() << "no http-01 challenge in " << authz.dump();
+    return nullptr;
+  }
+
+  // RFC 8555 8.1, worked out here rather than by the server's code: token "." base64url(SHA-256 of the JWK's
+  // RFC 7638 form); nlohmann's dump (members sorted, no whitespace) of an EC JWK {crv, kty, x, y} is that form.
+  static std::string key_authorization(const std::string& token, const JwsTestKey& key) {
+    const std::string canonical = key.public_jwk().dump();
+    unsigned char digest[32];
+    unsigned int len = 0;
+    if (EVP_Digest(canonical.data(), canonical.size(), digest, &len, EVP_sha256(), nullptr) != 1) {
+      throw std::runtime_error("EVP_Digest");
+    }
+    return token + "." + appliance::acme::base64url_encode(std::span<const unsigned char>(digest, len));
+  }
+  // What http://NAME:http01_port_/.well-known/acme-challenge/TOKEN answers: `body`, from python3's http.server.
+  void serve_http01(const std::string& token, const std::string& body) {
+    const fs::path root = dir_ / "http01";
+    fs::create_directories(root / ".well-known/acme-challenge");
+    write_file(root / ".well-known/acme-challenge" / token, body);
+    if (http01_) return;
+    http01_ = std::make_unique<BackgroundProcess>(
+        std::vector<std::string>{"python3", "-m", "http.server", std::to_string(http01_port_), "--bind", "127.0.0.1",
+                                 "--directory", root.string()},
+        std::map<std::string, std::string>{}, (dir_ / "http01.log").string());
+    ASSERT_TRUE(wait_for_port(http01_port_, 10)) << read_file(dir_ / "http01.log");
+  }
+
+  // {"csr": base64url DER} for a CSR made by openssl (DIR/FILE.csr) naming `names`, the first also as its CN.
+  std::string finalize_payload(const std::string& file, const std::vector<std::string>& names) {
+    std::string sans;
+    for (const auto& n : names) sans += (sans.empty() ? "DNS:" : ",DNS:") + n;
+    openssl_csr(dir_.path(), file, "/CN=" + names.at(0), sans);
+    auto der = openssl({"req", "-in", (dir_ / (file + ".csr")).string(), "-outform", "DER", "-out",
+                        (dir_ / (file + ".csr.der")).string()});
+    EXPECT_EQ(der.exit_code, 0) << der.err;
+    return nlohmann::json{{"csr", appliance::acme::base64url_encode(read_file(dir_ / (file + ".csr.der")))}}.dump();
+  }
+
+  static std::string problem_type(const Answer& a) {
+    auto j = nlohmann::json::parse(a.body, nullptr, false);
+    return j.is_object() && j.contains("type") ? j["type"].get<std::string>() : "(no problem document) " + a.body;
+  }
+
   int dns_port_ = free_port();
   int http01_port_ = free_port();
+  int tls01_port_ = free_port();
   int management_port_ = free_port();
   std::unique_ptr<BackgroundProcess> dns_;
+  std::unique_ptr<BackgroundProcess> http01_;
 };
 
 TEST_F(ApplianceAcmeTest, CertbotObtainsRenewsAndRevokesACertificateWithHttp01) {
@@ -251,8 +383,8 @@ TEST_F(ApplianceAcmeTest, CertbotObtainsRenewsAndRevokesACertificateWithHttp01) 
   EXPECT_LT(window.end, not_after_of(live / "cert.pem") - 10 * 86400);
   EXPECT_GT(window.retry_after, 0);
 
-  // Renewal: a new order by the same account, a new certificate.
-  // Non-interactive certbot sleeps up to eight minutes before renewing, to spread load; not here.
+  // Renewal: a new order by the same account, a new certificate. Without --no-random-sleep-on-renew, certbot
+  // run without a terminal sleeps up to 8 minutes first (certbot/_internal/renewal.py).
   auto renewed = certbot({"renew", "--force-renewal", "--no-random-sleep-on-renew"});
   ASSERT_EQ(renewed.exit_code, 0) << log_of(renewed) << "\n" << read_file(log_);
   const std::string second = read_file(live / "cert.pem");
@@ -271,10 +403,8 @@ TEST_F(ApplianceAcmeTest, CertbotObtainsRenewsAndRevokesACertificateWithHttp01) 
   ASSERT_EQ(revoked.exit_code, 0) << log_of(revoked) << "\n" << read_file(log_);
   auto after = ledger_entry(second_serial);
   EXPECT_EQ(after["status"], "revoked");
-  auto ocsp = openssl({"ocsp", "-issuer", (dir_ / "issuing.crt").string(), "-cert", (live / "cert.pem").string(),
-                       "-url", plain_url("/ocsp"), "-CAfile", (dir_ / "root.crt").string(), "-VAfile",
-                       (dir_ / "issuing.crt").string()});
-  EXPECT_NE(ocsp.out.find(": revoked"), std::string::npos) << ocsp.out << ocsp.err;
+  const std::string ocsp = ocsp_status(live / "cert.pem");
+  EXPECT_NE(ocsp.find(": revoked"), std::string::npos) << ocsp;
   // Renewal information now says: renew at once (a window in the past).
   const auto urgent = renewal_info(live / "cert.pem");
   ASSERT_EQ(urgent.status, 200);
@@ -321,11 +451,8 @@ TEST_F(ApplianceAcmeTest, CertbotIsRefusedWithoutEabAndForANameOutsideTheProfile
 TEST_F(ApplianceAcmeTest, RefusesAReplayedNonceAndAJwsForAnotherUrl) {
   const auto eab = eab_key();
   const auto key = JwsTestKey::generate(appliance::acme::KeyType::ec_p256);
-  const auto hmac = appliance::acme::base64url_decode(eab["hmac_key"].get<std::string>());
-  ASSERT_TRUE(hmac);
   const std::string new_account = url("/acme/new-account");
-  const auto binding = make_mac_jws({{"alg", "HS256"}, {"kid", eab["kid"]}, {"url", new_account}},
-                                    key.public_jwk().dump(), *hmac);
+  const auto binding = eab_binding(key, eab, new_account);
   const auto header = [&](const std::string& n, const std::string& u) {
     return nlohmann::json{{"alg", key.alg()}, {"jwk", key.public_jwk()}, {"nonce", n}, {"url", u}};
   };
@@ -368,8 +495,7 @@ TEST_F(ApplianceAcmeTest, RefusesAReplayedNonceAndAJwsForAnotherUrl) {
   EXPECT_EQ(nlohmann::json::parse(elsewhere.body)["type"], "urn:ietf:params:acme:error:unauthorized") << elsewhere.body;
   EXPECT_FALSE(elsewhere.header("Replay-Nonce").empty());
   // Nothing was ordered: the account's order list is empty.
-  auto orders = post_jws(kid.substr(kid.find("/acme/")) + "/orders",
-                         make_jws(key, kid_header(fresh_nonce(), kid + "/orders"), ""));
+  auto orders = post_as(key, kid, kid + "/orders", "");
   ASSERT_EQ(orders.status, 200) << orders.body;
   EXPECT_TRUE(nlohmann::json::parse(orders.body)["orders"].empty()) << orders.body;
 
@@ -397,6 +523,120 @@ TEST_F(ApplianceAcmeTest, RefusesAReplayedNonceAndAJwsForAnotherUrl) {
   EXPECT_EQ(raw({url("/acme/renewal-info/not-a-cert-id")}).status, 400);
 }
 
+// What a name's validation and a CSR's names allow, with a client made here: a challenge answered with another
+// key's key authorization (someone who saw the token, not the account key) leaves the authorization and the order
+// invalid and issues nothing; a validated order finalized with a CSR naming one more name is badCSR, stays
+// unfinalized and issues nothing; the CSR with exactly the order's name then issues.
+TEST_F(ApplianceAcmeTest, IssuesNothingForAFailedChallengeOrACsrWithAnExtraName) {
+  const auto account = jws_account();
+
+  auto failed = new_order(account, "failed.example.test");
+  ASSERT_EQ(failed.status, 201) << failed.body;
+  const std::string failed_url = failed.header("Location");
+  const std::string failed_authz = nlohmann::json::parse(failed.body)["authorizations"][0].get<std::string>();
+  auto challenge = http01_of(read_as(account, failed_authz));
+  ASSERT_TRUE(challenge.is_object());
+  const std::string token = challenge["token"].get<std::string>(), challenge_url = challenge["url"].get<std::string>();
+  const auto someone_else = JwsTestKey::generate(appliance::acme::KeyType::ec_p256);
+  serve_http01(token, key_authorization(token, someone_else));
+  auto responded = post_as(account, challenge_url, "{}");
+  ASSERT_EQ(responded.status, 200) << responded.body;
+
+  auto authz = settled(account, failed_authz);
+  EXPECT_EQ(authz["status"], "invalid") << authz.dump();
+  auto tried = http01_of(authz);
+  EXPECT_EQ(tried["status"], "invalid") << tried.dump();
+  EXPECT_EQ(tried["error"]["type"], "urn:ietf:params:acme:error:incorrectResponse") << tried.dump();
+  auto order = settled(account, failed_url);
+  EXPECT_EQ(order["status"], "invalid") << order.dump();
+  EXPECT_FALSE(order.contains("certificate"));
+  // Finalize is refused (not ready), and a second response does not validate again.
+  auto early = post_as(account, order["finalize"].get<std::string>(), finalize_payload("failed", {"failed.example.test"}));
+  EXPECT_EQ(early.status, 403);
+  EXPECT_EQ(problem_type(early), "urn:ietf:params:acme:error:orderNotReady");
+  auto again = post_as(account, challenge_url, "{}");
+  EXPECT_EQ(nlohmann::json::parse(again.body)["status"], "invalid") << again.body;
+  EXPECT_TRUE(acme_entries().empty());
+
+  // A name validated for real: the key authorization of this account's key at the token.
+  auto made = new_order(account, "csr.example.test");
+  ASSERT_EQ(made.status, 201) << made.body;
+  const std::string order_url = made.header("Location");
+  auto pending = nlohmann::json::parse(made.body);
+  const std::string authz_url = pending["authorizations"][0].get<std::string>();
+  const std::string finalize_url = pending["finalize"].get<std::string>();
+  auto http01 = http01_of(read_as(account, authz_url));
+  ASSERT_TRUE(http01.is_object());
+  serve_http01(http01["token"].get<std::string>(), key_authorization(http01["token"].get<std::string>(), account.key));
+  ASSERT_EQ(post_as(account, http01["url"].get<std::string>(), "{}").status, 200);
+  ASSERT_EQ(settled(account, authz_url)["status"], "valid");
+  ASSERT_EQ(settled(account, order_url)["status"], "ready");
+
+  // One more name in the CSR, allowed by the profile's name policy but never validated: refused.
+  auto extra = post_as(account, finalize_url, finalize_payload("extra", {"csr.example.test", "extra.example.test"}));
+  EXPECT_EQ(extra.status, 400);
+  EXPECT_EQ(problem_type(extra), "urn:ietf:params:acme:error:badCSR");
+  EXPECT_NE(extra.body.find("extra.example.test"), std::string::npos) << extra.body;
+  auto after = settled(account, order_url);
+  EXPECT_EQ(after["status"], "ready") << after.dump();
+  EXPECT_FALSE(after.contains("certificate"));
+  EXPECT_TRUE(acme_entries().empty());
+
+  // Exactly the order's name: issued, recorded, and only that name in it.
+  auto finalized = post_as(account, finalize_url, finalize_payload("exact", {"csr.example.test"}));
+  ASSERT_EQ(finalized.status, 200) << finalized.body;
+  auto valid = nlohmann::json::parse(finalized.body);
+  EXPECT_EQ(valid["status"], "valid");
+  ASSERT_TRUE(valid.contains("certificate")) << finalized.body;
+  auto chain = post_as(account, valid["certificate"].get<std::string>());
+  ASSERT_EQ(chain.status, 200) << chain.body;
+  EXPECT_TRUE(verifies(leaf_of(chain.body)));
+  write_file(dir_ / "exact.crt", leaf_of(chain.body));
+  auto san = openssl({"x509", "-in", (dir_ / "exact.crt").string(), "-noout", "-ext", "subjectAltName"});
+  EXPECT_NE(san.out.find("DNS:csr.example.test"), std::string::npos) << san.out;
+  EXPECT_EQ(san.out.find("extra.example.test"), std::string::npos) << san.out;
+  const auto entries = acme_entries();
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0]["status"], "issued");
+  EXPECT_EQ(ledger_entry(serial_of(dir_ / "exact.crt"))["status"], "issued");
+}
+
+// acme.orders_per_hour: 2.
+class ApplianceAcmeRateLimitTest : public ApplianceAcmeTest {
+ protected:
+  std::string extra_appliance_yaml() const override {
+    return ApplianceAcmeTest::extra_appliance_yaml() + "    orders_per_hour: 2\n";
+  }
+};
+
+// The third order within the hour is 429 rateLimited with a Retry-After, and is not recorded; the limit is the
+// account's, not the CA's: another account still orders.
+TEST_F(ApplianceAcmeRateLimitTest, RefusesTheThirdOrderInAnHourWithRetryAfterAndRecordsNothing) {
+  const auto account = jws_account();
+  std::vector<std::string> made;
+  for (const char* name : {"one.example.test", "two.example.test"}) {
+    auto r = new_order(account, name);
+    ASSERT_EQ(r.status, 201) << r.body;
+    made.push_back(r.header("Location"));
+  }
+  auto third = new_order(account, "three.example.test");
+  EXPECT_EQ(third.status, 429) << third.body;
+  EXPECT_EQ(problem_type(third), "urn:ietf:params:acme:error:rateLimited");
+  const std::string retry_after = third.header("Retry-After");
+  ASSERT_FALSE(retry_after.empty()) << third.headers;
+  // The oldest counted order leaves the window an hour after it was made.
+  EXPECT_GT(std::stoi(retry_after), 3500);
+  EXPECT_LE(std::stoi(retry_after), 3600);
+  EXPECT_FALSE(third.header("Replay-Nonce").empty());
+
+  auto orders = post_as(account, account.kid + "/orders");
+  ASSERT_EQ(orders.status, 200) << orders.body;
+  EXPECT_EQ(nlohmann::json::parse(orders.body)["orders"], nlohmann::json(made)) << orders.body;
+
+  const auto other = jws_account("web-02");
+  EXPECT_EQ(new_order(other, "three.example.test").status, 201);
+}
+
 class ApplianceAcmeLegoTest : public ApplianceAcmeTest {
  protected:
   bool settable_dns() const override { return true; }
@@ -419,8 +659,7 @@ TEST_F(ApplianceAcmeLegoTest, LegoObtainsANameWithHttp01AndAWildcardWithDns01) {
   const auto eab = eab_key();
   auto http = lego(eab, {"--domains", "web.example.test", "--http", "--http.port", ":" + std::to_string(http01_port_), "run"});
   ASSERT_EQ(http.exit_code, 0) << log_of(http) << "\n" << read_file(log_);
-  const std::string web = read_file(dir_ / "lego/certificates/web.example.test.crt");
-  EXPECT_TRUE(verifies(web.substr(0, web.find("-----END CERTIFICATE-----") + 25) + "\n"));
+  EXPECT_TRUE(verifies(leaf_of(read_file(dir_ / "lego/certificates/web.example.test.crt"))));
 
   // The exec provider runs `set-txt present FQDN VALUE` and `set-txt cleanup FQDN VALUE`.
   const std::string management = "http://127.0.0.1:" + std::to_string(management_port_);
@@ -434,8 +673,7 @@ TEST_F(ApplianceAcmeLegoTest, LegoObtainsANameWithHttp01AndAWildcardWithDns01) {
   auto dns = lego(eab, {"--domains", "*.example.test", "--dns", "exec", "--dns.resolvers",
                         "127.0.0.1:" + std::to_string(dns_port_), "--dns.disable-cp", "run"});
   ASSERT_EQ(dns.exit_code, 0) << log_of(dns) << "\n" << read_file(log_);
-  const std::string wildcard = read_file(dir_ / "lego/certificates/_.example.test.crt");
-  EXPECT_TRUE(verifies(wildcard.substr(0, wildcard.find("-----END CERTIFICATE-----") + 25) + "\n"));
+  EXPECT_TRUE(verifies(leaf_of(read_file(dir_ / "lego/certificates/_.example.test.crt"))));
   auto san = openssl({"x509", "-in", (dir_ / "lego/certificates/_.example.test.crt").string(), "-noout", "-ext",
                       "subjectAltName"});
   EXPECT_NE(san.out.find("DNS:*.example.test"), std::string::npos) << san.out;
@@ -445,6 +683,57 @@ TEST_F(ApplianceAcmeLegoTest, LegoObtainsANameWithHttp01AndAWildcardWithDns01) {
   ASSERT_EQ(entries.size(), 2u);
   EXPECT_EQ(entries[0]["requester"], entries[1]["requester"]);
   for (const auto& e : entries) EXPECT_EQ(e["status"], "issued");
+}
+
+// lego over tls-alpn-01 (it answers on acme.validation.tls_port with the acme-tls/1 certificate), then `renew`
+// (a new order by the same account, a new certificate and serial, both issued), then `revoke` (by the account):
+// the ledger (with the reason lego sent) and OCSP say revoked, and the first certificate is untouched.
+TEST_F(ApplianceAcmeLegoTest, LegoObtainsWithTlsAlpn01RenewsAndRevokes) {
+  const auto eab = eab_key();
+  const std::vector<std::string> tls{"--domains", "alpn.example.test", "--tls", "--tls.port",
+                                     ":" + std::to_string(tls01_port_)};
+  const fs::path crt = dir_ / "lego/certificates/alpn.example.test.crt";
+  const auto run_with = [&](std::vector<std::string> command) {
+    std::vector<std::string> args = tls;
+    args.insert(args.end(), command.begin(), command.end());
+    return lego(eab, args);
+  };
+
+  auto obtained = run_with({"run"});
+  ASSERT_EQ(obtained.exit_code, 0) << log_of(obtained) << "\n" << read_file(log_);
+  const std::string first = leaf_of(read_file(crt));
+  EXPECT_TRUE(verifies(first));
+  const std::string first_serial = serial_of(crt);
+  auto entry = ledger_entry(first_serial);
+  ASSERT_FALSE(entry.is_null()) << "certificate " << first_serial << " is not in the ledger";
+  EXPECT_EQ(entry["status"], "issued");
+  const std::string requester = entry["requester"].get<std::string>();
+  EXPECT_TRUE(requester.starts_with("acme:")) << requester;
+
+  // --days above the validity: renew now.
+  auto renewed = run_with({"renew", "--days", "999", "--no-random-sleep"});
+  ASSERT_EQ(renewed.exit_code, 0) << log_of(renewed) << "\n" << read_file(log_);
+  const std::string second = leaf_of(read_file(crt));
+  EXPECT_NE(second, first);
+  EXPECT_TRUE(verifies(second));
+  const std::string second_serial = serial_of(crt);
+  EXPECT_NE(second_serial, first_serial);
+  auto renewed_entry = ledger_entry(second_serial);
+  ASSERT_FALSE(renewed_entry.is_null()) << "certificate " << second_serial << " is not in the ledger";
+  EXPECT_EQ(renewed_entry["status"], "issued");
+  EXPECT_EQ(renewed_entry["requester"], requester);
+  EXPECT_EQ(ledger_entry(first_serial)["status"], "issued");
+  EXPECT_EQ(acme_entries().size(), 2u);
+
+  auto revoked = run_with({"revoke", "--keep", "--reason", "1"});
+  ASSERT_EQ(revoked.exit_code, 0) << log_of(revoked) << "\n" << read_file(log_);
+  const auto revoked_entry = ledger_entry(second_serial);
+  EXPECT_EQ(revoked_entry["status"], "revoked");
+  EXPECT_EQ(revoked_entry["revocation_reason"], "keyCompromise");
+  const std::string ocsp = ocsp_status(crt);
+  EXPECT_NE(ocsp.find(": revoked"), std::string::npos) << ocsp;
+  EXPECT_NE(ocsp.find("Reason: keyCompromise"), std::string::npos) << ocsp;
+  EXPECT_EQ(ledger_entry(first_serial)["status"], "issued");
 }
 
 }  // namespace
