@@ -101,16 +101,38 @@ HttpResponse redirect_response(const std::string& location) {
   return response;
 }
 
-TestHttpServer::TestHttpServer(HttpHandler handler, const std::string& bind_address)
-    : handler_(std::move(handler)), acceptor_(io_, tcp::endpoint(asio::ip::make_address(bind_address), 0)) {
-  port_ = acceptor_.local_endpoint().port();
-  thread_ = std::thread([this] { serve(); });
-}
+AcceptLoop::AcceptLoop(const std::string& bind_address)
+    : acceptor_(io_, tcp::endpoint(asio::ip::make_address(bind_address), 0)), port_(acceptor_.local_endpoint().port()) {}
 
-TestHttpServer::~TestHttpServer() {
+AcceptLoop::~AcceptLoop() { stop(); }
+
+void AcceptLoop::stop() {
+  if (!thread_.joinable()) return;
   stopping_ = true;
   poke(acceptor_.local_endpoint());
   thread_.join();
+}
+
+void AcceptLoop::start(Serve serve) {
+  thread_ = std::thread([this, serve = std::move(serve)] {
+    for (;;) {
+      tcp::socket socket(io_);
+      boost::system::error_code ec;
+      acceptor_.accept(socket, ec);
+      if (stopping_) return;
+      if (!ec) serve(std::move(socket));
+    }
+  });
+}
+
+TestHttpServer::TestHttpServer(HttpHandler handler, const std::string& bind_address)
+    : handler_(std::move(handler)), loop_(bind_address) {
+  loop_.start([this](tcp::socket socket) { serve(std::move(socket)); });
+}
+
+TestHttpServer::~TestHttpServer() {
+  loop_.stop();
+  held_.clear();  // before the loop's io_context they belong to
 }
 
 std::vector<std::pair<std::string, std::string>> TestHttpServer::requests() const {
@@ -118,30 +140,24 @@ std::vector<std::pair<std::string, std::string>> TestHttpServer::requests() cons
   return requests_;
 }
 
-void TestHttpServer::serve() {
-  for (;;) {
-    tcp::socket socket(io_);
-    boost::system::error_code ec;
-    acceptor_.accept(socket, ec);
-    if (stopping_) return;
-    if (ec) continue;
-    beast::flat_buffer buffer;
-    HttpRequest request;
-    http::read(socket, buffer, request, ec);
-    if (ec) continue;
-    {
-      std::lock_guard lock(mutex_);
-      requests_.emplace_back(std::string(request.method_string()) + " " + std::string(request.target()),
-                             std::string(request[http::field::host]));
-    }
-    auto response = handler_(request);
-    if (!response) {
-      held_.push_back(std::move(socket));  // a stalled server: the connection stays open, silent
-      continue;
-    }
-    http::write(socket, *response, ec);
-    socket.shutdown(tcp::socket::shutdown_send, ec);
+void TestHttpServer::serve(tcp::socket socket) {
+  boost::system::error_code ec;
+  beast::flat_buffer buffer;
+  HttpRequest request;
+  http::read(socket, buffer, request, ec);
+  if (ec) return;
+  {
+    std::lock_guard lock(mutex_);
+    requests_.emplace_back(std::string(request.method_string()) + " " + std::string(request.target()),
+                           std::string(request[http::field::host]));
   }
+  auto response = handler_(request);
+  if (!response) {
+    held_.push_back(std::move(socket));  // a stalled server: the connection stays open, silent
+    return;
+  }
+  http::write(socket, *response, ec);
+  socket.shutdown(tcp::socket::shutdown_send, ec);
 }
 
 // ---- certificates and TLS ----
@@ -221,8 +237,7 @@ int TestTlsServer::on_alpn(SSL* ssl, const unsigned char** out, unsigned char* o
 TestTlsServer::TestTlsServer(const ChallengeCertificate& spec, bool alpn, std::optional<std::string> http_body)
     : alpn_(alpn),
       http_body_(std::move(http_body)),
-      context_(asio::ssl::context::tls_server),
-      acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+      context_(asio::ssl::context::tls_server) {
   const KeyPtr key = make_key();
   const CertPtr certificate = make_certificate(key.get(), spec);
   SSL_CTX* ctx = context_.native_handle();
@@ -233,46 +248,35 @@ TestTlsServer::TestTlsServer(const ChallengeCertificate& spec, bool alpn, std::o
   // No TLS 1.3 tickets: the server's handshake would end writing them to a
   // client that, having what it came for, may already have closed.
   SSL_CTX_set_num_tickets(ctx, 0);
-  port_ = acceptor_.local_endpoint().port();
-  thread_ = std::thread([this] { serve(); });
+  loop_.start([this](tcp::socket socket) { serve(std::move(socket)); });
 }
 
-TestTlsServer::~TestTlsServer() {
-  stopping_ = true;
-  poke(acceptor_.local_endpoint());
-  thread_.join();
-}
+TestTlsServer::~TestTlsServer() = default;
 
 std::vector<std::pair<std::string, std::string>> TestTlsServer::handshakes() const {
   std::lock_guard lock(mutex_);
   return handshakes_;
 }
 
-void TestTlsServer::serve() {
-  for (;;) {
-    tcp::socket socket(io_);
-    boost::system::error_code ec;
-    acceptor_.accept(socket, ec);
-    if (stopping_) return;
-    if (ec) continue;
-    asio::ssl::stream<tcp::socket> stream(std::move(socket), context_);
-    const std::size_t seen = handshakes().size();
-    stream.handshake(asio::ssl::stream_base::server, ec);
-    if (ec) continue;
-    if (handshakes().size() == seen) {  // no ALPN offered, so no callback
-      std::lock_guard lock(mutex_);
-      const char* sni = SSL_get_servername(stream.native_handle(), TLSEXT_NAMETYPE_host_name);
-      handshakes_.emplace_back(sni != nullptr ? sni : "", "");
-    }
-    if (http_body_) {
-      beast::flat_buffer buffer;
-      HttpRequest request;
-      http::read(stream, buffer, request, ec);
-      if (ec) continue;
-      auto response = text_response(200, *http_body_);
-      http::write(stream, response, ec);
-      stream.shutdown(ec);
-    }
+void TestTlsServer::serve(tcp::socket socket) {
+  boost::system::error_code ec;
+  asio::ssl::stream<tcp::socket> stream(std::move(socket), context_);
+  const std::size_t seen = handshakes().size();
+  stream.handshake(asio::ssl::stream_base::server, ec);
+  if (ec) return;
+  if (handshakes().size() == seen) {  // no ALPN offered, so no callback
+    std::lock_guard lock(mutex_);
+    const char* sni = SSL_get_servername(stream.native_handle(), TLSEXT_NAMETYPE_host_name);
+    handshakes_.emplace_back(sni != nullptr ? sni : "", "");
+  }
+  if (http_body_) {
+    beast::flat_buffer buffer;
+    HttpRequest request;
+    http::read(stream, buffer, request, ec);
+    if (ec) return;
+    auto response = text_response(200, *http_body_);
+    http::write(stream, response, ec);
+    stream.shutdown(ec);
   }
 }
 

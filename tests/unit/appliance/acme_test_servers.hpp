@@ -57,6 +57,32 @@ using HttpHandler = std::function<std::optional<HttpResponse>(const HttpRequest&
 HttpResponse text_response(unsigned status, std::string body);
 HttpResponse redirect_response(const std::string& location);
 
+// Accepts one connection at a time on 127.0.0.1 (or `bind_address`), on a
+// thread of its own, and hands each to `serve`; the destructor stops and
+// joins it. Both test servers below are one of these and what they do with
+// a connection.
+class AcceptLoop {
+ public:
+  using Serve = std::function<void(boost::asio::ip::tcp::socket)>;
+  explicit AcceptLoop(const std::string& bind_address = "127.0.0.1");
+  ~AcceptLoop();
+  AcceptLoop(const AcceptLoop&) = delete;  // the destructor joins the thread
+  AcceptLoop& operator=(const AcceptLoop&) = delete;
+
+  // Starts the thread; call once the owner is ready for connections.
+  void start(Serve serve);
+  // Stops and joins the thread (the destructor does too); sockets it accepted stay usable until this is gone.
+  void stop();
+  std::uint16_t port() const { return port_; }
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::uint16_t port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
 // One connection at a time on its own thread; enough for a validator that
 // makes one request at a time.
 class TestHttpServer {
@@ -66,22 +92,18 @@ class TestHttpServer {
   TestHttpServer(const TestHttpServer&) = delete;  // the destructor joins the thread
   TestHttpServer& operator=(const TestHttpServer&) = delete;
 
-  std::uint16_t port() const { return port_; }
+  std::uint16_t port() const { return loop_.port(); }
   // "GET /path" and the Host header of every request, in order.
   std::vector<std::pair<std::string, std::string>> requests() const;
 
  private:
-  void serve();
+  void serve(boost::asio::ip::tcp::socket socket);
 
   HttpHandler handler_;
-  boost::asio::io_context io_;
-  boost::asio::ip::tcp::acceptor acceptor_;
-  std::uint16_t port_ = 0;
-  std::atomic<bool> stopping_{false};
   mutable std::mutex mutex_;
   std::vector<std::pair<std::string, std::string>> requests_;
   std::vector<boost::asio::ip::tcp::socket> held_;
-  std::thread thread_;
+  AcceptLoop loop_;  // last: its thread stops first
 };
 
 struct EvpPkeyFree {
@@ -114,27 +136,23 @@ class TestTlsServer {
   TestTlsServer(const TestTlsServer&) = delete;  // the destructor joins the thread
   TestTlsServer& operator=(const TestTlsServer&) = delete;
 
-  std::uint16_t port() const { return port_; }
+  std::uint16_t port() const { return loop_.port(); }
   // The SNI and the ALPN list (wire format) of every ClientHello. Recorded
   // while the ClientHello is processed when ALPN is offered, so before the
   // client can have finished; otherwise once the handshake is done.
   std::vector<std::pair<std::string, std::string>> handshakes() const;
 
  private:
-  void serve();
+  void serve(boost::asio::ip::tcp::socket socket);
   static int on_alpn(SSL* ssl, const unsigned char** out, unsigned char* out_size, const unsigned char* in,
                      unsigned in_size, void* self);
 
   bool alpn_;
   std::optional<std::string> http_body_;
   boost::asio::ssl::context context_;
-  boost::asio::io_context io_;
-  boost::asio::ip::tcp::acceptor acceptor_;
-  std::uint16_t port_ = 0;
-  std::atomic<bool> stopping_{false};
   mutable std::mutex mutex_;
   std::vector<std::pair<std::string, std::string>> handshakes_;
-  std::thread thread_;
+  AcceptLoop loop_;  // last: its thread stops first
 };
 
 }  // namespace hsmca::test::acme
