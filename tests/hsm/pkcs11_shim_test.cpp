@@ -6,7 +6,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <future>
@@ -76,13 +75,15 @@ SignRun sign_many(ShimToken& t, SessionPool& pool, int count, const std::string&
   return r;
 }
 
-// `threads` callers signing `per_thread` messages each at once.
+// `threads` callers signing `per_thread` messages each, starting together.
 SignRun sign_from_threads(ShimToken& t, SessionPool& pool, int threads, int per_thread) {
   std::mutex mutex;
   SignRun total;
+  std::latch start(threads);
   std::vector<std::thread> workers;
   for (int n = 0; n < threads; ++n) {
     workers.emplace_back([&, n] {
+      start.arrive_and_wait();
       SignRun r = sign_many(t, pool, per_thread, "thread " + std::to_string(n));
       std::lock_guard lock(mutex);
       total.verified += r.verified;
@@ -104,18 +105,9 @@ TEST(FaultShimTest, ForwardsEveryCallUnchangedWhenNoFaultIsConfigured) {
   EXPECT_EQ(r.verified, 50);
 
   // From several threads at once, each on its own session.
-  std::atomic<int> verified{0};
-  std::vector<std::thread> threads;
-  for (int n = 0; n < 4; ++n) {
-    threads.emplace_back([&, n] {
-      for (int i = 0; i < 100; ++i) {
-        const std::string message = "thread " + std::to_string(n) + " " + std::to_string(i);
-        if (t.verifies(message, pool->sign("issuing", kScheme, test::bytes_of(message)))) ++verified;
-      }
-    });
-  }
-  for (auto& th : threads) th.join();
-  EXPECT_EQ(verified.load(), 400);
+  const SignRun many = sign_from_threads(t, *pool, 4, 100);
+  EXPECT_EQ(many.verified, 400);
+  EXPECT_EQ(many.failed, 0);
   EXPECT_EQ(pool->stats().recoveries, 0u);
   // The signatures really went through the shim, and none was touched.
   EXPECT_GE(t.counters->calls("C_Sign"), 450u);
@@ -201,31 +193,11 @@ TEST(FaultShimTest, SignFamilyFaultsFromManyThreadsLeaveEverySignatureValid) {
   FaultLog log;
   auto pool = t.pool(4, log.options());
   t.configure("seed = 3\nsign.error_rate = 0.05\nsign.error = CKR_DEVICE_ERROR\n");
-  std::atomic<int> verified{0}, failed{0}, bad{0};
-  std::latch start(4);
-  std::vector<std::thread> threads;
-  for (int n = 0; n < 4; ++n) {
-    threads.emplace_back([&, n] {
-      start.arrive_and_wait();
-      for (int i = 0; i < 150; ++i) {
-        const std::string message = "thread " + std::to_string(n) + " " + std::to_string(i);
-        try {
-          if (t.verifies(message, pool->sign("issuing", kScheme, test::bytes_of(message)))) {
-            ++verified;
-          } else {
-            ++bad;
-          }
-        } catch (const Error& e) {
-          EXPECT_EQ(e.rv(), CKR_DEVICE_ERROR);
-          ++failed;
-        }
-      }
-    });
-  }
-  for (auto& th : threads) th.join();
-  EXPECT_EQ(bad.load(), 0);
-  EXPECT_EQ(verified.load() + failed.load(), 600);
-  EXPECT_LE(failed.load(), 6);
+  const SignRun r = sign_from_threads(t, *pool, 4, 150);
+  EXPECT_EQ(r.bad, 0);
+  EXPECT_EQ(r.verified + r.failed, 600);
+  EXPECT_LE(r.failed, 6);
+  for (CK_RV rv : r.failures) EXPECT_EQ(rv, CKR_DEVICE_ERROR);
   EXPECT_GT(t.counters->injected("C_SignInit"), 0u);
   EXPECT_GT(t.counters->injected("C_Sign"), 0u);
   EXPECT_EQ(log.size(), t.counters->injected("C_SignInit") + t.counters->injected("C_Sign"));
@@ -354,28 +326,10 @@ TEST(FaultShimTest, ThePoolComesBackWhenReopeningSessionsFailsToo) {
   auto pool = t.pool(4, options);
   t.configure("seed = 5\nC_Sign.error_rate = 0.2\nC_Sign.error = CKR_DEVICE_ERROR\n"
               "C_OpenSession.error_rate = 0.5\nC_OpenSession.error = CKR_DEVICE_ERROR\n");
-  std::atomic<int> verified{0}, failed{0}, bad{0};
-  std::vector<std::thread> threads;
-  for (int n = 0; n < 4; ++n) {
-    threads.emplace_back([&, n] {
-      for (int i = 0; i < 100; ++i) {
-        const std::string message = "thread " + std::to_string(n) + " " + std::to_string(i);
-        try {
-          if (t.verifies(message, pool->sign("issuing", kScheme, test::bytes_of(message)))) {
-            ++verified;
-          } else {
-            ++bad;
-          }
-        } catch (const Error&) {
-          ++failed;
-        }
-      }
-    });
-  }
-  for (auto& th : threads) th.join();
-  EXPECT_EQ(bad.load(), 0);
-  EXPECT_EQ(verified.load() + failed.load(), 400);
-  EXPECT_GT(verified.load(), 200);
+  const SignRun r = sign_from_threads(t, *pool, 4, 100);
+  EXPECT_EQ(r.bad, 0);
+  EXPECT_EQ(r.verified + r.failed, 400);
+  EXPECT_GT(r.verified, 200);
   EXPECT_GT(t.counters->injected("C_OpenSession"), 0u);
 
   // Faults off: every caller signs again, four at once, with no restart. (A
