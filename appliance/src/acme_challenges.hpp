@@ -38,10 +38,15 @@ bool is_dns_name(std::string_view name);
 // A plain IP literal (no zone, no brackets).
 std::optional<boost::asio::ip::address> ip_literal(std::string_view text);
 
+// Link-local (169.254.0.0/16, fe80::/10: cloud metadata services), multicast,
+// broadcast and unspecified addresses: never connected to, whatever names them.
+bool never_validated(const boost::asio::ip::address& address);
+
 // Where a DNS name or an IP literal is to be reached: IPv6 before IPv4, at
 // most one of each (RFC 8555 §8.3 leaves the choice; a second family only
-// gets its turn when the first cannot be connected to). On failure `error`
-// holds a "dns" result.
+// gets its turn when the first cannot be connected to), never an address
+// never_validated refuses. On failure `error` holds a "dns" or "connection"
+// result.
 std::vector<boost::asio::ip::address> addresses_for(Attempt& attempt, const std::string& host,
                                                     ValidationResult& error);
 

@@ -226,8 +226,10 @@ ValidationResult validate_http01(Attempt& attempt, const Identifier& identifier,
     const auto end = body.find_last_not_of(" \t\r\n");
     body = end == std::string_view::npos ? std::string_view{} : body.substr(0, end + 1);
     if (body != key_authorization) {
-      return failure(problem::kIncorrectResponse,
-                     "the key authorization did not match, got " + quoted(body) + " from " + where);
+      // Not what it was: a redirect may point anywhere the CA can reach
+      // (RFC 8555 §8.3), and the answer is no account's to read.
+      return failure(problem::kIncorrectResponse, "the key authorization did not match (the response was " +
+                                                      std::to_string(body.size()) + " bytes) from " + where);
     }
     return success();
   }

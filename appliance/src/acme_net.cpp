@@ -95,8 +95,35 @@ std::string dns_problem_text(const Attempt& attempt, std::string_view error, std
          " (" + resolver + ")";
 }
 
+bool never_validated(const asio::ip::address& address) {
+  if (address.is_v6()) {
+    const auto v6 = address.to_v6();
+    if (v6.is_v4_mapped()) return never_validated(asio::ip::make_address_v4(asio::ip::v4_mapped, v6));
+    return v6.is_link_local() || v6.is_unspecified() || v6.is_multicast();
+  }
+  const auto bytes = address.to_v4().to_bytes();
+  return (bytes[0] == 169 && bytes[1] == 254) || bytes[0] == 0 || address.to_v4().is_multicast() ||
+         address.to_v4() == asio::ip::address_v4::broadcast();
+}
+
+namespace {
+
+// Link-local addresses are where clouds answer for the host itself
+// (169.254.169.254); no ACME identifier lives there.
+std::vector<asio::ip::address> reachable(std::vector<asio::ip::address> addresses, const std::string& host,
+                                         ValidationResult& error) {
+  std::erase_if(addresses, [](const asio::ip::address& a) { return never_validated(a); });
+  if (addresses.empty()) {
+    error = failure(problem::kConnection, host + " has only link-local, multicast or unspecified addresses, which "
+                                                 "validation never connects to");
+  }
+  return addresses;
+}
+
+}  // namespace
+
 std::vector<asio::ip::address> addresses_for(Attempt& attempt, const std::string& host, ValidationResult& error) {
-  if (auto literal = ip_literal(host)) return {*literal};
+  if (auto literal = ip_literal(host)) return reachable({*literal}, host, error);
   auto answer = attempt.resolver.addresses(host, attempt.deadline);
   if (answer.outcome == dns::Outcome::failed) {
     error = failure(problem::kDns, dns_problem_text(attempt, answer.error, "A/AAAA", host));
@@ -106,9 +133,10 @@ std::vector<asio::ip::address> addresses_for(Attempt& attempt, const std::string
     error = failure(problem::kDns, "DNS problem: no A or AAAA record for " + host);
     return {};
   }
+  const auto usable = reachable(answer.records, host, error);
   std::vector<asio::ip::address> chosen;
   for (bool v6 : {true, false}) {
-    for (const auto& address : answer.records) {
+    for (const auto& address : usable) {
       if (address.is_v6() == v6) {
         chosen.push_back(address);
         break;

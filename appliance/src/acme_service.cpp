@@ -356,22 +356,60 @@ Result<AcmeChallenge> AcmeService::respond_to_challenge(const AcmeAccount& accou
   auto found = challenge(account, id);
   if (auto* p = std::get_if<Problem>(&found)) return *p;
   const std::int64_t t = now();
-  if (std::get<AcmeChallenge>(found).status == signer::AcmeChallengeStatus::pending) {
-    if (auto limited = rate_limited(store_.failed_validation_times(account.id, t - 3600),
-                                    config_.failed_validations_per_hour, "failed validations")) {
-      return *limited;
-    }
-  }
   // Only the first response starts a validation; later ones read the state (RFC 8555 7.5.1).
-  if (store_.start_challenge(id, t)) {
-    auto job = [this, id, account_id = account.id] { validate(id, account_id); };
-    if (!validations_.try_submit(std::move(job))) {
-      store_.finish_challenge(id, false,
-                              problem_json("rateLimited", "the CA's validation queue was full; try a new order later"),
-                              now());
-    }
+  if (std::get<AcmeChallenge>(found).status != signer::AcmeChallengeStatus::pending) return found;
+  if (auto limited = rate_limited(store_.failed_validation_times(account.id, t - 3600),
+                                  config_.failed_validations_per_hour, "failed validations")) {
+    return *limited;
+  }
+  // A place in the validation pool first: when there is none the challenge
+  // stays pending and the client is asked to come back, never failed for
+  // what other accounts are doing.
+  if (auto full = reserve_validation(account.id)) return *full;
+  if (!store_.start_challenge(id, t)) {
+    release_validation(account.id);
+    return challenge(account, id);
+  }
+  auto job = [this, id, account_id = account.id] {
+    struct Release {
+      AcmeService& service;
+      const std::string& account_id;
+      ~Release() { service.release_validation(account_id); }
+    } release{*this, account_id};
+    validate(id, account_id);
+  };
+  if (!validations_.try_submit(std::move(job))) {  // only when stopping: the places are counted
+    release_validation(account.id);
+    store_.finish_challenge(id, false, problem_json("serverInternal", "the CA is shutting down; try a new order"),
+                            now());
   }
   return challenge(account, id);
+}
+
+std::optional<Problem> AcmeService::reserve_validation(const std::string& account_id) {
+  const std::size_t places = config_.validation_threads + config_.validation_queue;
+  std::lock_guard lock(validations_mutex_);
+  // Half the places at most for one account: it cannot crowd every other out.
+  if (validations_by_account_[account_id] >= std::max<std::size_t>(1, places / 2)) {
+    Problem p = refusal("rateLimited", "this account has " + std::to_string(places / 2) +
+                                           " validations in progress, as many as one account may; retry shortly", 429);
+    p.retry_after = 1 + config_.validation_timeout.count() / 1000;
+    return p;
+  }
+  if (validations_reserved_ >= places) {
+    Problem p = refusal("rateLimited", "the CA's validation queue is full; retry shortly", 503);
+    p.retry_after = 1 + config_.validation_timeout.count() / 1000;
+    return p;
+  }
+  ++validations_by_account_[account_id];
+  ++validations_reserved_;
+  return std::nullopt;
+}
+
+void AcmeService::release_validation(const std::string& account_id) {
+  std::lock_guard lock(validations_mutex_);
+  if (--validations_by_account_[account_id] == 0) validations_by_account_.erase(account_id);
+  --validations_reserved_;
 }
 
 // On the validation pool: the network, then the outcome durably.

@@ -7,6 +7,8 @@
 // order, who may revoke) are signer's (acme_policy.hpp); this applies them.
 #include <chrono>
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -95,6 +97,11 @@ class AcmeService {
  private:
   void validate(std::string challenge_id, std::string account_id);
   std::optional<Problem> rate_limited(const std::vector<std::int64_t>& times, int limit, const char* what) const;
+  // A place in the validation pool for one of the account's validations, or
+  // why there is none (rateLimited: 429 for the account's own share, 503 when
+  // the pool is full). Released when the validation ends.
+  std::optional<Problem> reserve_validation(const std::string& account_id);
+  void release_validation(const std::string& account_id);
   std::int64_t now() const;
 
   AcmeConfig config_;
@@ -103,6 +110,9 @@ class AcmeService {
   signer::AcmeStore& store_;
   RevocationWatcher& revocations_;
   const signer::Clock& clock_;
+  std::mutex validations_mutex_;
+  std::map<std::string, std::size_t> validations_by_account_;  // in the pool, by account
+  std::size_t validations_reserved_ = 0;
   WorkPool validations_;  // last: its threads stop first
 };
 

@@ -133,8 +133,7 @@ ValidationResult validate_tls_alpn01(Attempt& attempt, const Identifier& identif
   const std::string what = "tls-alpn-01 for " + identifier.value;
 
   ValidationResult error;
-  const auto addresses = identifier.type == Identifier::Type::ip ? std::vector{*literal}
-                                                                 : addresses_for(attempt, identifier.value, error);
+  const auto addresses = addresses_for(attempt, identifier.value, error);  // an IP identifier: itself
   if (addresses.empty()) return error;
   asio::io_context io;
   beast::tcp_stream tcp(io);

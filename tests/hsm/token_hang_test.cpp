@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <string>
@@ -15,6 +16,7 @@
 
 #include "hsmca/token/error.hpp"
 #include "hsmca/token/session_pool.hpp"
+#include "eventually.hpp"
 #include "shim_token.hpp"
 
 namespace hsmca::token {
@@ -71,14 +73,9 @@ Attempt attempt(ShimToken& t, SessionPool& pool, const std::string& message) {
   return a;
 }
 
-template <typename Pred>
-bool eventually(Pred pred, std::chrono::milliseconds within = 30s) {
-  const auto deadline = Clock::now() + within;
-  while (!pred()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(10ms);
-  }
-  return true;
+// Recovery after a release or a repair takes the pool's own threads a moment.
+inline bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds within = 30s) {
+  return test::eventually(pred, within);
 }
 
 TEST(TokenHangTest, AHungSignatureTimesOutWithinTheBoundAndItsSessionIsSetAside) {

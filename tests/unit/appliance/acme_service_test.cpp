@@ -10,6 +10,7 @@
 
 #include "acme_cert_id.hpp"
 #include "acme_jws_signer.hpp"
+#include "eventually.hpp"
 #include "fake_clock.hpp"
 #include "hsmca/signer/acme_policy.hpp"
 #include "hsmca/signer/ledger.hpp"
@@ -451,6 +452,54 @@ TEST_F(AcmeServiceEabTest, RequiresAnExternalAccountBindingAndBindsEachKeyOnce) 
   EXPECT_EQ(refused(service_.new_account(second.jwk(), {{"externalAccountBinding", revoked}}, kNewAccountUrl)).type,
             "unauthorized");
   EXPECT_FALSE(ledger_->acme().account_by_thumbprint(jwk_thumbprint(second.jwk())));
+}
+
+// One validation running and one waiting, at most: the resolver never
+// answers, so each holds its place for the 300 ms timeout.
+class AcmeServiceValidationPoolTest : public AcmeServiceTest {
+ protected:
+  AcmeServiceValidationPoolTest() : AcmeServiceTest(small_pool()) {}
+  static AcmeConfig small_pool() {
+    auto c = config_with();
+    c.validation_threads = 1;
+    c.validation_queue = 1;
+    return c;
+  }
+  std::string challenge_of(const AcmeOrder& o) {
+    return ledger_->acme().authorization(o.authorization_ids.front())->challenges.front().id;
+  }
+};
+
+TEST_F(AcmeServiceValidationPoolTest, AFullPoolLeavesTheChallengePendingAndAsksTheClientToComeBack) {
+  const auto greedy = account();
+  const auto first = order_for(greedy, {"a.example.test"});
+  const auto second = order_for(greedy, {"b.example.test"});
+  EXPECT_EQ(ok(service_.respond_to_challenge(greedy, challenge_of(first))).status,
+            signer::AcmeChallengeStatus::processing);
+  // The account's own share (half the places) is taken: 429, and its challenge is untouched.
+  auto own = refused(service_.respond_to_challenge(greedy, challenge_of(second)));
+  EXPECT_EQ(own.type, "rateLimited");
+  EXPECT_EQ(own.status, 429u);
+  EXPECT_GT(own.retry_after, 0);
+  EXPECT_EQ(ledger_->acme().challenge(challenge_of(second))->status, signer::AcmeChallengeStatus::pending);
+
+  // Another account still gets the other place; a third finds the pool full: 503, its challenge still pending.
+  const auto other = account();
+  const auto theirs = order_for(other, {"c.example.test"});
+  EXPECT_EQ(ok(service_.respond_to_challenge(other, challenge_of(theirs))).status,
+            signer::AcmeChallengeStatus::processing);
+  const auto third = account();
+  const auto late = order_for(third, {"d.example.test"});
+  auto full = refused(service_.respond_to_challenge(third, challenge_of(late)));
+  EXPECT_EQ(full.type, "rateLimited");
+  EXPECT_EQ(full.status, 503u);
+  EXPECT_EQ(ledger_->acme().challenge(challenge_of(late))->status, signer::AcmeChallengeStatus::pending);
+  EXPECT_EQ(ok(service_.order(third, late.id)).status, AcmeOrderStatus::pending) << "not failed for others' load";
+
+  // Once those end, the places are free again.
+  EXPECT_TRUE(test::eventually([&] {
+    return std::holds_alternative<signer::AcmeChallenge>(service_.respond_to_challenge(third, challenge_of(late)));
+  }, std::chrono::seconds(10)));
 }
 
 class AcmeServiceRateTest : public AcmeServiceTest {

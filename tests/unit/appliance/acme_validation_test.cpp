@@ -97,7 +97,9 @@ TEST_F(AcmeValidationTest, Http01RefusesAWrongBody) {
   const auto result = validate(settings(server.port()), ChallengeType::http01, dns_name("wrong.acme.test"), kToken,
                                kKeyAuthorization);
   expect_refused(result, "incorrectResponse", "127.0.0.1:" + std::to_string(server.port()));
-  EXPECT_NE(result.detail.find("somebody-elses"), std::string::npos) << result.detail;
+  // The body is not shown to the account: a redirect could have fetched any page the CA can reach.
+  EXPECT_EQ(result.detail.find("somebody-elses"), std::string::npos) << result.detail;
+  EXPECT_NE(result.detail.find("32 bytes"), std::string::npos) << result.detail;
 }
 
 TEST_F(AcmeValidationTest, Http01RefusesA404) {
@@ -139,6 +141,27 @@ TEST_F(AcmeValidationTest, Http01RefusesARedirectToAPortItDoesNotValidateOn) {
                                kKeyAuthorization);
   expect_refused(result, "connection", "port " + std::to_string(elsewhere.port()));
   EXPECT_TRUE(elsewhere.requests().empty());
+}
+
+// Cloud metadata lives at 169.254.169.254: neither a redirect nor a name's
+// record nor an IP identifier takes validation to a link-local address.
+TEST_F(AcmeValidationTest, NeverConnectsToALinkLocalAddress) {
+  TestHttpServer server([](const HttpRequest&) { return redirect_response("http://169.254.169.254/latest/meta-data/"); });
+  dns_->add_a("metadata.acme.test", "127.0.0.1");
+  auto result = validate(settings(server.port()), ChallengeType::http01, dns_name("metadata.acme.test"), kToken,
+                         kKeyAuthorization);
+  expect_refused(result, "connection", "169.254.169.254 has only link-local");
+  dns_->add_a("linklocal.acme.test", "169.254.169.254");
+  result = validate(settings(server.port()), ChallengeType::http01, dns_name("linklocal.acme.test"), kToken,
+                    kKeyAuthorization);
+  expect_refused(result, "connection", "linklocal.acme.test has only link-local");
+  for (const char* ip : {"169.254.169.254", "fe80::1", "0.0.0.0", "::ffff:169.254.1.1", "224.0.0.1"}) {
+    for (auto type : {ChallengeType::http01, ChallengeType::tls_alpn01}) {
+      result = validate(settings(server.port()), type, ip_address(ip), kToken, kKeyAuthorization);
+      expect_refused(result, "connection", "validation never connects to");
+    }
+  }
+  EXPECT_EQ(server.requests().size(), 1u) << "only the first request, which the test server redirected";
 }
 
 TEST_F(AcmeValidationTest, Http01RefusesARedirectToAnotherScheme) {

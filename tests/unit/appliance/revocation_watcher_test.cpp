@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "eventually.hpp"
+
 namespace hsmca::appliance {
 namespace {
 
@@ -32,15 +34,8 @@ struct FakeLedger {
   }
 };
 
-// Waits up to `limit` for `done`; the watcher's own thread is what must make it true.
-template <typename F>
-bool eventually(F done, std::chrono::milliseconds limit = 2000ms) {
-  for (auto end = std::chrono::steady_clock::now() + limit; std::chrono::steady_clock::now() < end;) {
-    if (done()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return done();
-}
+// The watcher's own thread is what must make eventually(...) true.
+using test::eventually;
 
 TEST(RevocationWatcherTest, KnowsTheVersionFromTheStart) {
   FakeLedger ledger;
