@@ -206,6 +206,10 @@ void AcmeHandler::run_post(const ExchangePtr& ex, Resource resource, const std::
 
   if (jws.kid && !account) return answer_problem(ex, base, {"accountDoesNotExist", "no account " + *jws.kid});
   if (!jws.kid) account.reset();
+  // RFC 8555 7.3.6, told only to the holder of the account's key: a deactivated account's requests are refused.
+  if (account && account->status != signer::AcmeAccountStatus::valid) {
+    return answer_problem(ex, base, {"unauthorized", "account " + account->id + " is deactivated", 403});
+  }
   const json payload = jws.post_as_get() ? json::object() : jws.payload_object();
   const std::string p = base + kPrefix;
   auto fail = [&](const auto& result) -> bool {

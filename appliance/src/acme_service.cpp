@@ -96,14 +96,14 @@ std::optional<AcmeAccount> AcmeService::account(const std::string& account_id) c
 std::optional<Jwk> AcmeService::account_key(const std::string& account_id) const {
   auto a = store_.account(account_id);
   if (!a) return std::nullopt;
+  // RFC 8555 7.3.6: a deactivated account's requests are refused.
+  if (a->status != signer::AcmeAccountStatus::valid) {
+    throw JwsError(JwsProblem::unauthorized, "account " + a->id + " is deactivated");
+  }
   return account_key(*a);
 }
 
 Jwk AcmeService::account_key(const AcmeAccount& a) {
-  // RFC 8555 7.3.6: a deactivated account's requests are refused.
-  if (a.status != signer::AcmeAccountStatus::valid) {
-    throw JwsError(JwsProblem::unauthorized, "account " + a.id + " is deactivated");
-  }
   auto parsed = parse_strict_json(a.jwk);
   if (!parsed) throw std::runtime_error("the ledger holds an unreadable key for account " + a.id);
   return parse_jwk(*parsed);
@@ -181,9 +181,9 @@ Result<AcmeAccount> AcmeService::change_key(const AcmeAccount& account, const Ve
   Jwk old_key = outer.key;
   Jwk new_key = [&] { return verify_key_change(outer, old_key, account_url); }();
   const std::string thumbprint = jwk_thumbprint(new_key);
-  if (!store_.change_key(account.id, thumbprint, new_key.json().dump())) {
-    Problem p = refusal("malformed", "another account already has the new key", 409);
-    return p;
+  if (!store_.change_key(account.id, jwk_thumbprint(old_key), thumbprint, new_key.json().dump())) {
+    // RFC 8555 7.3.5: 409 with the Location of the account that has the key; or the key changed meanwhile.
+    return refusal("malformed", "another account already has the new key, or this account's key changed meanwhile", 409);
   }
   log_line({{"event", "acme_key_changed"}, {"account", account.id}});
   return *store_.account(account.id);
@@ -264,6 +264,10 @@ Result<AcmeOrder> AcmeService::new_order(const AcmeAccount& account, const json&
     p.detail = "the CA will not issue for these identifiers: " + reasons;
     return p;
   }
+  const std::int64_t t = now();
+  if (auto limited = rate_limited(store_.order_times(account.id, t - 3600), config_.orders_per_hour, "new orders")) {
+    return *limited;
+  }
   if (!replaces.empty()) {
     const auto id = parse_cert_id(replaces);
     if (!id) return refusal("malformed", "\"replaces\" is not a certID (RFC 9773 4.1: base64url AKI \".\" base64url serial)");
@@ -273,10 +277,6 @@ Result<AcmeOrder> AcmeService::new_order(const AcmeAccount& account, const json&
       if (refused->code == "unauthorized") return refusal("unauthorized", refused->message, 403);
       return refusal("malformed", refused->message);
     }
-  }
-  const std::int64_t t = now();
-  if (auto limited = rate_limited(store_.order_times(account.id, t - 3600), config_.orders_per_hour, "new orders")) {
-    return *limited;
   }
 
   AcmeOrder order;
@@ -452,6 +452,11 @@ Result<AcmeOrder> AcmeService::finalize(const AcmeAccount& account, const std::s
     return refusal("orderNotReady", "order " + o.id + " is " + std::string(signer::acme_name(o.status)) +
                                         ", not ready: every authorization must be valid before finalize",
                    403);
+  }
+  // Offered when the order was made is not enough: the operator may have withdrawn the profile since.
+  const auto offered = signer::acme_orderable_profiles(ca_.profiles(), config_.profiles);
+  if (std::none_of(offered.begin(), offered.end(), [&](const signer::Profile* p) { return p->name == o.profile; })) {
+    return refusal("unauthorized", "profile \"" + o.profile + "\" is no longer offered over ACME; place a new order", 403);
   }
   if (!payload.contains("csr") || !payload["csr"].is_string()) {
     return refusal("malformed", "finalize needs {\"csr\": base64url DER PKCS#10}");

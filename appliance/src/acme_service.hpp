@@ -60,7 +60,7 @@ class AcmeService {
 
   // The account a "kid" names; JwsError(unauthorized) when deactivated.
   std::optional<Jwk> account_key(const std::string& account_id) const;
-  // The key of an account already read (one ledger read per request); JwsError(unauthorized) when deactivated.
+  // The key of an account already read (one ledger read per request), whatever its status.
   static Jwk account_key(const signer::AcmeAccount& account);
   std::optional<signer::AcmeAccount> account(const std::string& account_id) const;
 

@@ -18,6 +18,17 @@ std::string listing(const std::set<std::string>& names) {
   return out;
 }
 
+// Any account may ask for any name: the refusal says the name is outside the
+// profile, not which names are inside it (a zone's internal suffixes and
+// address ranges are the operator's to publish).
+Rejection without_allowed_names(Rejection r) {
+  for (const char* tail : {" (allowed: ", " (it allows no "}) {
+    const auto at = r.message.find(tail);
+    if (at != std::string::npos && r.message.find(" is outside profile ") < at) r.message.erase(at);
+  }
+  return r;
+}
+
 }  // namespace
 
 Caller acme_caller(const std::string& account_id) {
@@ -48,7 +59,7 @@ AcmeOrderDecision decide_acme_order(const Profile& profile, const std::string& a
                              id.value};
     auto checked = check_name(san, profile.names, profile.name);
     if (!checked.ok()) {
-      d.rejected.emplace_back(id, checked.rejection());
+      d.rejected.emplace_back(id, without_allowed_names(checked.rejection()));
       continue;
     }
     AcmeIdentifier canonical{id.type, checked.value().value};
@@ -96,14 +107,16 @@ std::optional<Rejection> check_acme_replacement(const AcmeStore& store, const st
                                                 const std::optional<LedgerEntry>& replaced,
                                                 const std::string& account_id,
                                                 const std::vector<AcmeIdentifier>& identifiers, std::int64_t now) {
+  // One answer whether the certificate is absent, another account's or not
+  // ACME's: "replaces" is no way to learn what the ledger holds.
+  const Rejection not_yours{"unauthorized", "\"replaces\" (" + cert_id +
+                                                ") names no certificate this account ordered, so this order cannot "
+                                                "replace it"};
   const bool issued = replaced && (replaced->status == CertificateStatus::issued ||
                                    replaced->status == CertificateStatus::revoked);
-  if (!issued) return Rejection{"not_found", "\"replaces\" names no certificate this CA issued (" + cert_id + ")"};
+  if (!issued) return not_yours;
   const auto order = store.order_for_certificate(replaced->record.serial);
-  if (!order || order->account_id != account_id) {
-    return Rejection{"unauthorized", "certificate " + replaced->record.serial +
-                                         " was not ordered by this account, so this order cannot replace it"};
-  }
+  if (!order || order->account_id != account_id) return not_yours;
   std::set<std::string> old_names(replaced->record.sans.begin(), replaced->record.sans.end());
   const bool shared = std::any_of(identifiers.begin(), identifiers.end(),
                                   [&](const AcmeIdentifier& id) { return old_names.contains(san_of(id)); });

@@ -253,7 +253,8 @@ class SqliteAcmeStore final : public AcmeStore {
                  [&](Query& q) { q.bind(id); }, "deactivate_account");
     });
   }
-  bool change_key(const std::string& id, const std::string& thumbprint, const std::string& jwk) override {
+  bool change_key(const std::string& id, const std::string& old_thumbprint, const std::string& thumbprint,
+                  const std::string& jwk) override {
     return writer_.submit([&](sqlite3* db) -> std::int64_t {
              {
                StatementPtr stmt = prepare(db, where_, "SELECT 1 FROM acme_accounts WHERE thumbprint = ?");
@@ -262,8 +263,9 @@ class SqliteAcmeStore final : public AcmeStore {
                if (q.step(where_, "change_key")) return 0;
              }
              return run(db, where_,
-                        "UPDATE acme_accounts SET thumbprint = ?, jwk = ? WHERE id = ? AND status = 'valid'",
-                        [&](Query& q) { q.bind(thumbprint).bind(jwk).bind(id); }, "change_key");
+                        "UPDATE acme_accounts SET thumbprint = ?, jwk = ? WHERE id = ? AND status = 'valid' "
+                        "AND thumbprint = ?",
+                        [&](Query& q) { q.bind(thumbprint).bind(jwk).bind(id).bind(old_thumbprint); }, "change_key");
            }) == 1;
   }
 

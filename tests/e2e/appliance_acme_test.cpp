@@ -521,6 +521,19 @@ TEST_F(ApplianceAcmeTest, RefusesAReplayedNonceAndAJwsForAnotherUrl) {
   EXPECT_EQ(as_get.header("Allow"), "POST");
   EXPECT_FALSE(as_get.header("Replay-Nonce").empty()) << as_get.headers;
   EXPECT_EQ(raw({url("/acme/renewal-info/not-a-cert-id")}).status, 400);
+
+  // Deactivation (RFC 8555 7.3.6): the account's own key is told its requests are refused; a stranger
+  // using its kid learns nothing about the account, only that the signature does not verify.
+  auto deactivated = post_as(key, kid, kid, R"({"status": "deactivated"})");
+  ASSERT_EQ(deactivated.status, 200) << deactivated.body;
+  EXPECT_EQ(nlohmann::json::parse(deactivated.body)["status"], "deactivated");
+  auto after = post_as(key, kid, url("/acme/new-order"), order);
+  EXPECT_EQ(after.status, 403);
+  EXPECT_NE(after.body.find("deactivated"), std::string::npos) << after.body;
+  const auto stranger = JwsTestKey::generate(appliance::acme::KeyType::ec_p256);
+  auto probing = post_as(stranger, kid, url("/acme/new-order"), order);
+  EXPECT_EQ(probing.status, 400);
+  EXPECT_EQ(probing.body.find("deactivated"), std::string::npos) << probing.body;
 }
 
 // What a name's validation and a CSR's names allow, with a client made here: a challenge answered with another

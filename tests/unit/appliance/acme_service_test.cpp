@@ -190,6 +190,7 @@ TEST_F(AcmeServiceTest, RefusesAnIdentifierOutsideTheNamePolicyWithASubproblemAn
   ASSERT_EQ(p.subproblems.size(), 1u);
   EXPECT_EQ(p.subproblems[0]["identifier"]["value"], "other.invalid");
   EXPECT_NE(p.detail.find("outside profile \"web\""), std::string::npos) << p.detail;
+  EXPECT_EQ(p.detail.find("example.test"), std::string::npos) << "which names are inside is not told: " << p.detail;
   EXPECT_TRUE(service_.order_ids(a).empty());
 }
 
@@ -233,6 +234,20 @@ TEST_F(AcmeServiceTest, IssuesUnderTheProfileAnOrderNamesAndOffersOnlyAcmeProfil
   EXPECT_EQ(service_.order_ids(a).size(), 2u);
 }
 
+TEST_F(AcmeServiceTest, RefusesToFinalizeUnderAProfileWithdrawnSinceTheOrderWasMade) {
+  const auto a = account();
+  auto o = ok(service_.new_order(a, {{"identifiers", identifiers({"dev2.example.test"})}, {"profile", "device"}}));
+  pass_challenges(o);
+  // The operator takes device out of acme.profiles and restarts; the order is still ready.
+  auto config = config_with();
+  config.profiles = {"web"};
+  AcmeService restarted(config, ca_, *ledger_, watcher_, clock_);
+  auto p = refused(restarted.finalize(a, o.id, {{"csr", csr_for({"dev2.example.test"})}}));
+  EXPECT_EQ(p.type, "unauthorized");
+  EXPECT_EQ(p.status, 403u);
+  EXPECT_EQ(certificates(), 0u);
+}
+
 TEST_F(AcmeServiceTest, SuggestsARenewalWindowInsideTheLifeAndAtOnceAfterRevocation) {
   const auto a = account();
   const auto entry = issued_for(a, {"www.example.test"});
@@ -272,9 +287,11 @@ TEST_F(AcmeServiceTest, AnOrderReplacesOnlyItsAccountsCertificateAndOnlyOnce) {
   EXPECT_EQ(stolen.status, 403u);
   EXPECT_EQ(refused(service_.new_order(a, {{"identifiers", identifiers({"mail.example.test"})}, {"replaces", id}})).type,
             "malformed");
-  EXPECT_EQ(refused(service_.new_order(a, {{"identifiers", identifiers({"www.example.test"})},
-                                           {"replaces", id.substr(0, id.find('.')) + ".AQ"}})).type,
-            "malformed");
+  // A certID for nothing is answered as another account's certificate is: no way to learn what the ledger holds.
+  auto nothing = refused(service_.new_order(a, {{"identifiers", identifiers({"www.example.test"})},
+                                                {"replaces", id.substr(0, id.find('.')) + ".AQ"}}));
+  EXPECT_EQ(nothing.type, stolen.type);
+  EXPECT_EQ(nothing.status, stolen.status);
   EXPECT_EQ(refused(service_.new_order(a, {{"identifiers", identifiers({"www.example.test"})}, {"replaces", 1}})).type,
             "malformed");
   EXPECT_TRUE(service_.order_ids(other).empty());

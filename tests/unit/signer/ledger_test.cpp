@@ -402,6 +402,21 @@ TEST_F(LedgerTest, MigratesAVersionThreeDatabaseKeepingItsAcmeOrders) {
   EXPECT_FALSE(ledger->acme().replaced("anything", 0));
 }
 
+// RFC 8555 7.3.5 key rollover as compare and set: a change checked against a
+// key that was rotated away meanwhile changes nothing.
+TEST_F(LedgerTest, ChangesAnAcmeAccountKeyOnlyFromTheKeyItStillHas) {
+  auto ledger = open_sqlite_ledger(db_path());
+  auto& acme = ledger->acme();
+  acme.create_account({"a1", "old", "{\"k\":1}", AcmeAccountStatus::valid, {}, "", 1});
+  acme.create_account({"a2", "taken", "{\"k\":2}", AcmeAccountStatus::valid, {}, "", 1});
+  EXPECT_FALSE(acme.change_key("a1", "stale", "new", "{\"k\":3}"));
+  EXPECT_FALSE(acme.change_key("a1", "old", "taken", "{\"k\":2}")) << "another account's key";
+  EXPECT_EQ(acme.account("a1")->thumbprint, "old");
+  EXPECT_TRUE(acme.change_key("a1", "old", "new", "{\"k\":3}"));
+  EXPECT_EQ(acme.account("a1")->thumbprint, "new");
+  EXPECT_FALSE(acme.change_key("a1", "old", "newer", "{\"k\":4}")) << "the old key is gone";
+}
+
 TEST_F(LedgerTest, RevokesAnIssuedCertificateDurablyWithTimeAndReason) {
   {
     auto ledger = open_sqlite_ledger(db_path());

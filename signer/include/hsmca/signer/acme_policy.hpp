@@ -63,8 +63,8 @@ std::optional<Rejection> check_acme_csr_names(const LeafPlan& plan, const std::v
 // one)? Only a certificate the same account ordered, issued (revoked counts:
 // it needs replacing most), sharing an identifier with the new order, and not
 // already replaced by another order (AcmeStore::replaced at `now`).
-// Rejections: "not_found", "unauthorized", "malformed" (no identifier in
-// common), "already_replaced".
+// Rejections: "unauthorized" (one message whether the certificate is absent
+// or another's), "malformed" (no identifier in common), "already_replaced".
 std::optional<Rejection> check_acme_replacement(const AcmeStore& store, const std::string& cert_id,
                                                 const std::optional<LedgerEntry>& replaced,
                                                 const std::string& account_id,

@@ -107,8 +107,12 @@ class AcmeStore {
   virtual std::optional<AcmeAccount> account_by_thumbprint(const std::string& thumbprint) const = 0;
   virtual void update_contact(const std::string& id, const std::vector<std::string>& contact) = 0;
   virtual void deactivate_account(const std::string& id) = 0;
-  // false (nothing changed) when another account holds the new key.
-  virtual bool change_key(const std::string& id, const std::string& thumbprint, const std::string& jwk) = 0;
+  // Compare and set: the account's key becomes the new one only while it is
+  // still `old_thumbprint` (a key change checked against a key rotated away
+  // meanwhile changes nothing). false (nothing changed) then, or when another
+  // account holds the new key.
+  virtual bool change_key(const std::string& id, const std::string& old_thumbprint, const std::string& thumbprint,
+                          const std::string& jwk) = 0;
 
   // An order with its authorizations (new ones are created with their
   // challenges; `reused` ones, valid authorizations of the same account, are
