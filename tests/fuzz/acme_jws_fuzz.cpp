@@ -1,15 +1,18 @@
 // The ACME JWS verifier (appliance/src/acme_jws.hpp), fed a request body:
 // verify_jws with a key for any kid and every nonce accepted, then what a
 // verified request goes through (its payload, a key change), and the same
-// bytes as a JWK and as an EAB binding. A finding: any exception but
-// JwsError (the verifier is total over hostile input), a base64url text that
-// decodes but is not the one spelling of its bytes, a request accepted whose
-// signature does not verify on its own, or one accepted for another url.
+// bytes as a JWK, as an EAB binding and as renewalInfo's certID. A finding:
+// any exception but JwsError (the verifier is total over hostile input), a
+// base64url text that decodes but is not the one spelling of its bytes, a
+// certID that parses but is not the one spelling of the issuer and serial it
+// names, a request accepted whose signature does not verify on its own, or
+// one accepted for another url.
 #include <cstdint>
 #include <exception>
 #include <string>
 #include <string_view>
 
+#include "acme_cert_id.hpp"
 #include "acme_jws.hpp"
 #include "fuzz_support.hpp"
 
@@ -25,6 +28,27 @@ const Jwk& account_key() {
                                                   {"x", "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU"},
                                                   {"y", "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}});
   return key;
+}
+
+Bytes from_hex(const std::string& hex) {
+  Bytes out;
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
+    out.push_back(static_cast<unsigned char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  }
+  return out;
+}
+
+// RFC 9773 4.1: the certID, written again from the ledger's issuer id and
+// serial (a positive INTEGER's DER octets), is the text it was read from.
+void check_cert_id(std::string_view text) {
+  const auto id = parse_cert_id(text);
+  if (!id) return;
+  if (id->issuer_id.size() % 2 != 0 || id->serial.size() % 2 != 0) hsmca::fuzz::finding("odd hex", id->serial);
+  Bytes serial = from_hex(id->serial);
+  if (!serial.empty() && serial[0] >= 0x80) serial.insert(serial.begin(), 0);
+  if (base64url_encode(from_hex(id->issuer_id)) + "." + base64url_encode(serial) != text) {
+    hsmca::fuzz::finding("a certID that is not the one spelling of what it names", std::string(text));
+  }
 }
 
 void check_request(std::string_view text) {
@@ -61,6 +85,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (auto bytes = base64url_decode(text); bytes && base64url_encode(*bytes) != text) {
       hsmca::fuzz::finding("base64url text that is not the one spelling of its bytes");
     }
+    check_cert_id(text);
     try {
       check_request(text);
     } catch (const JwsError&) {
