@@ -14,6 +14,10 @@ using nlohmann::json;
 namespace {
 
 constexpr const char* kPrefix = "/acme";
+// renewalInfo per client address: 50 at once, then 10 a second — far above
+// what a fleet behind one address asks (each certificate every few hours).
+constexpr double kRenewalInfoBurst = 50;
+constexpr double kRenewalInfoPerSecond = 10;
 
 // The Host header as this server's origin: a name or address and a port,
 // nothing that could bend the URLs we hand out. Empty when unusable.
@@ -54,7 +58,10 @@ Problem problem_of(const acme::JwsError& e) {
 }  // namespace
 
 AcmeHandler::AcmeHandler(const ServiceState& state)
-    : state_(state), nonces_(state.clock), service_(*state.config.acme, state.issuing.ca(), state.issuing.ledger(), state.revocations, state.clock) {}
+    : state_(state),
+      nonces_(state.clock),
+      renewal_info_limit_(kRenewalInfoPerSecond, kRenewalInfoBurst),
+      service_(*state.config.acme, state.issuing.ca(), state.issuing.ledger(), state.revocations, state.clock) {}
 
 void AcmeHandler::finish(const ExchangePtr& ex, Response res, const std::string& base) {
   // RFC 8555 6.5: a nonce on every answer, errors included, so a client
@@ -104,6 +111,12 @@ void AcmeHandler::directory(const ExchangePtr& ex) {
 
 void AcmeHandler::renewal_info(const ExchangePtr& ex, const std::string& cert_id) {
   const std::string base = origin_of(ex->ctx.request);
+  if (const auto wait = renewal_info_limit_.take(client_key(ex->ctx.remote), state_.clock.steady()); wait > 0) {
+    Problem limited{"rateLimited", "too many renewalInfo requests from this address; retry in " +
+                                       std::to_string(wait) + " s", 429};
+    limited.retry_after = wait;
+    return answer_problem(ex, base, limited);
+  }
   // A ledger read: on a worker.
   auto job = [this, ex, cert_id, base] {
     try {

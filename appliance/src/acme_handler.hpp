@@ -9,6 +9,7 @@
 
 #include "acme_jws.hpp"
 #include "acme_service.hpp"
+#include "hsmca/appliance/rate_limit.hpp"
 #include "service_state.hpp"
 
 namespace hsmca::appliance {
@@ -53,6 +54,9 @@ class AcmeHandler {
 
   const ServiceState& state_;
   acme::NonceStore nonces_;
+  // renewalInfo needs no account: each client address gets a bounded share
+  // of the ledger reads it costs.
+  FailureLimiter renewal_info_limit_;
   acme::AcmeService service_;
 };
 

@@ -1,7 +1,6 @@
 #include "credentials.hpp"
 
 #include <openssl/crypto.h>
-#include <arpa/inet.h>
 #include <strings.h>
 
 #include <algorithm>
@@ -19,26 +18,6 @@ constexpr std::size_t kStandingEntries = 10'000;
 constexpr double kPasswordFailuresBurst = 5;
 constexpr double kPasswordFailuresPerSecond = 1.0 / 60;
 
-// Whose allowance of password failures a request spends: "203.0.113.7:51234"
-// -> "203.0.113.7"; an IPv6 client by its /64 (one customer's allocation is
-// a /64 or more: counting single addresses would give it billions), an
-// IPv4-mapped IPv6 address as the IPv4 address it is.
-std::string limiter_key(const std::string& remote) {
-  const auto colon = remote.rfind(':');
-  std::string host = colon == std::string::npos ? remote : remote.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  in6_addr v6{};
-  if (inet_pton(AF_INET6, host.c_str(), &v6) != 1) return host;
-  if (IN6_IS_ADDR_V4MAPPED(&v6)) {
-    char text[INET_ADDRSTRLEN] = {};
-    inet_ntop(AF_INET, &v6.s6_addr[12], text, sizeof text);
-    return text;
-  }
-  std::fill(std::begin(v6.s6_addr) + 8, std::end(v6.s6_addr), 0);
-  char text[INET6_ADDRSTRLEN] = {};
-  inet_ntop(AF_INET6, &v6, text, sizeof text);
-  return std::string(text) + "/64";
-}
 
 }  // namespace
 
@@ -128,17 +107,17 @@ std::optional<Credentials::Password> Credentials::basic(const RequestContext& ct
 }
 
 std::int64_t Credentials::begin_password(const RequestContext& ctx) {
-  return failures_.take(limiter_key(ctx.remote), clock_.steady());
+  return failures_.take(client_key(ctx.remote), clock_.steady());
 }
 
 Identity Credentials::check_password(const RequestContext& ctx, const Password& password) {
   if (password.user.empty() || !passwords_.verify(password.user, password.password)) return {};
-  failures_.refund(limiter_key(ctx.remote), clock_.steady());
+  failures_.refund(client_key(ctx.remote), clock_.steady());
   return authorizer_.for_user(password.user);
 }
 
 void Credentials::abandon_password(const RequestContext& ctx) {
-  failures_.refund(limiter_key(ctx.remote), clock_.steady());
+  failures_.refund(client_key(ctx.remote), clock_.steady());
 }
 
 }  // namespace hsmca::appliance

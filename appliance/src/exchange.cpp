@@ -2,6 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <arpa/inet.h>
+
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 
@@ -12,6 +15,23 @@
 namespace hsmca::appliance {
 
 using nlohmann::json;
+
+std::string client_key(const std::string& remote) {
+  const auto colon = remote.rfind(':');
+  std::string host = colon == std::string::npos ? remote : remote.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, host.c_str(), &v6) != 1) return host;
+  if (IN6_IS_ADDR_V4MAPPED(&v6)) {
+    char text[INET_ADDRSTRLEN] = {};
+    inet_ntop(AF_INET, &v6.s6_addr[12], text, sizeof text);
+    return text;
+  }
+  std::fill(std::begin(v6.s6_addr) + 8, std::end(v6.s6_addr), 0);
+  char text[INET6_ADDRSTRLEN] = {};
+  inet_ntop(AF_INET6, &v6, text, sizeof text);
+  return std::string(text) + "/64";
+}
 
 std::string media_type(const Request& req) {
   std::string v(req[http::field::content_type]);

@@ -31,6 +31,12 @@ struct RequestContext {
   std::chrono::steady_clock::time_point started;
 };
 
+// Whose allowance a request spends in a per-client limit: "203.0.113.7:51234"
+// -> "203.0.113.7"; an IPv6 client by its /64 (one customer's allocation is
+// a /64 or more: counting single addresses would give it billions), an
+// IPv4-mapped IPv6 address as the IPv4 address it is.
+std::string client_key(const std::string& remote);
+
 // The media type of the request's Content-Type, lowercase, without parameters.
 std::string media_type(const Request& req);
 

@@ -521,6 +521,14 @@ TEST_F(ApplianceAcmeTest, RefusesAReplayedNonceAndAJwsForAnotherUrl) {
   EXPECT_EQ(as_get.header("Allow"), "POST");
   EXPECT_FALSE(as_get.header("Replay-Nonce").empty()) << as_get.headers;
   EXPECT_EQ(raw({url("/acme/renewal-info/not-a-cert-id")}).status, 400);
+  // renewalInfo asks for no account: an address gets 50 at once, then 10 a second, and then 429 with Retry-After.
+  std::vector<std::string> burst{"curl", "-sS", "--max-time", "30", "--cacert", (dir_ / "root.crt").string(),
+                                 "--resolve", "ca.example.test:" + std::to_string(https_port_) + ":127.0.0.1",
+                                 "-w", "%{http_code}\n"};
+  for (int i = 0; i < 200; ++i) burst.insert(burst.end(), {"-o", "/dev/null", url("/acme/renewal-info/x.AQ")});
+  const std::string codes = run_process(burst).out;
+  EXPECT_NE(codes.find("429"), std::string::npos) << codes;
+  EXPECT_TRUE(codes.starts_with("400\n")) << codes;
 
   // Deactivation (RFC 8555 7.3.6): the account's own key is told its requests are refused; a stranger
   // using its kid learns nothing about the account, only that the signature does not verify.
