@@ -69,7 +69,7 @@ using sqlite::prepare;
 using sqlite::Query;
 using sqlite::StatementPtr;
 
-// A status as the ledger stores it; anything else means the file was not written by hsmca.
+// A status or type as the ledger stores it; anything else means the file was not written by hsmca.
 template <typename Enum, std::size_t N>
 Enum parse_stored(const std::string& text, const token::EnumNames<Enum, N>& names, const char* what) {
   if (auto e = names.parse(text)) return *e;
@@ -157,9 +157,7 @@ AcmeAuthorization read_authz(const Query& q) {
   AcmeAuthorization a;
   a.id = q.text(0);
   a.account_id = q.text(1);
-  const auto type = parse_acme_identifier_type(q.text(2));
-  if (!type) throw LedgerError("ledger: unknown ACME identifier type \"" + q.text(2) + "\"");
-  a.identifier = {*type, q.text(3)};
+  a.identifier = {parse_stored(q.text(2), kIdentifierType, "identifier type"), q.text(3)};
   a.wildcard = q.integer(4) != 0;
   a.status = authz_status(q.text(5));
   a.expires = q.integer(6);
@@ -169,9 +167,7 @@ AcmeChallenge read_challenge(const Query& q) {
   AcmeChallenge c;
   c.id = q.text(0);
   c.authz_id = q.text(1);
-  const auto type = parse_acme_challenge_type(q.text(2));
-  if (!type) throw LedgerError("ledger: unknown ACME challenge type \"" + q.text(2) + "\"");
-  c.type = *type;
+  c.type = parse_stored(q.text(2), kChallengeType, "challenge type");
   c.token = q.text(3);
   c.status = challenge_status(q.text(4));
   c.validated = q.optional_integer(5);
