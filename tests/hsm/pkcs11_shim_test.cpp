@@ -210,9 +210,7 @@ TEST(FaultShimTest, AHangHoldsCSignUntilItsFileIsRemovedThenSigns) {
   ShimToken t;
   FaultLog log;
   auto pool = t.pool(2, log.options());
-  const fs::path hold = t.dir / "hold";
-  test::write_file(hold, "");
-  t.configure("C_Sign.hang_file = " + hold.string() + "\n");
+  const fs::path hold = t.hang("C_Sign").file;
 
   const std::string message = "held";
   auto signing = std::async(std::launch::async, [&] { return pool->sign("issuing", kScheme, test::bytes_of(message)); });

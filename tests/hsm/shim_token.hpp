@@ -75,6 +75,22 @@ class ShimToken {
     test::write_file(tmp, text);
     fs::rename(tmp, config_path());
   }
+
+  // A hung token: `function` blocks (at most `limit` calls at a time; 0:
+  // every call) until `file` is removed. `config` is what was configured, to
+  // add other faults to.
+  struct Hang {
+    fs::path file;
+    std::string config;
+  };
+  Hang hang(const std::string& function, int limit = 0) {
+    Hang h{dir / "hold", ""};
+    h.config = function + ".hang_file = " + h.file.string() + "\n";
+    if (limit > 0) h.config += function + ".hang_limit = " + std::to_string(limit) + "\n";
+    test::write_file(h.file, "");
+    configure(h.config);
+    return h;
+  }
   fs::path config_path() const { return dir / "shim.conf"; }
   TokenSelector selector() const { return {info.label, info.serial}; }
 

@@ -82,10 +82,8 @@ TEST(TokenHangTest, AHungSignatureTimesOutWithinTheBoundAndItsSessionIsSetAside)
   ShimToken t;
   Outages outages;
   auto pool = t.pool(2, outages.options());
-  const fs::path hold = t.dir / "hold";
-  test::write_file(hold, "");
   // Partly stuck: the first C_Sign hangs, the rest pass.
-  t.configure("C_Sign.hang_file = " + hold.string() + "\nC_Sign.hang_limit = 1\n");
+  const fs::path hold = t.hang("C_Sign", 1).file;
 
   const Attempt stuck = attempt(t, *pool, "stuck");
   EXPECT_TRUE(stuck.timed_out);
@@ -121,9 +119,7 @@ TEST(TokenHangTest, AWhollyHungTokenOpensTheBreakerAndOneProbeFindsItBack) {
   ShimToken t;
   Outages outages;
   auto pool = t.pool(2, outages.options());
-  const fs::path hold = t.dir / "hold";
-  test::write_file(hold, "");
-  t.configure("C_Sign.hang_file = " + hold.string() + "\n");
+  const fs::path hold = t.hang("C_Sign").file;
 
   // Two calls hang inside C_Sign, the third finds no free session: each
   // caller is told within the bound, and three in a row open the breaker.
@@ -225,10 +221,7 @@ TEST(TokenHangTest, OneHungCallDoesNotStopTheOtherSessionsRepair) {
   Outages outages;
   auto pool = t.pool(2, outages.options());
   ASSERT_TRUE(attempt(t, *pool, "warm").verified);
-  const fs::path hold = t.dir / "hold";
-  test::write_file(hold, "");
-  const std::string hang = "C_Sign.hang_file = " + hold.string() + "\nC_Sign.hang_limit = 1\n";
-  t.configure(hang);
+  const auto [hold, hang] = t.hang("C_Sign", 1);
   EXPECT_TRUE(attempt(t, *pool, "stuck").timed_out);
   ASSERT_EQ(t.counters->held(), 1u);
   // The token drops the other session (the shim closes it underneath) for one call.
@@ -258,9 +251,7 @@ TEST(TokenHangTest, AProbeBeforeTheFirstSignatureIsBoundedToo) {
   t.configure("C_Sign.error_rate = 1\nC_Sign.error = CKR_GENERAL_ERROR\n");
   for (int i = 0; i < 3; ++i) EXPECT_TRUE(attempt(t, *pool, "f").failed);
   ASSERT_TRUE(pool->stats().outage);
-  const fs::path hold = t.dir / "hold";
-  test::write_file(hold, "");
-  t.configure("C_GetSessionInfo.hang_file = " + hold.string() + "\n");
+  const fs::path hold = t.hang("C_GetSessionInfo").file;
   std::this_thread::sleep_for(300ms);
   const auto start = Clock::now();
   EXPECT_THROW(pool->ensure_available(), Outage);
