@@ -313,7 +313,22 @@ Result<AcmeOrder> AcmeService::new_order(const AcmeAccount& account, const json&
     order.authorization_ids.push_back(a.id);
     fresh.push_back(std::move(a));
   }
-  store_.create_order(order, fresh, t);
+  // The store checks both rules again inside its write: another newOrder of
+  // this account may have passed the checks above at the same time.
+  switch (store_.create_order(order, fresh, t, config_.orders_per_hour)) {
+    case signer::AcmeStore::Creation::created:
+      break;
+    case signer::AcmeStore::Creation::over_hourly_limit: {
+      // The orders that filled the hour, read again for the Retry-After;
+      // should one have been pruned meanwhile, the client may try at once.
+      auto times = store_.order_times(account.id, t - 3600);
+      const auto limit = static_cast<std::size_t>(config_.orders_per_hour);
+      if (times.size() < limit) times.insert(times.begin(), limit - times.size(), t - 3600);
+      return *rate_limited(times, config_.orders_per_hour, "new orders");
+    }
+    case signer::AcmeStore::Creation::already_replaced:
+      return refusal("alreadyReplaced", "the certificate " + replaces + " was already replaced by another order", 409);
+  }
   log_line({{"event", "acme_order_created"}, {"account", account.id}, {"order", order.id}});
   auto stored = store_.order(order.id);
   if (!stored) throw signer::LedgerError("the new order " + order.id + " is not in the ledger");

@@ -123,6 +123,11 @@ constexpr const char* kAccountColumns = "id, thumbprint, jwk, status, contact, c
 constexpr const char* kOrderColumns =
     "id, account_id, status, identifiers, profile, expires, not_before, not_after, coalesce(error, ''), "
     "coalesce(certificate_serial, ''), created_at, coalesce(replaces, '')";
+// RFC 9773 5: an order replaces a certificate once it is valid, or while it
+// may still become valid (not invalid, unexpired). Binds the certID and now.
+constexpr const char* kReplacedQuery =
+    "SELECT 1 FROM acme_orders WHERE replaces = ? AND (status = 'valid' OR (status <> 'invalid' AND expires > ?)) "
+    "LIMIT 1";
 constexpr const char* kAuthzColumns = "id, account_id, type, value, wildcard, status, expires";
 constexpr const char* kChallengeColumns = "id, authz_id, type, token, status, validated, coalesce(error, '')";
 
@@ -265,10 +270,26 @@ class SqliteAcmeStore final : public AcmeStore {
            }) == 1;
   }
 
-  void create_order(const AcmeOrder& order, const std::vector<AcmeAuthorization>& fresh, std::int64_t now) override {
+  Creation create_order(const AcmeOrder& order, const std::vector<AcmeAuthorization>& fresh, std::int64_t now,
+                        int orders_per_hour) override {
     const std::string identifiers = join_identifiers(order.identifiers);
-    writer_.submit([&](sqlite3* db) -> std::int64_t {
+    return static_cast<Creation>(writer_.submit([&](sqlite3* db) -> std::int64_t {
       prune(db, now);
+      // The checks newOrder made before, again where no other write can come between.
+      {
+        StatementPtr stmt = prepare(db, where_, "SELECT count(*) FROM acme_orders WHERE account_id = ? AND created_at >= ?");
+        Query q(db, stmt.get());
+        q.bind(order.account_id).bind(now - 3600);
+        if (q.step(where_, "create_order") && q.integer(0) >= orders_per_hour) {
+          return static_cast<std::int64_t>(Creation::over_hourly_limit);
+        }
+      }
+      if (!order.replaces.empty()) {
+        StatementPtr stmt = prepare(db, where_, kReplacedQuery);
+        Query q(db, stmt.get());
+        q.bind(order.replaces).bind(now);
+        if (q.step(where_, "create_order")) return static_cast<std::int64_t>(Creation::already_replaced);
+      }
       run(db, where_,
           "INSERT INTO acme_orders (id, account_id, status, identifiers, profile, expires, not_before, not_after, "
           "created_at, replaces) VALUES (?, ?, 'pending', ?, ?, ?, nullif(?, -1), nullif(?, -1), ?, nullif(?, ''))",
@@ -304,8 +325,8 @@ class SqliteAcmeStore final : public AcmeStore {
           "acme_order_authorizations oa JOIN acme_authorizations a ON a.id = oa.authz_id "
           "WHERE oa.order_id = ? AND a.status <> 'valid')",
           [&](Query& q) { q.bind(order.id).bind(order.id); }, "create_order");
-      return 0;
-    });
+      return static_cast<std::int64_t>(Creation::created);
+    }));
   }
 
   std::optional<AcmeOrder> order(const std::string& id) const override {
@@ -327,10 +348,7 @@ class SqliteAcmeStore final : public AcmeStore {
     return o;
   }
   bool replaced(const std::string& cert_id, std::int64_t now) const override {
-    return !integers("SELECT 1 FROM acme_orders WHERE replaces = ? AND (status = 'valid' OR "
-                     "(status <> 'invalid' AND expires > ?)) LIMIT 1",
-                     cert_id, now)
-                .empty();
+    return !integers(kReplacedQuery, cert_id, now).empty();
   }
   std::optional<AcmeAuthorization> authorization(const std::string& id) const override {
     auto a = read_one<AcmeAuthorization>(std::string("SELECT ") + kAuthzColumns +

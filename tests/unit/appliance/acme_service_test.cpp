@@ -8,6 +8,10 @@
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 
+#include <atomic>
+#include <latch>
+#include <thread>
+
 #include "acme_cert_id.hpp"
 #include "acme_jws_signer.hpp"
 #include "eventually.hpp"
@@ -538,6 +542,58 @@ TEST_F(AcmeServiceRateTest, LimitsOrdersPerAccountAndHourWithRetryAfter) {
   order_for(account(), {"c.example.test"});
   clock_.advance(std::chrono::minutes(61));
   order_for(a, {"c.example.test"});
+}
+
+// Concurrent newOrders of one account: the limit holds however they interleave.
+TEST_F(AcmeServiceRateTest, HoldsTheOrderLimitAgainstConcurrentNewOrders) {
+  const auto a = account();
+  constexpr int kThreads = 8;
+  std::atomic<int> created{0};
+  std::atomic<int> limited{0};
+  std::latch start(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      auto r = service_.new_order(a, {{"identifiers", identifiers({"n" + std::to_string(i) + ".example.test"})}});
+      if (std::holds_alternative<AcmeOrder>(r)) {
+        ++created;
+      } else if (const auto& p = std::get<Problem>(r); p.type == "rateLimited" && p.status == 429 && p.retry_after > 0) {
+        ++limited;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(created.load(), 2);
+  EXPECT_EQ(limited.load(), kThreads - 2);
+  EXPECT_EQ(service_.order_ids(a).size(), 2u);
+}
+
+// Concurrent orders replacing one certificate: one takes it, the others are told alreadyReplaced.
+TEST_F(AcmeServiceTest, ReplacesACertificateOnceAgainstConcurrentNewOrders) {
+  const auto a = account();
+  const auto id = cert_id(issued_for(a, {"www.example.test"}));
+  const auto before = service_.order_ids(a).size();
+  constexpr int kThreads = 8;
+  std::atomic<int> created{0};
+  std::atomic<int> already{0};
+  std::latch start(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&] {
+      start.arrive_and_wait();
+      auto r = service_.new_order(a, {{"identifiers", identifiers({"www.example.test"})}, {"replaces", id}});
+      if (std::holds_alternative<AcmeOrder>(r)) {
+        ++created;
+      } else if (const auto& p = std::get<Problem>(r); p.type == "alreadyReplaced" && p.status == 409) {
+        ++already;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(created.load(), 1);
+  EXPECT_EQ(already.load(), kThreads - 1);
+  EXPECT_EQ(service_.order_ids(a).size(), before + 1);
 }
 
 }  // namespace

@@ -387,7 +387,7 @@ TEST_F(LedgerTest, MigratesAVersionThreeDatabaseKeepingItsAcmeOrders) {
     order.profile = "web";
     order.expires = 4000000000;
     order.created_at = 1;
-    acme.create_order(order, {}, 1);
+    EXPECT_EQ(acme.create_order(order, {}, 1, 300), AcmeStore::Creation::created);
   }
   {
     RawConnection raw(db_path());
@@ -400,6 +400,41 @@ TEST_F(LedgerTest, MigratesAVersionThreeDatabaseKeepingItsAcmeOrders) {
   EXPECT_EQ(order->identifiers.front().value, "www.example.test");
   EXPECT_TRUE(order->replaces.empty());
   EXPECT_FALSE(ledger->acme().replaced("anything", 0));
+}
+
+// newOrder's two per-account rules, checked again inside the write so that
+// two concurrent orders cannot both pass: a refused order writes nothing.
+TEST_F(LedgerTest, CreatesAnAcmeOrderOnlyWithinTheHourlyLimitAndReplacesACertificateOnce) {
+  auto ledger = open_sqlite_ledger(db_path());
+  auto& acme = ledger->acme();
+  acme.create_account({"a1", "thumb", "{}", AcmeAccountStatus::valid, {}, "", 1});
+  const std::int64_t now = 1767225600;
+  int made = 0;
+  const auto order_at = [&](std::int64_t created_at, const std::string& replaces = "") {
+    AcmeOrder order;
+    order.id = "o" + std::to_string(++made);
+    order.account_id = "a1";
+    order.identifiers = {{AcmeIdentifierType::dns, "www.example.test"}};
+    order.profile = "web";
+    order.replaces = replaces;
+    order.created_at = created_at;
+    order.expires = created_at + 86400;
+    return order;
+  };
+  EXPECT_EQ(acme.create_order(order_at(now - 3601), {}, now - 3601, 2), AcmeStore::Creation::created);
+  EXPECT_EQ(acme.create_order(order_at(now - 60), {}, now - 60, 2), AcmeStore::Creation::created);
+  EXPECT_EQ(acme.create_order(order_at(now), {}, now, 2), AcmeStore::Creation::created)
+      << "the first order is more than an hour old";
+  EXPECT_EQ(acme.create_order(order_at(now), {}, now, 2), AcmeStore::Creation::over_hourly_limit);
+  EXPECT_FALSE(acme.order("o4")) << "a refused order was written";
+
+  EXPECT_EQ(acme.create_order(order_at(now, "AQ.Ag"), {}, now, 10), AcmeStore::Creation::created);
+  EXPECT_EQ(acme.create_order(order_at(now, "AQ.Ag"), {}, now, 10), AcmeStore::Creation::already_replaced);
+  EXPECT_FALSE(acme.order("o6")) << "a refused replacement was written";
+  EXPECT_EQ(acme.order_ids("a1").size(), 4u);
+  // Once the replacing order expired unfinished, the certificate may be replaced again.
+  const std::int64_t later = now + 86400;
+  EXPECT_EQ(acme.create_order(order_at(later, "AQ.Ag"), {}, later, 10), AcmeStore::Creation::created);
 }
 
 // RFC 8555 7.3.5 key rollover as compare and set: a change checked against a

@@ -118,8 +118,13 @@ class AcmeStore {
   // challenges; `reused` ones, valid authorizations of the same account, are
   // only linked), in one transaction. Orders past their expiry that never
   // became valid are pruned first, with the authorizations no order needs.
-  virtual void create_order(const AcmeOrder& order, const std::vector<AcmeAuthorization>& fresh,
-                            std::int64_t now) = 0;
+  // The transaction checks, before it writes, that the account created fewer
+  // than `orders_per_hour` orders in the hour before `now` and that no other
+  // order replaces order.replaces (replaced()): concurrent newOrders of one
+  // account cannot both pass either rule. A refused order writes nothing.
+  enum class Creation { created, over_hourly_limit, already_replaced };
+  virtual Creation create_order(const AcmeOrder& order, const std::vector<AcmeAuthorization>& fresh,
+                                std::int64_t now, int orders_per_hour) = 0;
   virtual std::optional<AcmeOrder> order(const std::string& id) const = 0;
   virtual std::vector<std::string> order_ids(const std::string& account_id) const = 0;
   virtual std::optional<AcmeOrder> order_for_certificate(const std::string& serial) const = 0;
