@@ -1,5 +1,6 @@
 #include "hsmca/signer/openssl.hpp"
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
@@ -73,6 +74,19 @@ std::string to_hex(std::span<const unsigned char> bytes) {
     out += kDigits[b >> 4];
     out += kDigits[b & 0x0f];
   }
+  return out;
+}
+
+std::optional<std::vector<unsigned char>> from_hex(std::string_view hex, char separator) {
+  if (hex.empty()) return std::vector<unsigned char>{};
+  const std::string text(hex);  // OPENSSL_hexstr2buf_ex reads a C string
+  std::vector<unsigned char> out(hex.size() / 2);
+  std::size_t length = 0;
+  if (OPENSSL_hexstr2buf_ex(out.data(), out.size(), &length, text.c_str(), separator) != 1) {
+    drain_openssl_errors();
+    return std::nullopt;
+  }
+  out.resize(length);
   return out;
 }
 

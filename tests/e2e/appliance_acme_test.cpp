@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "acme_jws_signer.hpp"
+#include "hsmca/signer/openssl.hpp"
 #include "appliance_fixture.hpp"
 
 namespace hsmca::test {
@@ -128,21 +129,18 @@ class ApplianceAcmeTest : public ApplianceFixture {
   std::string cert_id_of(const fs::path& pem) {
     auto aki = openssl({"x509", "-in", pem.string(), "-noout", "-ext", "authorityKeyIdentifier"});
     EXPECT_EQ(aki.exit_code, 0) << aki.err;
-    std::string key_id = aki.out.substr(aki.out.find('\n') + 1);
+    std::string key_id = aki.out.substr(aki.out.find('\n') + 1);  // "    AB:CD:…"
+    std::erase_if(key_id, [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; });
     std::string serial = serial_of(pem);
     if (serial.size() % 2 != 0) serial = "0" + serial;
-    const auto bytes = [](const std::string& hex) {
-      std::vector<unsigned char> out;
-      for (std::size_t i = 0; i + 1 < hex.size(); ++i) {
-        if (!std::isxdigit(static_cast<unsigned char>(hex[i]))) continue;
-        out.push_back(static_cast<unsigned char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
-        ++i;
-      }
-      return out;
-    };
-    auto serial_octets = bytes(serial);
-    if (serial_octets.front() >= 0x80) serial_octets.insert(serial_octets.begin(), 0);  // DER: positive
-    return appliance::acme::base64url_encode(bytes(key_id)) + "." + appliance::acme::base64url_encode(serial_octets);
+    const auto key_octets = signer::from_hex(key_id, ':');
+    auto serial_octets = signer::from_hex(serial);
+    if (!key_octets || !serial_octets || serial_octets->empty()) {
+      ADD_FAILURE() << "openssl printed no hex: " << aki.out << " / " << serial;
+      return "";
+    }
+    if (serial_octets->front() >= 0x80) serial_octets->insert(serial_octets->begin(), 0);  // DER: positive
+    return appliance::acme::base64url_encode(*key_octets) + "." + appliance::acme::base64url_encode(*serial_octets);
   }
   // What GET renewalInfo/{certID} answers, and the window's ends in unix seconds.
   struct Window {

@@ -15,6 +15,7 @@
 #include "acme_cert_id.hpp"
 #include "acme_jws.hpp"
 #include "fuzz_support.hpp"
+#include "hsmca/signer/openssl.hpp"
 
 using namespace hsmca::appliance::acme;
 
@@ -30,23 +31,17 @@ const Jwk& account_key() {
   return key;
 }
 
-Bytes from_hex(const std::string& hex) {
-  Bytes out;
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out.push_back(static_cast<unsigned char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
-  }
-  return out;
-}
-
 // RFC 9773 4.1: the certID, written again from the ledger's issuer id and
 // serial (a positive INTEGER's DER octets), is the text it was read from.
 void check_cert_id(std::string_view text) {
   const auto id = parse_cert_id(text);
   if (!id) return;
   if (id->issuer_id.size() % 2 != 0 || id->serial.size() % 2 != 0) hsmca::fuzz::finding("odd hex", id->serial);
-  Bytes serial = from_hex(id->serial);
-  if (!serial.empty() && serial[0] >= 0x80) serial.insert(serial.begin(), 0);
-  if (base64url_encode(from_hex(id->issuer_id)) + "." + base64url_encode(serial) != text) {
+  const auto issuer = hsmca::signer::from_hex(id->issuer_id);
+  auto serial = hsmca::signer::from_hex(id->serial);
+  if (!issuer || !serial) hsmca::fuzz::finding("not hex", id->issuer_id + "." + id->serial);
+  if (!serial->empty() && serial->front() >= 0x80) serial->insert(serial->begin(), 0);
+  if (base64url_encode(*issuer) + "." + base64url_encode(*serial) != text) {
     hsmca::fuzz::finding("a certID that is not the one spelling of what it names", std::string(text));
   }
 }

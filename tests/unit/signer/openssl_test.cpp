@@ -16,6 +16,18 @@ TEST(OpenSslHelpersTest, WritesLowercaseHexAndSha256) {
   EXPECT_EQ(sha256_hex({}), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
+TEST(OpenSslHelpersTest, ReadsHexBackInEitherCaseAndRefusesWhatIsNotHex) {
+  const std::vector<unsigned char> bytes = {0x00, 0xab, 0xff};
+  EXPECT_EQ(from_hex(to_hex(bytes)), bytes);
+  EXPECT_EQ(from_hex("00ABfF"), bytes);
+  EXPECT_EQ(from_hex("00:AB:FF", ':'), bytes) << "as openssl prints key identifiers";
+  EXPECT_EQ(from_hex(""), std::vector<unsigned char>{});
+  EXPECT_FALSE(from_hex("abc")) << "odd length";
+  EXPECT_FALSE(from_hex("0g"));
+  EXPECT_FALSE(from_hex("00:ab")) << "a separator where none is expected";
+  EXPECT_EQ(ERR_peek_error(), 0u) << "a refusal leaves the OpenSSL error queue empty";
+}
+
 TEST(SpkiTest, RefusesTrailingBytesAndNonsense) {
   Bytes spki = test::key_for(SignatureScheme::ed25519).spki_der();
   spki.push_back(0x00);

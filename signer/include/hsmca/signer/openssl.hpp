@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -53,6 +54,10 @@ std::string drain_openssl_errors();
 
 // Lowercase hex, no separators.
 std::string to_hex(std::span<const unsigned char> bytes);
+// The bytes hex (either case) spells, two digits each, with `separator`
+// between bytes ('\0': none; ':' reads what openssl prints); nullopt when it
+// is not that.
+std::optional<std::vector<unsigned char>> from_hex(std::string_view hex, char separator = '\0');
 // Non-empty and only 0-9, a-f: how the ledger spells serials and issuer ids.
 bool is_lower_hex(std::string_view s);
 // The INTEGER a hex string (either case) spells; nullptr when it is not hex.
