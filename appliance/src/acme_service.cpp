@@ -294,6 +294,8 @@ Result<AcmeOrder> AcmeService::new_order(const AcmeAccount& account, const json&
     if (config_.authorization_reuse_hours > 0) {
       if (auto reused = store_.reusable_authorization(account.id, base, wildcard, t)) {
         order.authorization_ids.push_back(reused->id);
+        // The order is good only while every authorization it stands on is.
+        order.expires = std::min(order.expires, reused->expires);
         continue;
       }
     }
@@ -489,8 +491,11 @@ Result<AcmeOrder> AcmeService::finalize(const AcmeAccount& account, const std::s
   }
   if (auto bad = signer::check_acme_csr_names(plan.value(), o.identifiers)) return from_rejection(*bad, "badCSR");
   // Decided: now the order moves, once (a second finalize finds it processing).
-  if (!store_.begin_finalize(o.id)) {
-    return refusal("orderNotReady", "order " + o.id + " is being finalized already", 403);
+  if (!store_.begin_finalize(o.id, now())) {
+    return refusal("orderNotReady",
+                   "order " + o.id + " is no longer ready: it is being finalized already, or it or an authorization "
+                   "it stands on expired",
+                   403);
   }
   try {
     auto issued = ca.complete(plan.value(), o.profile, caller.description);

@@ -424,10 +424,13 @@ class SqliteAcmeStore final : public AcmeStore {
     return {applied};
   }
 
-  bool begin_finalize(const std::string& order_id) override {
+  bool begin_finalize(const std::string& order_id, std::int64_t now) override {
     return writer_.submit([&](sqlite3* db) -> std::int64_t {
-             return run(db, where_, "UPDATE acme_orders SET status = 'processing' WHERE id = ? AND status = 'ready'",
-                        [&](Query& q) { q.bind(order_id); }, "begin_finalize");
+             return run(db, where_,
+                        "UPDATE acme_orders SET status = 'processing' WHERE id = ? AND status = 'ready' AND expires > ? "
+                        "AND NOT EXISTS (SELECT 1 FROM acme_order_authorizations oa JOIN acme_authorizations a ON "
+                        "a.id = oa.authz_id WHERE oa.order_id = ? AND (a.status <> 'valid' OR a.expires <= ?))",
+                        [&](Query& q) { q.bind(order_id).bind(now).bind(order_id).bind(now); }, "begin_finalize");
            }) == 1;
   }
   void finish_order(const std::string& order_id, const std::string& serial) override {

@@ -322,6 +322,28 @@ TEST_F(AcmeServiceTest, AnOrderReplacesOnlyItsAccountsCertificateAndOnlyOnce) {
             "malformed");
 }
 
+// RFC 8555 7.1.4: a reused authorization proves control of the name only
+// until it expires. An order standing on one expires with it; finalize after
+// that issues nothing, though the order's own lifetime has not run out.
+TEST_F(AcmeServiceTest, AnOrderOnAReusedAuthorizationExpiresWithItAndIssuesNothingAfter) {
+  const auto a = account();
+  const auto first = order_for(a, {"www.example.test"});
+  pass_challenges(first);
+  const auto authz = ledger_->acme().authorization(first.authorization_ids.front());
+  ASSERT_TRUE(authz);
+  clock_.advance(std::chrono::hours(23));
+  const auto second = order_for(a, {"www.example.test"});
+  EXPECT_EQ(second.status, signer::AcmeOrderStatus::ready);
+  EXPECT_EQ(second.authorization_ids, first.authorization_ids) << "the valid authorization was not reused";
+  EXPECT_LE(second.expires, authz->expires);
+  clock_.advance(std::chrono::hours(2));
+  const auto before = certificates();
+  auto p = refused(service_.finalize(a, second.id, {{"csr", csr_for({"www.example.test"})}}));
+  EXPECT_EQ(p.type, "orderNotReady");
+  EXPECT_EQ(p.status, 403u);
+  EXPECT_EQ(certificates(), before);
+}
+
 TEST_F(AcmeServiceTest, RefusesFinalizeBeforeTheOrderIsReadyAndIssuesNothing) {
   const auto a = account();
   auto o = order_for(a, {"www.example.test"});

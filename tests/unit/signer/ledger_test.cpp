@@ -437,6 +437,44 @@ TEST_F(LedgerTest, CreatesAnAcmeOrderOnlyWithinTheHourlyLimitAndReplacesACertifi
   EXPECT_EQ(acme.create_order(order_at(later, "AQ.Ag"), {}, later, 10), AcmeStore::Creation::created);
 }
 
+// Finalize starts only while the order and every authorization it stands on
+// are unexpired, whatever the order's own expiry says (an order written by an
+// older version could outlive a reused authorization).
+TEST_F(LedgerTest, BeginsFinalizingAnAcmeOrderOnlyWhileItsAuthorizationsAreUnexpired) {
+  auto ledger = open_sqlite_ledger(db_path());
+  auto& acme = ledger->acme();
+  acme.create_account({"a1", "thumb", "{}", AcmeAccountStatus::valid, {}, "", 1});
+  const std::int64_t t = 1767225600;
+  AcmeAuthorization authz;
+  authz.id = "z1";
+  authz.account_id = "a1";
+  authz.identifier = {AcmeIdentifierType::dns, "www.example.test"};
+  authz.expires = t + 100;
+  authz.challenges = {{"c1", "z1", AcmeChallengeType::http01, "token"}};
+  const auto order_on_authz = [&](const std::string& id) {
+    AcmeOrder order;
+    order.id = id;
+    order.account_id = "a1";
+    order.identifiers = {authz.identifier};
+    order.profile = "web";
+    order.authorization_ids = {"z1"};
+    order.created_at = t;
+    order.expires = t + 1000;  // outlives its authorization
+    return order;
+  };
+  ASSERT_EQ(acme.create_order(order_on_authz("o1"), {authz}, t, 10), AcmeStore::Creation::created);
+  ASSERT_EQ(acme.create_order(order_on_authz("o2"), {}, t, 10), AcmeStore::Creation::created);
+  EXPECT_FALSE(acme.begin_finalize("o1", t)) << "the authorization is still pending";
+  ASSERT_TRUE(acme.start_challenge("c1", t));
+  ASSERT_TRUE(acme.finish_challenge("c1", true, "", t).applied);
+  EXPECT_EQ(acme.order("o1")->status, AcmeOrderStatus::ready);
+  EXPECT_FALSE(acme.begin_finalize("o1", t + 100)) << "the authorization expired";
+  EXPECT_EQ(acme.order("o1")->status, AcmeOrderStatus::ready);
+  EXPECT_TRUE(acme.begin_finalize("o2", t + 99));
+  EXPECT_EQ(acme.order("o2")->status, AcmeOrderStatus::processing);
+  EXPECT_FALSE(acme.begin_finalize("o2", t + 99)) << "finalized already";
+}
+
 // RFC 8555 7.3.5 key rollover as compare and set: a change checked against a
 // key that was rotated away meanwhile changes nothing.
 TEST_F(LedgerTest, ChangesAnAcmeAccountKeyOnlyFromTheKeyItStillHas) {

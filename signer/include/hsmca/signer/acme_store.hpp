@@ -146,8 +146,10 @@ class AcmeStore {
   // authorizations valid) or invalid (with `error`). One transaction.
   virtual AcmeChallengeOutcome finish_challenge(const std::string& challenge_id, bool valid,
                                                 const std::string& error, std::int64_t now) = 0;
-  // ready -> processing; false when the order is not ready.
-  virtual bool begin_finalize(const std::string& order_id) = 0;
+  // ready -> processing, while the order and every authorization it stands
+  // on are unexpired at `now` (RFC 8555 7.1.4: a reused authorization is no
+  // proof past its expiry); false otherwise, and nothing changes.
+  virtual bool begin_finalize(const std::string& order_id, std::int64_t now) = 0;
   // processing -> valid with the certificate's serial, or -> invalid with a problem.
   virtual void finish_order(const std::string& order_id, const std::string& serial) = 0;
   virtual void fail_order(const std::string& order_id, const std::string& error) = 0;
