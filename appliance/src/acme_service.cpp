@@ -30,7 +30,7 @@ Problem refusal(std::string type, std::string detail, unsigned status = 400) {
 }
 
 Problem from_rejection(const signer::Rejection& r, std::string type) {
-  return refusal(std::move(type), r.message, 400);
+  return refusal(std::move(type), signer::told_to_acme_account(r).message, 400);
 }
 
 // RFC 8555 7.3: mailto: URLs only, one address each.
@@ -489,7 +489,7 @@ Result<AcmeOrder> AcmeService::finalize(const AcmeAccount& account, const std::s
     if (r.code == "profile_forbidden") return refusal("unauthorized", r.message, 403);
     return from_rejection(r, "badCSR");
   }
-  if (auto bad = signer::check_acme_csr_names(plan.value(), o.identifiers)) return from_rejection(*bad, "badCSR");
+  if (auto bad = signer::check_acme_csr(plan.value(), o.identifiers)) return from_rejection(*bad, "badCSR");
   // Decided: now the order moves, once (a second finalize finds it processing).
   if (!store_.begin_finalize(o.id, now())) {
     return refusal("orderNotReady",

@@ -1,5 +1,8 @@
 #include "hsmca/signer/acme_policy.hpp"
 
+#include <openssl/objects.h>
+#include <openssl/x509.h>
+
 #include <algorithm>
 #include <set>
 
@@ -18,18 +21,15 @@ std::string listing(const std::set<std::string>& names) {
   return out;
 }
 
-// Any account may ask for any name: the refusal says the name is outside the
-// profile, not which names are inside it (a zone's internal suffixes and
-// address ranges are the operator's to publish).
-Rejection without_allowed_names(Rejection r) {
+}  // namespace
+
+Rejection told_to_acme_account(Rejection r) {
   for (const char* tail : {" (allowed: ", " (it allows no "}) {
     const auto at = r.message.find(tail);
     if (at != std::string::npos && r.message.find(" is outside profile ") < at) r.message.erase(at);
   }
   return r;
 }
-
-}  // namespace
 
 Caller acme_caller(const std::string& account_id) {
   Caller c;
@@ -59,7 +59,7 @@ AcmeOrderDecision decide_acme_order(const Profile& profile, const std::string& a
                              id.value};
     auto checked = check_name(san, profile.names, profile.name);
     if (!checked.ok()) {
-      d.rejected.emplace_back(id, without_allowed_names(checked.rejection()));
+      d.rejected.emplace_back(id, told_to_acme_account(checked.rejection()));
       continue;
     }
     AcmeIdentifier canonical{id.type, checked.value().value};
@@ -70,7 +70,19 @@ AcmeOrderDecision decide_acme_order(const Profile& profile, const std::string& a
   return d;
 }
 
-std::optional<Rejection> check_acme_csr_names(const LeafPlan& plan, const std::vector<AcmeIdentifier>& identifiers) {
+std::optional<Rejection> check_acme_csr(const LeafPlan& plan, const std::vector<AcmeIdentifier>& identifiers) {
+  // The challenges proved control of the names and nothing else: no
+  // organisation, unit, e-mail address or serialNumber rides along.
+  const X509_NAME* subject = X509_get_subject_name(plan.tbs.get());
+  const int entries = X509_NAME_entry_count(subject);
+  for (int i = 0; i < entries; ++i) {
+    const int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(X509_NAME_get_entry(subject, i)));
+    if (nid != NID_commonName || entries > 1) {
+      return Rejection{"bad_csr", "the CSR's subject is \"" + plan.subject +
+                                      "\"; over ACME it may hold one commonName, one of the order's identifiers, "
+                                      "or nothing: the challenges prove control of names, not of an organisation"};
+    }
+  }
   std::set<std::string> wanted, granted(plan.sans.begin(), plan.sans.end());
   for (const auto& id : identifiers) wanted.insert(san_of(id));
   if (wanted == granted) return std::nullopt;

@@ -44,12 +44,18 @@ signer::Profile web_profile(std::vector<std::string> requesters = {"acme"}) {
   return p;
 }
 
-// DER PKCS#10 for `names` (DNS), with a fresh P-256 key.
-std::string csr_for(const std::vector<std::string>& names) {
+// DER PKCS#10 for `names` (DNS), with a fresh P-256 key and the `subject`
+// attributes given ({"O", "Example Bank"}; none by default).
+std::string csr_for(const std::vector<std::string>& names,
+                    const std::vector<std::pair<std::string, std::string>>& subject = {}) {
   signer::EvpPkeyPtr key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
   signer::X509ReqPtr req(X509_REQ_new());
   X509_REQ_set_version(req.get(), X509_REQ_VERSION_1);
   X509_REQ_set_pubkey(req.get(), key.get());
+  for (const auto& [field, value] : subject) {
+    X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req.get()), field.c_str(), MBSTRING_UTF8,
+                               reinterpret_cast<const unsigned char*>(value.c_str()), -1, -1, 0);
+  }
   std::string conf;
   for (const auto& n : names) conf += (conf.empty() ? "DNS:" : ",DNS:") + n;
   STACK_OF(X509_EXTENSION)* exts = sk_X509_EXTENSION_new_null();
@@ -368,6 +374,44 @@ TEST_F(AcmeServiceTest, RefusesACsrWithAnExtraNameAndKeepsTheOrderReady) {
   auto two = order_for(a, {"a.example.test", "b.example.test"});
   pass_challenges(two);
   EXPECT_EQ(refused(service_.finalize(a, two.id, {{"csr", csr_for({"a.example.test"})}})).type, "badCSR");
+  EXPECT_EQ(certificates(), 0u);
+}
+
+// The challenges proved control of names, nothing else: a subject that claims
+// an organisation or an e-mail address is refused, and nothing is issued.
+TEST_F(AcmeServiceTest, RefusesACsrSubjectClaimingMoreThanAValidatedNameAndIssuesNothing) {
+  const auto a = account();
+  auto o = order_for(a, {"www.example.test"});
+  pass_challenges(o);
+  for (const auto& subject : std::vector<std::vector<std::pair<std::string, std::string>>>{
+           {{"O", "Example Bank"}, {"CN", "www.example.test"}},
+           {{"CN", "www.example.test"}, {"emailAddress", "ceo@example.test"}},
+           {{"serialNumber", "1234"}}}) {
+    auto p = refused(service_.finalize(a, o.id, {{"csr", csr_for({"www.example.test"}, subject)}}));
+    EXPECT_EQ(p.type, "badCSR");
+    // (The e-mail address meets this profile's name policy first.)
+    EXPECT_TRUE(p.detail.find("one commonName") != std::string::npos ||
+                p.detail.find("is outside profile") != std::string::npos)
+        << p.detail;
+  }
+  EXPECT_EQ(certificates(), 0u);
+  EXPECT_EQ(ok(service_.order(a, o.id)).status, AcmeOrderStatus::ready);
+  // A commonName that is the order's identifier is what lego sends: issued.
+  auto done = ok(service_.finalize(a, o.id, {{"csr", csr_for({"www.example.test"}, {{"CN", "www.example.test"}})}}));
+  EXPECT_EQ(done.status, AcmeOrderStatus::valid);
+  EXPECT_EQ(certificates(), 1u);
+}
+
+// A finalize refusal says a name is outside the profile, never which names are inside it.
+TEST_F(AcmeServiceTest, AFinalizeRefusalDoesNotListTheProfilesAllowedNames) {
+  const auto a = account();
+  auto o = order_for(a, {"www.example.test"});
+  pass_challenges(o);
+  auto p = refused(service_.finalize(a, o.id, {{"csr", csr_for({"www.example.test", "x.invalid"})}}));
+  EXPECT_EQ(p.type, "badCSR");
+  EXPECT_NE(p.detail.find("x.invalid"), std::string::npos) << p.detail;
+  EXPECT_EQ(p.detail.find("example.test\""), std::string::npos) << "lists the allowed suffix: " << p.detail;
+  EXPECT_EQ(p.detail.find("allowed"), std::string::npos) << p.detail;
   EXPECT_EQ(certificates(), 0u);
 }
 

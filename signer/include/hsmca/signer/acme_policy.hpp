@@ -54,9 +54,16 @@ AcmeOrderDecision decide_acme_order(const Profile& profile, const std::string& a
                                     const std::vector<AcmeIdentifier>& requested);
 
 // Finalize (RFC 8555 7.4): the names the CA would grant for the CSR (the plan
-// prepare made, CN included) must be exactly the order's identifiers.
-// Rejection "bad_csr" naming the extra or missing names otherwise.
-std::optional<Rejection> check_acme_csr_names(const LeafPlan& plan, const std::vector<AcmeIdentifier>& identifiers);
+// prepare made, CN included) must be exactly the order's identifiers, and the
+// subject at most one commonName (which prepare already made one of them).
+// Rejection "bad_csr" naming the extra or missing names, or the subject.
+std::optional<Rejection> check_acme_csr(const LeafPlan& plan, const std::vector<AcmeIdentifier>& identifiers);
+
+// What an ACME account is told of a rejection: any account may ask for any
+// name, so the message says a name is outside the profile, not which names
+// are inside it (a zone's internal suffixes and address ranges are the
+// operator's to publish).
+Rejection told_to_acme_account(Rejection r);
 
 // RFC 9773 5: may the account's new order for `identifiers` replace the
 // certificate `cert_id` names (`replaced`: its ledger entry, when there is
