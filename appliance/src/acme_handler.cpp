@@ -183,9 +183,9 @@ void AcmeHandler::answer_failure(const ExchangePtr& ex, const std::string& base,
   // ACME's answer to an operational failure: a problem document with a
   // nonce (the client retries), never the JSON API's error shape.
   const auto failure = failure_for(e);
-  Problem p{"serverInternal", failure.status == 503 ? e.what() : "internal error", failure.status};
-  if (failure.status == 503) p.retry_after = 1;
-  if (failure.status == 500) log_line({{"event", "acme_internal_error"}, {"problem", e.what()}});
+  Problem p{"serverInternal", failure.message, failure.status};
+  if (failure.status == 503) p.retry_after = std::max<std::int64_t>(1, failure.retry_after);
+  ex->problem = e.what();
   answer_problem(ex, base, p);
 }
 

@@ -407,7 +407,9 @@ std::optional<Problem> AcmeService::reserve_validation(const std::string& accoun
   const std::size_t places = config_.validation_threads + config_.validation_queue;
   std::lock_guard lock(validations_mutex_);
   // Half the places at most for one account: it cannot crowd every other out.
-  if (validations_by_account_[account_id] >= std::max<std::size_t>(1, places / 2)) {
+  // (find, not []: a refused account leaves no entry behind.)
+  const auto held = validations_by_account_.find(account_id);
+  if (held != validations_by_account_.end() && held->second >= std::max<std::size_t>(1, places / 2)) {
     Problem p = refusal("rateLimited", "this account has " + std::to_string(places / 2) +
                                            " validations in progress, as many as one account may; retry shortly", 429);
     p.retry_after = 1 + config_.validation_timeout.count() / 1000;
@@ -421,6 +423,11 @@ std::optional<Problem> AcmeService::reserve_validation(const std::string& accoun
   ++validations_by_account_[account_id];
   ++validations_reserved_;
   return std::nullopt;
+}
+
+std::size_t AcmeService::accounts_validating() const {
+  std::lock_guard lock(validations_mutex_);
+  return validations_by_account_.size();
 }
 
 void AcmeService::release_validation(const std::string& account_id) {
@@ -450,7 +457,9 @@ void AcmeService::validate(std::string challenge_id, std::string account_id) {
     valid = result.valid;
     if (!valid) error = problem_json(result.problem, result.detail);
   } catch (const std::exception& e) {
-    error = problem_json("serverInternal", std::string("validation failed: ") + e.what());
+    // The account is told that it failed inside; the log says what.
+    error = problem_json("serverInternal", "the validation failed inside the CA; respond to a new order's challenge");
+    log_line({{"event", "acme_validation_error"}, {"challenge", challenge_id}, {"problem", e.what()}});
   }
   try {
     store_.finish_challenge(challenge_id, valid, error, now());

@@ -93,6 +93,8 @@ class AcmeService {
 
   // Waits for the validations in flight (tests; shutdown).
   void drain(std::chrono::milliseconds grace);
+  // The accounts with a validation in the pool now (each keeps a counter while it has one).
+  std::size_t accounts_validating() const;
 
  private:
   void validate(std::string challenge_id, std::string account_id);
@@ -110,7 +112,7 @@ class AcmeService {
   signer::AcmeStore& store_;
   RevocationWatcher& revocations_;
   const signer::Clock& clock_;
-  std::mutex validations_mutex_;
+  mutable std::mutex validations_mutex_;
   std::map<std::string, std::size_t> validations_by_account_;  // in the pool, by account
   std::size_t validations_reserved_ = 0;
   WorkPool validations_;  // last: its threads stop first

@@ -50,13 +50,18 @@ unsigned status_for(const signer::Rejection& r) {
 }
 
 Failure failure_for(const std::exception& error) {
-  if (dynamic_cast<const Busy*>(&error)) return {503, "busy"};
+  if (dynamic_cast<const Busy*>(&error)) return {503, "busy", 0, "the CA is busy; retry shortly"};
   if (const auto* token = dynamic_cast<const signer::TokenUnavailable*>(&error)) {
-    return {503, "token_unavailable", token->retry_after()};
+    return {503, "token_unavailable", token->retry_after(),
+            "the signing token is unavailable; retry after " + std::to_string(token->retry_after()) + " s"};
   }
-  if (dynamic_cast<const signer::LedgerError*>(&error)) return {503, "ledger_unavailable"};
-  if (dynamic_cast<const signer::Unavailable*>(&error)) return {503, "unavailable"};
-  return {500, "internal"};
+  if (dynamic_cast<const signer::LedgerError*>(&error)) {
+    return {503, "ledger_unavailable", 0, "the ledger is unavailable; retry shortly"};
+  }
+  if (dynamic_cast<const signer::Unavailable*>(&error)) {
+    return {503, "unavailable", 0, "the CA is unavailable; retry shortly"};
+  }
+  return {};
 }
 
 Exchange::Exchange(RequestContext context, Metrics& metrics, CredentialCheck& credentials,
@@ -85,6 +90,7 @@ void Exchange::finish(Response res) {
                {"client", identity.describe()},
                {"remote", ctx.remote}};
   if (!serial.empty()) line["serial"] = serial;
+  if (!problem.empty()) line["problem"] = problem;
   log_line(line);
   done_(std::move(res));
 }
@@ -107,7 +113,8 @@ void Exchange::error(unsigned status, const std::string& code, const std::string
 
 void Exchange::fail(const std::exception& e) {
   const auto failure = failure_for(e);
-  error(failure.status, failure.code, e.what(), failure.retry_after);
+  problem = e.what();
+  error(failure.status, failure.code, failure.message, failure.retry_after);
 }
 
 void Exchange::fail(const std::exception_ptr& e) {

@@ -45,6 +45,9 @@ struct Failure {
   unsigned status = 500;
   std::string code = "internal";
   std::int64_t retry_after = 0;  // seconds; 0: the status's default
+  // What the client is told: what to do, never the exception's text (a
+  // ledger path, a PKCS#11 function and its CKR code), which goes to the log.
+  std::string message = "internal error; the appliance's log has the cause";
 };
 
 // The one mapping from what went wrong to a status. A refused request: what
@@ -75,6 +78,7 @@ class Exchange {
   Identity identity;
   std::string route = "unmatched";  // the route's pattern: the metric label and the log's
   std::string serial;               // the certificate it concerned, when one
+  std::string problem;              // what failed inside (an exception's text): logged with the request, never sent
 
   // A response of the request's HTTP version.
   Response response(http::status status) const;

@@ -582,11 +582,14 @@ TEST_F(AcmeServiceValidationPoolTest, AFullPoolLeavesTheChallengePendingAndAsksT
   EXPECT_EQ(full.status, 503u);
   EXPECT_EQ(ledger_->acme().challenge(challenge_of(late))->status, signer::AcmeChallengeStatus::pending);
   EXPECT_EQ(ok(service_.order(third, late.id)).status, AcmeOrderStatus::pending) << "not failed for others' load";
+  EXPECT_EQ(service_.accounts_validating(), 2u) << "the refused account left a counter behind";
 
   // Once those end, the places are free again.
   EXPECT_TRUE(test::eventually([&] {
     return std::holds_alternative<signer::AcmeChallenge>(service_.respond_to_challenge(third, challenge_of(late)));
   }, std::chrono::seconds(10)));
+  service_.drain(std::chrono::seconds(5));
+  EXPECT_EQ(service_.accounts_validating(), 0u);
 }
 
 class AcmeServiceRateTest : public AcmeServiceTest {

@@ -4,6 +4,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <stdexcept>
+
+#include "hsmca/signer/ledger.hpp"
+#include "hsmca/signer/outcome.hpp"
+
 
 namespace hsmca::appliance {
 namespace {
@@ -56,6 +61,38 @@ class RouterTest : public ::testing::Test {
   std::string handled_, label_;
   PathParams params_;
 };
+
+// A failure inside is answered with what the client should do; what failed
+// (a ledger path, a PKCS#11 function) goes to the request's log line only.
+TEST_F(RouterTest, AnswersAFailureInsideWithoutItsTextAndLogsTheText) {
+  router_.add(http::verb::get, "/ledger-down", Listeners::both, Access::open, [](const ExchangePtr& ex, const PathParams&) {
+    ex->fail(signer::LedgerError("ledger /var/lib/hsmca/ledger.db: database is locked"));
+  });
+  router_.add(http::verb::get, "/token-down", Listeners::both, Access::open, [](const ExchangePtr& ex, const PathParams&) {
+    ex->fail(signer::TokenUnavailable("C_Sign: CKR_DEVICE_ERROR", 7));
+  });
+  router_.add(http::verb::get, "/bug", Listeners::both, Access::open, [](const ExchangePtr& ex, const PathParams&) {
+    ex->fail(std::logic_error("vector::_M_range_check: __n (which is 3)"));
+  });
+  struct Case {
+    std::string target, code, secret;
+    unsigned status;
+    std::string retry_after;
+  };
+  for (const auto& c : {Case{"/ledger-down", "ledger_unavailable", "/var/lib/hsmca", 503, "1"},
+                        Case{"/token-down", "token_unavailable", "CKR_DEVICE_ERROR", 503, "7"},
+                        Case{"/bug", "internal", "_M_range_check", 500, ""}}) {
+    testing::internal::CaptureStdout();
+    auto res = route(http::verb::get, c.target, true);
+    const std::string logged = testing::internal::GetCapturedStdout();
+    EXPECT_EQ(res.result_int(), c.status) << c.target;
+    EXPECT_EQ(std::string(res[http::field::retry_after]), c.retry_after) << c.target;
+    const auto body = nlohmann::json::parse(res.body());
+    EXPECT_EQ(body["error"], c.code);
+    EXPECT_EQ(body.dump().find(c.secret), std::string::npos) << body.dump();
+    EXPECT_NE(logged.find(c.secret), std::string::npos) << "the log line lacks the cause: " << logged;
+  }
+}
 
 TEST_F(RouterTest, SendsEachPathToItsHandlerWithItsParameters) {
   EXPECT_EQ(route(http::verb::get, "/healthz", false).result_int(), 200);
