@@ -568,6 +568,9 @@ Result<std::monostate> AcmeService::revoke(const std::optional<AcmeAccount>& acc
                                                 " is not one this CA records (" + signer::revocation_reason_names() + ")");
     }
     reason = *parsed;
+    if (auto refused = signer::check_acme_revocation_reason(reason)) {
+      return refusal("badRevocationReason", refused->message);
+    }
   }
   const auto der = base64url_decode(payload["certificate"].get<std::string>());
   if (!der) return refusal("malformed", "\"certificate\" is not base64url");

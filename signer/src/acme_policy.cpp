@@ -31,6 +31,24 @@ Rejection told_to_acme_account(Rejection r) {
   return r;
 }
 
+std::optional<Rejection> check_acme_revocation_reason(RevocationReason reason) {
+  switch (reason) {
+    case RevocationReason::unspecified:
+    case RevocationReason::key_compromise:
+    case RevocationReason::affiliation_changed:
+    case RevocationReason::superseded:
+    case RevocationReason::cessation_of_operation:
+      return std::nullopt;
+    case RevocationReason::ca_compromise:
+    case RevocationReason::privilege_withdrawn:
+      break;
+  }
+  return Rejection{"bad_revocation_reason",
+                   std::string(reason_name(reason)) +
+                       " is not a subscriber's reason; over ACME: unspecified (0), keyCompromise (1), "
+                       "affiliationChanged (3), superseded (4), cessationOfOperation (5)"};
+}
+
 Caller acme_caller(const std::string& account_id) {
   Caller c;
   c.roles = {std::string(kRoleAcme)};

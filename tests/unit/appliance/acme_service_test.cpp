@@ -450,9 +450,15 @@ TEST_F(AcmeServiceTest, RefusesRevocationByAnotherAccountAndLeavesTheCertificate
   EXPECT_EQ(refused(service_.revoke(std::nullopt, thief_key.jwk(), payload)).type, "unauthorized");
   EXPECT_EQ(ledger_->find(ca_.issuer_id(), done.certificate_serial)->status, signer::CertificateStatus::issued);
 
-  // The ordering account may.
+  // The ordering account may, for a subscriber's reason: not cACompromise (2) or privilegeWithdrawn (9).
   auto owner_key = service_.account_key(owner.id);
   ASSERT_TRUE(owner_key);
+  for (int code : {2, 9}) {
+    json with_reason = payload;
+    with_reason["reason"] = code;
+    EXPECT_EQ(refused(service_.revoke(owner, *owner_key, with_reason)).type, "badRevocationReason") << code;
+  }
+  EXPECT_EQ(ledger_->find(ca_.issuer_id(), done.certificate_serial)->status, signer::CertificateStatus::issued);
   ok(service_.revoke(owner, *owner_key, payload));
   EXPECT_EQ(ledger_->find(ca_.issuer_id(), done.certificate_serial)->status, signer::CertificateStatus::revoked);
   EXPECT_EQ(refused(service_.revoke(owner, *owner_key, payload)).type, "alreadyRevoked");

@@ -59,6 +59,13 @@ AcmeOrderDecision decide_acme_order(const Profile& profile, const std::string& a
 // Rejection "bad_csr" naming the extra or missing names, or the subject.
 std::optional<Rejection> check_acme_csr(const LeafPlan& plan, const std::vector<AcmeIdentifier>& identifiers);
 
+// The reasons an ACME subscriber may give (RFC 8555 7.6, RFC 5280 5.3.1):
+// unspecified, keyCompromise, affiliationChanged, superseded,
+// cessationOfOperation. cACompromise is about CA certificates and
+// privilegeWithdrawn is the CA's to say. Rejection "bad_revocation_reason"
+// for any other.
+std::optional<Rejection> check_acme_revocation_reason(RevocationReason reason);
+
 // What an ACME account is told of a rejection: any account may ask for any
 // name, so the message says a name is outside the profile, not which names
 // are inside it (a zone's internal suffixes and address ranges are the
