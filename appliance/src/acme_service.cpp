@@ -515,6 +515,11 @@ Result<AcmeOrder> AcmeService::finalize(const AcmeAccount& account, const std::s
     store_.finish_order(o.id, issued.value().serial_hex());
     log_line({{"event", "acme_order_valid"}, {"account", account.id}, {"order", o.id},
               {"serial", issued.value().serial_hex()}});
+  } catch (const signer::TokenUnavailable&) {
+    // Nothing was signed: the order is ready again, and the client's retry
+    // (503 with Retry-After) finalizes it once the token is back.
+    store_.reopen_order(o.id);
+    throw;
   } catch (const std::exception& e) {
     store_.fail_order(o.id, problem_json("serverInternal", "issuance failed"));
     throw;

@@ -433,6 +433,12 @@ class SqliteAcmeStore final : public AcmeStore {
                         [&](Query& q) { q.bind(order_id).bind(now).bind(order_id).bind(now); }, "begin_finalize");
            }) == 1;
   }
+  void reopen_order(const std::string& order_id) override {
+    writer_.submit([&](sqlite3* db) -> std::int64_t {
+      return run(db, where_, "UPDATE acme_orders SET status = 'ready' WHERE id = ? AND status = 'processing'",
+                 [&](Query& q) { q.bind(order_id); }, "reopen_order");
+    });
+  }
   void finish_order(const std::string& order_id, const std::string& serial) override {
     if (!is_lower_hex(serial)) throw std::invalid_argument("ledger: finish_order: serial must be lowercase hex");
     writer_.submit([&](sqlite3* db) -> std::int64_t {

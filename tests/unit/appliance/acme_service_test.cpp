@@ -20,6 +20,7 @@
 #include "hsmca/signer/ledger.hpp"
 #include "softhsm_env.hpp"
 #include "test_certificates.hpp"
+#include "signing_key_doubles.hpp"
 #include "test_keys.hpp"
 
 namespace hsmca::appliance::acme {
@@ -77,7 +78,7 @@ class AcmeServiceTest : public ::testing::Test {
       : key_(test::key_for(SignatureScheme::ecdsa_sha256)),
         root_(test::make_root(key_)),
         ledger_(signer::open_sqlite_ledger(dir_ / "ledger.db")),
-        ca_(signer::X509Ptr(X509_dup(root_.x509())), {}, key_, *ledger_,
+        ca_(signer::X509Ptr(X509_dup(root_.x509())), {}, signing_, *ledger_,
             {web_profile(), closed_profile(), device_profile(), spare_profile()}, {}),
         watcher_([this] { return ledger_->revocation_version(ca_.issuer_id()); }, std::chrono::hours(1)),
         service_(config, ca_, *ledger_, watcher_, clock_) {}
@@ -161,6 +162,7 @@ class AcmeServiceTest : public ::testing::Test {
 
   test::TempDir dir_;
   const signer::SoftwareSigningKey& key_;
+  test::AwayableKey signing_{key_};  // the CA's key: key_, whose token a test may take away
   signer::IssuedCertificate root_;
   std::unique_ptr<signer::Ledger> ledger_;
   signer::CertificateAuthority ca_;
@@ -348,6 +350,22 @@ TEST_F(AcmeServiceTest, AnOrderOnAReusedAuthorizationExpiresWithItAndIssuesNothi
   EXPECT_EQ(p.type, "orderNotReady");
   EXPECT_EQ(p.status, 403u);
   EXPECT_EQ(certificates(), before);
+}
+
+// The token away at finalize: nothing was signed, so the order is ready again
+// and the client's retry (503, Retry-After) issues once the token is back.
+TEST_F(AcmeServiceTest, AFinalizeWhileTheTokenIsAwayLeavesTheOrderReadyForTheRetry) {
+  const auto a = account();
+  auto o = order_for(a, {"www.example.test"});
+  pass_challenges(o);
+  signing_.away = true;
+  EXPECT_THROW(service_.finalize(a, o.id, {{"csr", csr_for({"www.example.test"})}}), signer::TokenUnavailable);
+  EXPECT_EQ(ok(service_.order(a, o.id)).status, AcmeOrderStatus::ready);
+  EXPECT_EQ(certificates(), 0u) << "recorded a certificate for a signature that never happened";
+  signing_.away = false;
+  auto done = ok(service_.finalize(a, o.id, {{"csr", csr_for({"www.example.test"})}}));
+  EXPECT_EQ(done.status, AcmeOrderStatus::valid);
+  EXPECT_EQ(certificates(), 1u);
 }
 
 TEST_F(AcmeServiceTest, RefusesFinalizeBeforeTheOrderIsReadyAndIssuesNothing) {

@@ -2,8 +2,10 @@
 // Signing keys that misbehave, for the tests that check the signer refuses
 // what they sign. They wrap a real key (test_keys.hpp) behind the same
 // SigningKey interface the token's keys use.
+#include <atomic>
 #include <span>
 
+#include "hsmca/signer/outcome.hpp"
 #include "hsmca/signer/signing_key.hpp"
 
 namespace hsmca::test {
@@ -20,6 +22,27 @@ class MismatchedKey : public signer::SigningKey {
  private:
   const SigningKey& claimed_;
   const SigningKey& actual_;
+};
+
+// A real key whose token can be taken away: while `away`, sign and
+// check_available throw TokenUnavailable, as a token key's circuit breaker does.
+class AwayableKey : public signer::SigningKey {
+ public:
+  explicit AwayableKey(const SigningKey& key) : key_(key) {}
+  const signer::Bytes& spki_der() const override { return key_.spki_der(); }
+  token::SignatureScheme scheme() const override { return key_.scheme(); }
+  signer::Bytes sign(std::span<const unsigned char> message) const override {
+    check_available();
+    return key_.sign(message);
+  }
+  EVP_PKEY* verification_key() const override { return key_.verification_key(); }
+  void check_available() const override {
+    if (away) throw signer::TokenUnavailable("the test took the token away", 3);
+  }
+  std::atomic<bool> away{false};
+
+ private:
+  const SigningKey& key_;
 };
 
 }  // namespace hsmca::test

@@ -150,6 +150,9 @@ class AcmeStore {
   // on are unexpired at `now` (RFC 8555 7.1.4: a reused authorization is no
   // proof past its expiry); false otherwise, and nothing changes.
   virtual bool begin_finalize(const std::string& order_id, std::int64_t now) = 0;
+  // processing -> ready: the finalize never got to sign (the token was
+  // unavailable), so the client may finalize again.
+  virtual void reopen_order(const std::string& order_id) = 0;
   // processing -> valid with the certificate's serial, or -> invalid with a problem.
   virtual void finish_order(const std::string& order_id, const std::string& serial) = 0;
   virtual void fail_order(const std::string& order_id, const std::string& error) = 0;
