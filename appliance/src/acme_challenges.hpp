@@ -38,8 +38,11 @@ bool is_dns_name(std::string_view name);
 // A plain IP literal (no zone, no brackets).
 std::optional<boost::asio::ip::address> ip_literal(std::string_view text);
 
-// Link-local (169.254.0.0/16, fe80::/10: cloud metadata services), multicast,
-// broadcast and unspecified addresses: never connected to, whatever names them.
+// Link-local (169.254.0.0/16, fe80::/10: cloud metadata services), the other
+// cloud host services (fd00:ec2::254, 100.100.100.200, 168.63.129.16),
+// multicast, broadcast and unspecified addresses: never connected to, whatever
+// names them, nor IPv6 addresses that embed such an IPv4 one (mapped, NAT64
+// 64:ff9b::/96, 6to4 2002::/16).
 bool never_validated(const boost::asio::ip::address& address);
 
 // Where a DNS name or an IP literal is to be reached: IPv6 before IPv4, at

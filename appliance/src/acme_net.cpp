@@ -6,6 +6,8 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/error.hpp>
+#include <algorithm>
+#include <array>
 #include <cctype>
 
 #include "acme_challenges.hpp"
@@ -98,12 +100,27 @@ std::string dns_problem_text(const Attempt& attempt, std::string_view error, std
 bool never_validated(const asio::ip::address& address) {
   if (address.is_v6()) {
     const auto v6 = address.to_v6();
-    if (v6.is_v4_mapped()) return never_validated(asio::ip::make_address_v4(asio::ip::v4_mapped, v6));
-    return v6.is_link_local() || v6.is_unspecified() || v6.is_multicast();
+    const auto b = v6.to_bytes();
+    const auto v4_at = [&](std::size_t i) {
+      return asio::ip::address_v4(asio::ip::address_v4::bytes_type{b[i], b[i + 1], b[i + 2], b[i + 3]});
+    };
+    // IPv4 inside IPv6 is judged as IPv4: mapped (::ffff:0:0/96), NAT64's
+    // well-known prefix (64:ff9b::/96, RFC 6052) and 6to4 (2002::/16, RFC 3056).
+    if (v6.is_v4_mapped()) return never_validated(v4_at(12));
+    static constexpr std::array<unsigned char, 12> kNat64{0x00, 0x64, 0xff, 0x9b};
+    if (std::equal(kNat64.begin(), kNat64.end(), b.begin())) return never_validated(v4_at(12));
+    if (b[0] == 0x20 && b[1] == 0x02) return never_validated(v4_at(2));
+    // AWS's instance metadata over IPv6 is a unique local address, not link-local.
+    static const auto kAwsMetadata = asio::ip::make_address_v6("fd00:ec2::254");
+    return v6.is_link_local() || v6.is_unspecified() || v6.is_multicast() || v6 == kAwsMetadata;
   }
-  const auto bytes = address.to_v4().to_bytes();
-  return (bytes[0] == 169 && bytes[1] == 254) || bytes[0] == 0 || address.to_v4().is_multicast() ||
-         address.to_v4() == asio::ip::address_v4::broadcast();
+  const auto v4 = address.to_v4();
+  const auto bytes = v4.to_bytes();
+  // Host services clouds answer outside 169.254.0.0/16: Alibaba's metadata and Azure's wire server.
+  static const auto kAlibabaMetadata = asio::ip::make_address_v4("100.100.100.200");
+  static const auto kAzureWireServer = asio::ip::make_address_v4("168.63.129.16");
+  return (bytes[0] == 169 && bytes[1] == 254) || bytes[0] == 0 || v4.is_multicast() ||
+         v4 == asio::ip::address_v4::broadcast() || v4 == kAlibabaMetadata || v4 == kAzureWireServer;
 }
 
 namespace {
@@ -114,8 +131,8 @@ std::vector<asio::ip::address> reachable(std::vector<asio::ip::address> addresse
                                          ValidationResult& error) {
   std::erase_if(addresses, [](const asio::ip::address& a) { return never_validated(a); });
   if (addresses.empty()) {
-    error = failure(problem::kConnection, host + " has only link-local, multicast or unspecified addresses, which "
-                                                 "validation never connects to");
+    error = failure(problem::kConnection, host + " has only link-local, cloud metadata, multicast or unspecified "
+                                                 "addresses, which validation never connects to");
   }
   return addresses;
 }

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <memory>
 
+#include "acme_challenges.hpp"
 #include "acme_test_servers.hpp"
 
 namespace hsmca::appliance::acme {
@@ -155,13 +156,19 @@ TEST_F(AcmeValidationTest, NeverConnectsToALinkLocalAddress) {
   result = validate(settings(server.port()), ChallengeType::http01, dns_name("linklocal.acme.test"), kToken,
                     kKeyAuthorization);
   expect_refused(result, "connection", "linklocal.acme.test has only link-local");
-  for (const char* ip : {"169.254.169.254", "fe80::1", "0.0.0.0", "::ffff:169.254.1.1", "224.0.0.1"}) {
+  for (const char* ip : {"169.254.169.254", "fe80::1", "0.0.0.0", "::ffff:169.254.1.1", "224.0.0.1",
+                         "64:ff9b::a9fe:a9fe", "2002:a9fe:a9fe::1", "fd00:ec2::254", "100.100.100.200",
+                         "168.63.129.16"}) {
     for (auto type : {ChallengeType::http01, ChallengeType::tls_alpn01}) {
       result = validate(settings(server.port()), type, ip_address(ip), kToken, kKeyAuthorization);
       expect_refused(result, "connection", "validation never connects to");
     }
   }
   EXPECT_EQ(server.requests().size(), 1u) << "only the first request, which the test server redirected";
+  // Loopback and private addresses stay reachable (a private CA validates private names), also inside IPv6.
+  for (const char* ip : {"127.0.0.1", "10.1.2.3", "192.168.1.1", "::1", "fd00::1", "64:ff9b::a01:203", "2002:a01:203::1"}) {
+    EXPECT_FALSE(never_validated(boost::asio::ip::make_address(ip))) << ip;
+  }
 }
 
 TEST_F(AcmeValidationTest, Http01RefusesARedirectToAnotherScheme) {
