@@ -81,6 +81,7 @@ AcmeService::AcmeService(const AcmeConfig& config, signer::CertificateAuthority&
       store_(ledger.acme()),
       revocations_(revocations),
       clock_(clock),
+      new_accounts_(config.new_accounts_per_hour / 3600.0, config.new_accounts_per_hour),
       validations_(config.validation_threads, config.validation_queue) {}
 
 AcmeService::~AcmeService() { validations_.stop(std::chrono::milliseconds(0)); }
@@ -109,7 +110,8 @@ Jwk AcmeService::account_key(const AcmeAccount& a) {
   return parse_jwk(*parsed);
 }
 
-Result<NewAccount> AcmeService::new_account(const Jwk& key, const json& payload, const std::string& new_account_url) {
+Result<NewAccount> AcmeService::new_account(const Jwk& key, const json& payload, const std::string& new_account_url,
+                                            const std::string& client) {
   const std::string thumbprint = jwk_thumbprint(key);
   // RFC 8555 7.3.1: a key that has an account gets it back, nothing new.
   if (auto existing = store_.account_by_thumbprint(thumbprint)) return NewAccount{std::move(*existing), false};
@@ -139,6 +141,19 @@ Result<NewAccount> AcmeService::new_account(const Jwk& key, const json& payload,
                    "this CA requires an external account binding (acme.external_account_binding): ask its operator "
                    "for a key id and HMAC key from `hsmca acme eab add`");
   }
+  // Without EAB anyone may register, and every account has its own order
+  // and validation allowances: each client address creates a bounded number.
+  const bool limited = account.eab_kid.empty();
+  if (limited) {
+    if (const auto wait = new_accounts_.take(client, clock_.steady()); wait > 0) {
+      Problem p = refusal("rateLimited", "at most " + std::to_string(config_.new_accounts_per_hour) +
+                                             " new accounts per client address and hour without an external account "
+                                             "binding; retry in " + std::to_string(wait) + " s",
+                          429);
+      p.retry_after = wait;
+      return p;
+    }
+  }
   account.id = signer::random_acme_id();
   account.thumbprint = thumbprint;
   account.jwk = key.json().dump();
@@ -146,6 +161,7 @@ Result<NewAccount> AcmeService::new_account(const Jwk& key, const json& payload,
   try {
     auto stored = store_.create_account(account);
     const bool created = stored.id == account.id;
+    if (limited && !created) new_accounts_.refund(client, clock_.steady());  // another request created it first
     if (created) log_line({{"event", "acme_account_created"}, {"account", stored.id}, {"eab_kid", stored.eab_kid}});
     return NewAccount{std::move(stored), created};
   } catch (const std::invalid_argument& e) {

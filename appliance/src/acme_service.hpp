@@ -17,6 +17,7 @@
 
 #include "acme_jws.hpp"
 #include "hsmca/appliance/config.hpp"
+#include "hsmca/appliance/rate_limit.hpp"
 #include "hsmca/appliance/revocation_watcher.hpp"
 #include "hsmca/appliance/work_pool.hpp"
 #include "hsmca/signer/acme_store.hpp"
@@ -65,7 +66,10 @@ class AcmeService {
   std::optional<signer::AcmeAccount> account(const std::string& account_id) const;
 
   // newAccount (7.3): `new_account_url` is what an EAB's url must be.
-  Result<NewAccount> new_account(const Jwk& key, const nlohmann::json& payload, const std::string& new_account_url);
+  // Accounts created without an EAB count against `client` (client_key of the
+  // caller's address): acme.new_accounts_per_hour each, then rateLimited.
+  Result<NewAccount> new_account(const Jwk& key, const nlohmann::json& payload, const std::string& new_account_url,
+                                 const std::string& client);
   // Account update (7.3.2) and deactivation (7.3.6); an empty payload reads it.
   Result<signer::AcmeAccount> update_account(const signer::AcmeAccount& account, const nlohmann::json& payload);
   // Key rollover (7.3.5): the outer JWS was signed by the account's key.
@@ -115,6 +119,7 @@ class AcmeService {
   mutable std::mutex validations_mutex_;
   std::map<std::string, std::size_t> validations_by_account_;  // in the pool, by account
   std::size_t validations_reserved_ = 0;
+  FailureLimiter new_accounts_;  // by client address, accounts created without an EAB
   WorkPool validations_;  // last: its threads stop first
 };
 

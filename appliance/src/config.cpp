@@ -165,6 +165,7 @@ AcmeConfig read_acme(StrictMap m, const signer::CaConfig& ca) {
   if (auto v = m.optional_integer("failed_validations_per_hour", 1, 1'000'000)) {
     a.failed_validations_per_hour = static_cast<int>(*v);
   }
+  if (auto v = m.optional_integer("new_accounts_per_hour", 1, 1'000'000)) a.new_accounts_per_hour = static_cast<int>(*v);
   m.finish();
   a.profile = required(m, "profile", profile);
   // Default deny: only what the operator offers here, and only profiles that grant the role acme.

@@ -33,6 +33,7 @@ using signer::AcmeOrderStatus;
 using token::SignatureScheme;
 
 constexpr const char* kNewAccountUrl = "https://ca.example.test/acme/new-account";
+constexpr const char* kClient = "192.0.2.1";  // client_key of the caller's address
 
 signer::Profile web_profile(std::vector<std::string> requesters = {"acme"}) {
   signer::Profile p;
@@ -126,7 +127,7 @@ class AcmeServiceTest : public ::testing::Test {
 
   AcmeAccount account() {
     auto key = test::JwsTestKey::generate(KeyType::ec_p256);
-    return ok(service_.new_account(key.jwk(), json::object(), kNewAccountUrl)).account;
+    return ok(service_.new_account(key.jwk(), json::object(), kNewAccountUrl, kClient)).account;
   }
   static json identifiers(const std::vector<std::string>& names) {
     json ids = json::array();
@@ -460,7 +461,7 @@ TEST_F(AcmeServiceTest, RefusesRevocationByAnotherAccountAndLeavesTheCertificate
   const json payload = {{"certificate", base64url_encode(std::span<const unsigned char>(entry->der))}};
 
   auto thief_key = test::JwsTestKey::generate(KeyType::ec_p256);
-  const auto thief = ok(service_.new_account(thief_key.jwk(), json::object(), kNewAccountUrl)).account;
+  const auto thief = ok(service_.new_account(thief_key.jwk(), json::object(), kNewAccountUrl, kClient)).account;
   // By kid: the thief's own account did not order it.
   auto p = refused(service_.revoke(thief, thief_key.jwk(), payload));
   EXPECT_EQ(p.type, "unauthorized");
@@ -529,7 +530,7 @@ class AcmeServiceEabTest : public AcmeServiceTest {
 
 TEST_F(AcmeServiceEabTest, RequiresAnExternalAccountBindingAndBindsEachKeyOnce) {
   auto key = test::JwsTestKey::generate(KeyType::ec_p256);
-  EXPECT_EQ(refused(service_.new_account(key.jwk(), json::object(), kNewAccountUrl)).type, "externalAccountRequired");
+  EXPECT_EQ(refused(service_.new_account(key.jwk(), json::object(), kNewAccountUrl, kClient)).type, "externalAccountRequired");
   EXPECT_FALSE(ledger_->acme().account_by_thumbprint(jwk_thumbprint(key.jwk())));
 
   signer::Bytes hmac(32, 0x42);
@@ -539,19 +540,19 @@ TEST_F(AcmeServiceEabTest, RequiresAnExternalAccountBindingAndBindsEachKeyOnce) 
   };
   // A wrong HMAC key: refused, no account.
   auto wrong = refused(service_.new_account(key.jwk(), {{"externalAccountBinding", eab(key, signer::Bytes(32, 0x41))}},
-                                            kNewAccountUrl));
+                                            kNewAccountUrl, kClient));
   EXPECT_EQ(wrong.type, "unauthorized");
   EXPECT_FALSE(ledger_->acme().account_by_thumbprint(jwk_thumbprint(key.jwk())));
 
-  auto made = ok(service_.new_account(key.jwk(), {{"externalAccountBinding", eab(key, hmac)}}, kNewAccountUrl));
+  auto made = ok(service_.new_account(key.jwk(), {{"externalAccountBinding", eab(key, hmac)}}, kNewAccountUrl, kClient));
   EXPECT_TRUE(made.created);
   EXPECT_EQ(made.account.eab_kid, "kid-1");
   // The same EAB key for a second account key: refused.
   auto second = test::JwsTestKey::generate(KeyType::ec_p256);
-  EXPECT_EQ(refused(service_.new_account(second.jwk(), {{"externalAccountBinding", eab(second, hmac)}}, kNewAccountUrl)).type,
+  EXPECT_EQ(refused(service_.new_account(second.jwk(), {{"externalAccountBinding", eab(second, hmac)}}, kNewAccountUrl, kClient)).type,
             "unauthorized");
   // The first key asking again gets its account back, with no EAB needed.
-  auto again = ok(service_.new_account(key.jwk(), json::object(), kNewAccountUrl));
+  auto again = ok(service_.new_account(key.jwk(), json::object(), kNewAccountUrl, kClient));
   EXPECT_FALSE(again.created);
   EXPECT_EQ(again.account.id, made.account.id);
 
@@ -560,7 +561,7 @@ TEST_F(AcmeServiceEabTest, RequiresAnExternalAccountBindingAndBindsEachKeyOnce) 
   ASSERT_TRUE(ledger_->acme().revoke_eab_key("kid-2", 3));
   const auto revoked = test::make_mac_jws({{"alg", "HS256"}, {"kid", "kid-2"}, {"url", kNewAccountUrl}},
                                           second.public_jwk().dump(), hmac);
-  EXPECT_EQ(refused(service_.new_account(second.jwk(), {{"externalAccountBinding", revoked}}, kNewAccountUrl)).type,
+  EXPECT_EQ(refused(service_.new_account(second.jwk(), {{"externalAccountBinding", revoked}}, kNewAccountUrl, kClient)).type,
             "unauthorized");
   EXPECT_FALSE(ledger_->acme().account_by_thumbprint(jwk_thumbprint(second.jwk())));
 }
@@ -614,6 +615,40 @@ TEST_F(AcmeServiceValidationPoolTest, AFullPoolLeavesTheChallengePendingAndAsksT
   }, std::chrono::seconds(10)));
   service_.drain(std::chrono::seconds(5));
   EXPECT_EQ(service_.accounts_validating(), 0u);
+}
+
+// Without EAB, each client address creates acme.new_accounts_per_hour
+// accounts; a key that has one gets it back, which costs nothing.
+class AcmeServiceOpenRegistrationTest : public AcmeServiceTest {
+ protected:
+  AcmeServiceOpenRegistrationTest() : AcmeServiceTest(two_accounts_an_hour()) {}
+  static AcmeConfig two_accounts_an_hour() {
+    auto c = config_with();
+    c.new_accounts_per_hour = 2;
+    return c;
+  }
+};
+
+TEST_F(AcmeServiceOpenRegistrationTest, LimitsAccountsCreatedFromOneAddressAndRecordsNoneBeyond) {
+  auto first = test::JwsTestKey::generate(KeyType::ec_p256);
+  EXPECT_TRUE(ok(service_.new_account(first.jwk(), json::object(), kNewAccountUrl, kClient)).created);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_FALSE(ok(service_.new_account(first.jwk(), json::object(), kNewAccountUrl, kClient)).created);
+  }
+  auto second = test::JwsTestKey::generate(KeyType::ec_p256);
+  EXPECT_TRUE(ok(service_.new_account(second.jwk(), json::object(), kNewAccountUrl, kClient)).created);
+  auto third = test::JwsTestKey::generate(KeyType::ec_p256);
+  auto p = refused(service_.new_account(third.jwk(), json::object(), kNewAccountUrl, kClient));
+  EXPECT_EQ(p.type, "rateLimited");
+  EXPECT_EQ(p.status, 429u);
+  EXPECT_GT(p.retry_after, 0);
+  EXPECT_LE(p.retry_after, 1800);
+  EXPECT_FALSE(ledger_->acme().account_by_thumbprint(jwk_thumbprint(third.jwk()))) << "a refused account was stored";
+  // Another address has its own allowance; this one gets a place back as the hour goes by.
+  EXPECT_TRUE(ok(service_.new_account(third.jwk(), json::object(), kNewAccountUrl, "198.51.100.7")).created);
+  clock_.advance(std::chrono::minutes(31));
+  auto fourth = test::JwsTestKey::generate(KeyType::ec_p256);
+  EXPECT_TRUE(ok(service_.new_account(fourth.jwk(), json::object(), kNewAccountUrl, kClient)).created);
 }
 
 class AcmeServiceRateTest : public AcmeServiceTest {

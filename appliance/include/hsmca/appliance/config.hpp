@@ -34,6 +34,7 @@ struct AcmeConfig {
   std::vector<std::string> caa_identities;  // empty: CAA not checked
   int orders_per_hour = 300;                // per account
   int failed_validations_per_hour = 60;     // per account
+  int new_accounts_per_hour = 20;           // per client address, when external_account_binding is off
   std::size_t validation_threads = 8;       // validations at once (bench: 2 was the bottleneck at 32 orders in flight)
   std::size_t validation_queue = 64;        // waiting validations; beyond: rateLimited
 };
