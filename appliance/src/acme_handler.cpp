@@ -1,5 +1,6 @@
 #include "acme_handler.hpp"
 
+#include <algorithm>
 #include <cctype>
 
 #include "hsmca/signer/acme_policy.hpp"
@@ -198,7 +199,8 @@ void AcmeHandler::answer_busy(const ExchangePtr& ex, const std::string& base) {
 void AcmeHandler::run_post(const ExchangePtr& ex, Resource resource, const std::string& id, const std::string& base) {
   const auto& req = ex->ctx.request;
   const std::string_view target(req.target().data(), req.target().size());
-  const std::string url = base + std::string(target.substr(0, target.find('?')));
+  // The whole URL, query included: a JWS names exactly what it asks for (the orders list's cursor).
+  const std::string url = base + std::string(target);
   const std::string account_prefix = base + kPrefix + "/account/";
 
   acme::JwsRequest jws_request;
@@ -250,9 +252,29 @@ void AcmeHandler::run_post(const ExchangePtr& ex, Resource resource, const std::
     }
     case Resource::account_orders: {
       if (account->id != id) return answer_problem(ex, base, {"unauthorized", "the JWS is not by account " + id, 403});
+      // RFC 8555 7.1.2.1: a page, and a Link to the next while there is one.
+      std::size_t page = 0;
+      const auto query = target.find('?');
+      if (query != std::string_view::npos) {
+        const std::string_view q = target.substr(query + 1);
+        const bool digits = q.starts_with("cursor=") && q.size() > 7 && q.size() <= 7 + 6 &&
+                            std::all_of(q.begin() + 7, q.end(), [](char c) { return c >= '0' && c <= '9'; });
+        if (!digits) {
+          return answer_problem(ex, base, {"malformed", "the orders list takes one query parameter, cursor=PAGE"});
+        }
+        page = static_cast<std::size_t>(std::stoul(std::string(q.substr(7))));
+      }
+      const auto listed = service_.order_ids(*account, page);
       json orders = json::array();
-      for (const auto& o : service_.order_ids(*account)) orders.push_back(p + "/order/" + o);
-      return answer(ex, 200, base, {{"orders", orders}});
+      for (const auto& o : listed.ids) orders.push_back(p + "/order/" + o);
+      Response res = ex->response(http::status::ok);
+      res.set(http::field::content_type, "application/json");
+      if (listed.more) {
+        res.insert(http::field::link,
+                   "<" + account_prefix + id + "/orders?cursor=" + std::to_string(page + 1) + ">;rel=\"next\"");
+      }
+      res.body() = body_of({{"orders", orders}});
+      return finish(ex, std::move(res), base);
     }
     case Resource::key_change: {
       auto r = service_.change_key(*account, jws, *jws.kid);

@@ -205,8 +205,12 @@ Result<AcmeAccount> AcmeService::change_key(const AcmeAccount& account, const Ve
   return *store_.account(account.id);
 }
 
-std::vector<std::string> AcmeService::order_ids(const AcmeAccount& account) const {
-  return store_.order_ids(account.id);
+AcmeService::OrderPage AcmeService::order_ids(const AcmeAccount& account, std::size_t page) const {
+  OrderPage out;
+  out.ids = store_.order_ids(account.id, page * kOrdersPerPage, kOrdersPerPage + 1);
+  out.more = out.ids.size() > kOrdersPerPage;
+  if (out.more) out.ids.pop_back();
+  return out;
 }
 
 std::optional<Problem> AcmeService::rate_limited(const std::vector<std::int64_t>& times, int limit,

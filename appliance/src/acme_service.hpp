@@ -75,7 +75,14 @@ class AcmeService {
   // Key rollover (7.3.5): the outer JWS was signed by the account's key.
   Result<signer::AcmeAccount> change_key(const signer::AcmeAccount& account, const VerifiedJws& outer,
                                          const std::string& account_url);
-  std::vector<std::string> order_ids(const signer::AcmeAccount& account) const;
+  // The account's orders list (RFC 8555 7.1.2.1), a page at a time: the
+  // orders that are not invalid, oldest first, kOrdersPerPage per page.
+  struct OrderPage {
+    std::vector<std::string> ids;
+    bool more = false;  // a next page exists (Link rel="next")
+  };
+  static constexpr std::size_t kOrdersPerPage = 100;
+  OrderPage order_ids(const signer::AcmeAccount& account, std::size_t page = 0) const;
 
   Result<signer::AcmeOrder> new_order(const signer::AcmeAccount& account, const nlohmann::json& payload);
   Result<signer::AcmeOrder> order(const signer::AcmeAccount& account, const std::string& id) const;

@@ -651,6 +651,13 @@ TEST_F(ApplianceAcmeRateLimitTest, RefusesTheThirdOrderInAnHourWithRetryAfterAnd
   auto orders = post_as(account, account.kid + "/orders");
   ASSERT_EQ(orders.status, 200) << orders.body;
   EXPECT_EQ(nlohmann::json::parse(orders.body)["orders"], nlohmann::json(made)) << orders.body;
+  EXPECT_EQ(orders.headers.find("rel=\"next\""), std::string::npos) << "one page: no next" << orders.headers;
+  // The list's pages (RFC 8555 7.1.2.1): the first is the list, the second empty, a cursor that is no page malformed.
+  EXPECT_EQ(nlohmann::json::parse(post_as(account, account.kid + "/orders?cursor=0").body)["orders"], nlohmann::json(made));
+  EXPECT_EQ(nlohmann::json::parse(post_as(account, account.kid + "/orders?cursor=1").body)["orders"], nlohmann::json::array());
+  auto bad = post_as(account, account.kid + "/orders?cursor=-1");
+  EXPECT_EQ(bad.status, 400) << bad.body;
+  EXPECT_EQ(problem_type(bad), "urn:ietf:params:acme:error:malformed");
 
   const auto other = jws_account("web-02");
   EXPECT_EQ(new_order(other, "three.example.test").status, 201);

@@ -204,7 +204,7 @@ TEST_F(AcmeServiceTest, RefusesAnIdentifierOutsideTheNamePolicyWithASubproblemAn
   EXPECT_EQ(p.subproblems[0]["identifier"]["value"], "other.invalid");
   EXPECT_NE(p.detail.find("outside profile \"web\""), std::string::npos) << p.detail;
   EXPECT_EQ(p.detail.find("example.test"), std::string::npos) << "which names are inside is not told: " << p.detail;
-  EXPECT_TRUE(service_.order_ids(a).empty());
+  EXPECT_TRUE(service_.order_ids(a).ids.empty());
 }
 
 TEST_F(AcmeServiceTest, RefusesAProfileWhoseRequestersDoNotListAcme) {
@@ -222,7 +222,7 @@ TEST_F(AcmeServiceTest, RefusesAProfileWhoseRequestersDoNotListAcme) {
   config.profiles = {"closed"};
   AcmeService closed(config, ca_, *ledger_, watcher_, clock_);
   EXPECT_EQ(refused(closed.new_order(a, {{"identifiers", identifiers({"www.example.test"})}})).type, "invalidProfile");
-  EXPECT_TRUE(service_.order_ids(a).empty());
+  EXPECT_TRUE(service_.order_ids(a).ids.empty());
 }
 
 TEST_F(AcmeServiceTest, IssuesUnderTheProfileAnOrderNamesAndOffersOnlyAcmeProfiles) {
@@ -244,7 +244,7 @@ TEST_F(AcmeServiceTest, IssuesUnderTheProfileAnOrderNamesAndOffersOnlyAcmeProfil
   // A name that is not a string is malformed, not the default.
   EXPECT_EQ(refused(service_.new_order(a, {{"identifiers", identifiers({"x.example.test"})}, {"profile", 7}})).type,
             "malformed");
-  EXPECT_EQ(service_.order_ids(a).size(), 2u);
+  EXPECT_EQ(service_.order_ids(a).ids.size(), 2u);
 }
 
 TEST_F(AcmeServiceTest, RefusesToFinalizeUnderAProfileWithdrawnSinceTheOrderWasMade) {
@@ -307,7 +307,7 @@ TEST_F(AcmeServiceTest, AnOrderReplacesOnlyItsAccountsCertificateAndOnlyOnce) {
   EXPECT_EQ(nothing.status, stolen.status);
   EXPECT_EQ(refused(service_.new_order(a, {{"identifiers", identifiers({"www.example.test"})}, {"replaces", 1}})).type,
             "malformed");
-  EXPECT_TRUE(service_.order_ids(other).empty());
+  EXPECT_TRUE(service_.order_ids(other).ids.empty());
 
   // The owner's replacement: the order says what it replaces, and once valid the certificate counts as replaced.
   const auto renewed = issued_for(a, {"www.example.test"}, {{"replaces", id}});
@@ -317,7 +317,7 @@ TEST_F(AcmeServiceTest, AnOrderReplacesOnlyItsAccountsCertificateAndOnlyOnce) {
   auto again = refused(service_.new_order(a, {{"identifiers", identifiers({"www.example.test"})}, {"replaces", id}}));
   EXPECT_EQ(again.type, "alreadyReplaced");
   EXPECT_EQ(again.status, 409u);
-  EXPECT_EQ(service_.order_ids(a).size(), 2u);
+  EXPECT_EQ(service_.order_ids(a).ids.size(), 2u);
 
   // A pending replacement counts as well (RFC 9773 5: an order that is not invalid), until it expires.
   const auto second = issued_for(a, {"mail.example.test"});
@@ -665,11 +665,29 @@ TEST_F(AcmeServiceRateTest, LimitsOrdersPerAccountAndHourWithRetryAfter) {
   EXPECT_EQ(p.status, 429u);
   EXPECT_GT(p.retry_after, 0);
   EXPECT_LE(p.retry_after, 3600);
-  EXPECT_EQ(service_.order_ids(a).size(), 2u);
+  EXPECT_EQ(service_.order_ids(a).ids.size(), 2u);
   // Another account has its own allowance; an hour later the first has again.
   order_for(account(), {"c.example.test"});
   clock_.advance(std::chrono::minutes(61));
   order_for(a, {"c.example.test"});
+}
+
+// RFC 8555 7.1.2.1: the orders list comes a page at a time, oldest first,
+// without invalid orders.
+TEST_F(AcmeServiceTest, ListsAnAccountsOrdersAPageAtATimeWithoutInvalidOnes) {
+  const auto a = account();
+  std::vector<std::string> made;
+  for (std::size_t i = 0; i <= AcmeService::kOrdersPerPage; ++i) {
+    made.push_back(order_for(a, {"n" + std::to_string(i) + ".example.test"}).id);
+  }
+  const auto first = service_.order_ids(a, 0);
+  EXPECT_TRUE(first.more);
+  EXPECT_EQ(first.ids, std::vector<std::string>(made.begin(), made.begin() + AcmeService::kOrdersPerPage));
+  const auto second = service_.order_ids(a, 1);
+  EXPECT_FALSE(second.more);
+  EXPECT_EQ(second.ids, std::vector<std::string>{made.back()});
+  EXPECT_TRUE(service_.order_ids(a, 2).ids.empty());
+  EXPECT_TRUE(service_.order_ids(account(), 0).ids.empty()) << "another account sees none of them";
 }
 
 // Concurrent newOrders of one account: the limit holds however they interleave.
@@ -694,14 +712,14 @@ TEST_F(AcmeServiceRateTest, HoldsTheOrderLimitAgainstConcurrentNewOrders) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(created.load(), 2);
   EXPECT_EQ(limited.load(), kThreads - 2);
-  EXPECT_EQ(service_.order_ids(a).size(), 2u);
+  EXPECT_EQ(service_.order_ids(a).ids.size(), 2u);
 }
 
 // Concurrent orders replacing one certificate: one takes it, the others are told alreadyReplaced.
 TEST_F(AcmeServiceTest, ReplacesACertificateOnceAgainstConcurrentNewOrders) {
   const auto a = account();
   const auto id = cert_id(issued_for(a, {"www.example.test"}));
-  const auto before = service_.order_ids(a).size();
+  const auto before = service_.order_ids(a).ids.size();
   constexpr int kThreads = 8;
   std::atomic<int> created{0};
   std::atomic<int> already{0};
@@ -721,7 +739,7 @@ TEST_F(AcmeServiceTest, ReplacesACertificateOnceAgainstConcurrentNewOrders) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(created.load(), 1);
   EXPECT_EQ(already.load(), kThreads - 1);
-  EXPECT_EQ(service_.order_ids(a).size(), before + 1);
+  EXPECT_EQ(service_.order_ids(a).ids.size(), before + 1);
 }
 
 }  // namespace
