@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "acme_dns.hpp"
-#include "acme_validation.hpp"
+#include "acme_validation_types.hpp"
 
 struct ssl_st;
 
