@@ -518,7 +518,7 @@ Result<AcmeOrder> AcmeService::finalize(const AcmeAccount& account, const std::s
     if (r.code == "profile_forbidden") return refusal("unauthorized", r.message, 403);
     return from_rejection(r, "badCSR");
   }
-  if (auto bad = signer::check_acme_csr(plan.value(), o.identifiers)) return from_rejection(*bad, "badCSR");
+  if (auto bad = signer::check_acme_csr_names(plan.value(), o.identifiers)) return from_rejection(*bad, "badCSR");
   // Decided: now the order moves, once (a second finalize finds it processing).
   if (!store_.begin_finalize(o.id, now())) {
     return refusal("orderNotReady",

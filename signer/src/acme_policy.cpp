@@ -1,8 +1,5 @@
 #include "hsmca/signer/acme_policy.hpp"
 
-#include <openssl/objects.h>
-#include <openssl/x509.h>
-
 #include <algorithm>
 #include <set>
 
@@ -88,19 +85,7 @@ AcmeOrderDecision decide_acme_order(const Profile& profile, const std::string& a
   return d;
 }
 
-std::optional<Rejection> check_acme_csr(const LeafPlan& plan, const std::vector<AcmeIdentifier>& identifiers) {
-  // The challenges proved control of the names and nothing else: no
-  // organisation, unit, e-mail address or serialNumber rides along.
-  const X509_NAME* subject = X509_get_subject_name(plan.tbs.get());
-  const int entries = X509_NAME_entry_count(subject);
-  for (int i = 0; i < entries; ++i) {
-    const int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(X509_NAME_get_entry(subject, i)));
-    if (nid != NID_commonName || entries > 1) {
-      return Rejection{"bad_csr", "the CSR's subject is \"" + plan.subject +
-                                      "\"; over ACME it may hold one commonName, one of the order's identifiers, "
-                                      "or nothing: the challenges prove control of names, not of an organisation"};
-    }
-  }
+std::optional<Rejection> check_acme_csr_names(const LeafPlan& plan, const std::vector<AcmeIdentifier>& identifiers) {
   std::set<std::string> wanted, granted(plan.sans.begin(), plan.sans.end());
   for (const auto& id : identifiers) wanted.insert(san_of(id));
   if (wanted == granted) return std::nullopt;

@@ -89,7 +89,12 @@ Outcome<LeafPlan> CertificateAuthority::prepare(const IssuanceRequest& request,
     return Rejection{"key_policy", "profile '" + p->name + "' takes " + allowed + " keys; the request has an " +
                                        parsed.value().key_type + " key"};
   }
-  auto plan = plan_leaf(parsed.value(), *p, context_, request.days, now);
+  // An ACME account proved control of names and nothing else: its
+  // certificate names no organisation, unit or country its CSR claims.
+  const bool names_proven_only = std::find(request.caller.roles.begin(), request.caller.roles.end(), kRoleAcme) !=
+                                 request.caller.roles.end();
+  auto plan = plan_leaf(parsed.value(), *p, context_, request.days, now,
+                        names_proven_only ? SubjectRule::common_name_only : SubjectRule::as_requested);
   if (plan.ok() && request.renewal) {
     // RFC 7030 4.2.2: the renewal's Subject and SubjectAltName are those of
     // the certificate it renews; compared as the ledger records both.

@@ -272,7 +272,8 @@ std::optional<std::string> first_problem(X509* cert, const IssuerContext& issuer
 }  // namespace
 
 Outcome<LeafPlan> plan_leaf(const CertificateRequest& request, const Profile& profile, const IssuerContext& issuer,
-                            std::optional<int> days, std::chrono::system_clock::time_point now) {
+                            std::optional<int> days, std::chrono::system_clock::time_point now,
+                            SubjectRule subject_rule) {
   require_issuer(issuer);
   if (!request.request) throw std::invalid_argument("plan_leaf needs a parsed request");
   if (profile.validity_days < 1) {
@@ -282,7 +283,19 @@ Outcome<LeafPlan> plan_leaf(const CertificateRequest& request, const Profile& pr
     return Rejection{"invalid_validity", "days must be at least 1, not " + std::to_string(*days)};
   }
 
-  const X509_NAME* subject = request.subject();
+  X509NamePtr common_name_only;
+  if (subject_rule == SubjectRule::common_name_only) {
+    common_name_only.reset(X509_NAME_new());
+    if (!common_name_only) throw OpenSslError("X509_NAME_new");
+    const std::string cn = request.common_name();
+    if (!cn.empty()) {
+      check(X509_NAME_add_entry_by_NID(common_name_only.get(), NID_commonName, MBSTRING_UTF8,
+                                       reinterpret_cast<const unsigned char*>(cn.data()), static_cast<int>(cn.size()),
+                                       -1, 0),
+            "X509_NAME_add_entry_by_NID");
+    }
+  }
+  const X509_NAME* subject = common_name_only ? common_name_only.get() : request.subject();
   // A leaf named as its issuer reads, to a path builder, as the CA itself.
   if (X509_NAME_entry_count(subject) > 0 && X509_NAME_cmp(subject, X509_get_subject_name(issuer.certificate)) == 0) {
     return Rejection{"name_policy", "the request's subject is the issuing CA's own name"};

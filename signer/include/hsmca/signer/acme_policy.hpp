@@ -54,10 +54,10 @@ AcmeOrderDecision decide_acme_order(const Profile& profile, const std::string& a
                                     const std::vector<AcmeIdentifier>& requested);
 
 // Finalize (RFC 8555 7.4): the names the CA would grant for the CSR (the plan
-// prepare made, CN included) must be exactly the order's identifiers, and the
-// subject at most one commonName (which prepare already made one of them).
-// Rejection "bad_csr" naming the extra or missing names, or the subject.
-std::optional<Rejection> check_acme_csr(const LeafPlan& plan, const std::vector<AcmeIdentifier>& identifiers);
+// prepare made, CN included) must be exactly the order's identifiers.
+// Rejection "bad_csr" naming the extra or missing names otherwise. (prepare
+// keeps only the commonName of an ACME caller's subject: SubjectRule.)
+std::optional<Rejection> check_acme_csr_names(const LeafPlan& plan, const std::vector<AcmeIdentifier>& identifiers);
 
 // The reasons an ACME subscriber may give (RFC 8555 7.6, RFC 5280 5.3.1):
 // unspecified, keyCompromise, affiliationChanged, superseded,

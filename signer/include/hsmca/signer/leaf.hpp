@@ -54,8 +54,14 @@ struct LeafPlan {
 // validity_days), now + profile validity and the issuer's notAfter. Then runs
 // check_before_signing. Rejection codes: name_policy, no_identity (no subject
 // CN and no SAN), invalid_validity (days < 1), lint (a check failed).
+// What of the request's subject the certificate carries: all of it, or (for
+// a caller who proved control of names and nothing else: ACME) only its
+// commonName, every other attribute (O, OU, C, serialNumber, …) dropped.
+enum class SubjectRule { as_requested, common_name_only };
+
 Outcome<LeafPlan> plan_leaf(const CertificateRequest& request, const Profile& profile, const IssuerContext& issuer,
-                            std::optional<int> days, std::chrono::system_clock::time_point now);
+                            std::optional<int> days, std::chrono::system_clock::time_point now,
+                            SubjectRule subject_rule = SubjectRule::as_requested);
 
 // Pre-issuance checks on the unsigned certificate, as a linter: serial
 // positive, <= 20 octets, >= 64 bits; a SAN present for server certificates;
