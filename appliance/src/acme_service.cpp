@@ -29,6 +29,9 @@ Problem refusal(std::string type, std::string detail, unsigned status = 400) {
   return Problem{std::move(type), std::move(detail), status};
 }
 
+// How long a reused authorization must still be good for (see new_order).
+constexpr std::int64_t kReuseMargin = 3600;
+
 Problem from_rejection(const signer::Rejection& r, std::string type) {
   return refusal(std::move(type), signer::told_to_acme_account(r).message, 400);
 }
@@ -312,7 +315,9 @@ Result<AcmeOrder> AcmeService::new_order(const AcmeAccount& account, const json&
     const bool wildcard = id.type == signer::AcmeIdentifierType::dns && id.value.starts_with("*.");
     signer::AcmeIdentifier base{id.type, wildcard ? id.value.substr(2) : id.value};
     if (config_.authorization_reuse_hours > 0) {
-      if (auto reused = store_.reusable_authorization(account.id, base, wildcard, t)) {
+      // Only one good for another hour at least: the order expires with it,
+      // and a client needs time to finalize.
+      if (auto reused = store_.reusable_authorization(account.id, base, wildcard, t + kReuseMargin)) {
         order.authorization_ids.push_back(reused->id);
         // The order is good only while every authorization it stands on is.
         order.expires = std::min(order.expires, reused->expires);

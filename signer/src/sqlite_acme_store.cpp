@@ -538,7 +538,9 @@ class SqliteAcmeStore final : public AcmeStore {
   // (with their challenges) that no remaining order needs once expired.
   // Valid orders stay: they say which account ordered a certificate.
   void prune(sqlite3* db, std::int64_t now) {
-    run(db, where_, "DELETE FROM acme_orders WHERE expires <= ? AND status <> 'valid'",
+    // Never a processing order: its certificate may be being signed, and
+    // finish_order must find the order to link it.
+    run(db, where_, "DELETE FROM acme_orders WHERE expires <= ? AND status IN ('pending', 'ready', 'invalid')",
         [&](Query& q) { q.bind(now); }, "prune");
     run(db, where_,
         "DELETE FROM acme_challenges WHERE authz_id IN (SELECT id FROM acme_authorizations a WHERE a.expires <= ? "

@@ -341,12 +341,17 @@ TEST_F(AcmeServiceTest, AnOrderOnAReusedAuthorizationExpiresWithItAndIssuesNothi
   pass_challenges(first);
   const auto authz = ledger_->acme().authorization(first.authorization_ids.front());
   ASSERT_TRUE(authz);
-  clock_.advance(std::chrono::hours(23));
+  clock_.advance(std::chrono::hours(22));
   const auto second = order_for(a, {"www.example.test"});
   EXPECT_EQ(second.status, signer::AcmeOrderStatus::ready);
   EXPECT_EQ(second.authorization_ids, first.authorization_ids) << "the valid authorization was not reused";
   EXPECT_LE(second.expires, authz->expires);
-  clock_.advance(std::chrono::hours(2));
+  // Within its last hour an authorization is no longer reused: the order would have no time to finalize.
+  clock_.advance(std::chrono::minutes(90));
+  const auto third = order_for(a, {"www.example.test"});
+  EXPECT_EQ(third.status, signer::AcmeOrderStatus::pending);
+  EXPECT_NE(third.authorization_ids, first.authorization_ids);
+  clock_.advance(std::chrono::hours(1));
   const auto before = certificates();
   auto p = refused(service_.finalize(a, second.id, {{"csr", csr_for({"www.example.test"})}}));
   EXPECT_EQ(p.type, "orderNotReady");

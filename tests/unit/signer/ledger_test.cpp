@@ -473,6 +473,14 @@ TEST_F(LedgerTest, BeginsFinalizingAnAcmeOrderOnlyWhileItsAuthorizationsAreUnexp
   EXPECT_TRUE(acme.begin_finalize("o2", t + 99));
   EXPECT_EQ(acme.order("o2")->status, AcmeOrderStatus::processing);
   EXPECT_FALSE(acme.begin_finalize("o2", t + 99)) << "finalized already";
+  // Past their expiry, the ready order is pruned; the processing one stays for its certificate.
+  AcmeOrder later = order_on_authz("o3");
+  later.authorization_ids.clear();
+  ASSERT_EQ(acme.create_order(later, {}, t + 2000, 10), AcmeStore::Creation::created);
+  EXPECT_FALSE(acme.order("o1"));
+  ASSERT_TRUE(acme.order("o2"));
+  acme.finish_order("o2", "0a");
+  EXPECT_EQ(acme.order("o2")->status, AcmeOrderStatus::valid);
 }
 
 // RFC 8555 7.3.5 key rollover as compare and set: a change checked against a

@@ -116,8 +116,9 @@ class AcmeStore {
 
   // An order with its authorizations (new ones are created with their
   // challenges; `reused` ones, valid authorizations of the same account, are
-  // only linked), in one transaction. Orders past their expiry that never
-  // became valid are pruned first, with the authorizations no order needs.
+  // only linked), in one transaction. Orders past their expiry that are
+  // pending, ready or invalid are pruned first (never a processing one, whose
+  // certificate may be being signed), with the authorizations no order needs.
   // The transaction checks, before it writes, that the account created fewer
   // than `orders_per_hour` orders in the hour before `now` and that no other
   // order replaces order.replaces (replaced()): concurrent newOrders of one
