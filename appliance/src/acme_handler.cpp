@@ -237,7 +237,7 @@ void AcmeHandler::run_post(const ExchangePtr& ex, Resource resource, const std::
 
   switch (resource) {
     case Resource::new_account: {
-      auto r = service_.new_account(*jws.jwk, payload, p + "/new-account", client_key(ex->ctx.remote));
+      auto r = service_.new_account(*jws.jwk, payload, p + "/new-account", client_key(ex->ctx.remote, 48));
       if (fail(r)) return;
       const auto& made = std::get<acme::NewAccount>(r);
       return answer(ex, made.created ? 201 : 200, base, account_json(made.account, base),

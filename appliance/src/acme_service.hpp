@@ -67,7 +67,8 @@ class AcmeService {
 
   // newAccount (7.3): `new_account_url` is what an EAB's url must be.
   // Accounts created without an EAB count against `client` (client_key of the
-  // caller's address): acme.new_accounts_per_hour each, then rateLimited.
+  // caller's address, an IPv6 one by its /48): acme.new_accounts_per_hour
+  // each, then rateLimited.
   Result<NewAccount> new_account(const Jwk& key, const nlohmann::json& payload, const std::string& new_account_url,
                                  const std::string& client);
   // Account update (7.3.2) and deactivation (7.3.6); an empty payload reads it.

@@ -16,7 +16,7 @@ namespace hsmca::appliance {
 
 using nlohmann::json;
 
-std::string client_key(const std::string& remote) {
+std::string client_key(const std::string& remote, int ipv6_prefix) {
   const auto colon = remote.rfind(':');
   std::string host = colon == std::string::npos ? remote : remote.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
@@ -27,10 +27,11 @@ std::string client_key(const std::string& remote) {
     inet_ntop(AF_INET, &v6.s6_addr[12], text, sizeof text);
     return text;
   }
-  std::fill(std::begin(v6.s6_addr) + 8, std::end(v6.s6_addr), 0);
+  const int bytes = ipv6_prefix == 48 ? 6 : 8;
+  std::fill(std::begin(v6.s6_addr) + bytes, std::end(v6.s6_addr), 0);
   char text[INET6_ADDRSTRLEN] = {};
   inet_ntop(AF_INET6, &v6, text, sizeof text);
-  return std::string(text) + "/64";
+  return std::string(text) + (bytes == 6 ? "/48" : "/64");
 }
 
 std::string media_type(const Request& req) {

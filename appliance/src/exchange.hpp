@@ -34,8 +34,10 @@ struct RequestContext {
 // Whose allowance a request spends in a per-client limit: "203.0.113.7:51234"
 // -> "203.0.113.7"; an IPv6 client by its /64 (one customer's allocation is
 // a /64 or more: counting single addresses would give it billions), an
-// IPv4-mapped IPv6 address as the IPv4 address it is.
-std::string client_key(const std::string& remote);
+// IPv4-mapped IPv6 address as the IPv4 address it is. `ipv6_prefix` 48
+// counts an IPv6 client by its /48 (a site's whole allocation) instead, for
+// what one site should get only a few of (ACME accounts without an EAB).
+std::string client_key(const std::string& remote, int ipv6_prefix = 64);
 
 // The media type of the request's Content-Type, lowercase, without parameters.
 std::string media_type(const Request& req);

@@ -2,10 +2,23 @@
 
 #include <gtest/gtest.h>
 
+#include "exchange.hpp"
+
 namespace hsmca::appliance {
 namespace {
 
 using namespace std::chrono_literals;
+
+// Whose allowance a request spends: an IPv4 address; an IPv6 client by its
+// /64, or by its /48 where a whole site should get only a few.
+TEST(ClientKeyTest, CountsAnIpv6ClientByItsPrefix) {
+  EXPECT_EQ(client_key("203.0.113.7:51234"), "203.0.113.7");
+  EXPECT_EQ(client_key("[::ffff:203.0.113.7]:443"), "203.0.113.7");
+  EXPECT_EQ(client_key("[2001:db8:1:2:3:4:5:6]:443"), "2001:db8:1:2::/64");
+  EXPECT_EQ(client_key("[2001:db8:1:2:3:4:5:6]:443", 48), "2001:db8:1::/48");
+  EXPECT_EQ(client_key("[2001:db8:1:ffff::1]:443", 48), client_key("[2001:db8:1:2::1]:443", 48));
+  EXPECT_EQ(client_key("203.0.113.7:51234", 48), "203.0.113.7");
+}
 
 TEST(TokenBucketTest, AllowsABurstThenTheRate) {
   const auto t0 = TokenBucket::Clock::now();
