@@ -2,11 +2,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "log.hpp"
+
 namespace hsmca::appliance {
 namespace {
 
-// A probe signature and a durable write; what failed is named in the body.
-// A callback the cache calls: failures are its answer, not exceptions.
+// A probe signature and a durable write; which failed is named in the body,
+// why only in the log (anyone may ask: the PKCS#11 call, its CKR code and the
+// ledger's path are the operator's). A callback the cache calls, at most once
+// a second: failures are its answer, not exceptions.
 HealthReport probe(signer::IssuingCa& issuing) {
   nlohmann::json body;
   bool ok = true;
@@ -16,14 +20,16 @@ HealthReport probe(signer::IssuingCa& issuing) {
     body["token"] = "ok";
   } catch (const std::exception& e) {
     ok = false;
-    body["token"] = e.what();
+    body["token"] = "unavailable";
+    log_line({{"event", "health_probe_failed"}, {"part", "token"}, {"problem", e.what()}});
   }
   try {
     body["ledger"] = issuing.ledger().probe() ? "ok" : "not writable";
     ok = ok && body["ledger"] == "ok";
   } catch (const std::exception& e) {
     ok = false;
-    body["ledger"] = e.what();
+    body["ledger"] = "unavailable";
+    log_line({{"event", "health_probe_failed"}, {"part", "ledger"}, {"problem", e.what()}});
   }
   body["status"] = ok ? "ok" : "unavailable";
   return {ok, body.dump()};

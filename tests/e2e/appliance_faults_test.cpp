@@ -109,6 +109,9 @@ TEST_F(ApplianceFaultTest, AHungTokenGets503WithinTheBoundHealthSaysSoAndService
   std::this_thread::sleep_for(1100ms);  // past the health cache
   auto h = health();
   EXPECT_EQ(h.status, 503) << h.body;
+  // Which part failed, for anyone; why (the PKCS#11 call and its code) only in the log.
+  EXPECT_EQ(nlohmann::json::parse(h.body)["token"], "unavailable") << h.body;
+  EXPECT_NE(read_file(log_).find("\"event\":\"health_probe_failed\""), std::string::npos);
   auto metrics = run_process({"curl", "-sS", plain_url("/metrics")}).out;
   EXPECT_NE(metrics.find("hsmca_token_sessions_stuck 2"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("hsmca_token_available 0"), std::string::npos) << metrics;
