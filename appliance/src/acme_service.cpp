@@ -210,7 +210,7 @@ Result<AcmeAccount> AcmeService::change_key(const AcmeAccount& account, const Ve
 
 AcmeService::OrderPage AcmeService::order_ids(const AcmeAccount& account, std::size_t page) const {
   OrderPage out;
-  out.ids = store_.order_ids(account.id, page * kOrdersPerPage, kOrdersPerPage + 1);
+  out.ids = store_.order_ids(account.id, now(), page * kOrdersPerPage, kOrdersPerPage + 1);
   out.more = out.ids.size() > kOrdersPerPage;
   if (out.more) out.ids.pop_back();
   return out;

@@ -77,7 +77,8 @@ class AcmeService {
   Result<signer::AcmeAccount> change_key(const signer::AcmeAccount& account, const VerifiedJws& outer,
                                          const std::string& account_url);
   // The account's orders list (RFC 8555 7.1.2.1), a page at a time: the
-  // orders that are not invalid, oldest first, kOrdersPerPage per page.
+  // orders that are not invalid (failed or expired unfinished), oldest
+  // first, kOrdersPerPage per page.
   struct OrderPage {
     std::vector<std::string> ids;
     bool more = false;  // a next page exists (Link rel="next")

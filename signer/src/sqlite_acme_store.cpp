@@ -336,14 +336,15 @@ class SqliteAcmeStore final : public AcmeStore {
                                           "ORDER BY position", id);
     return o;
   }
-  std::vector<std::string> order_ids(const std::string& account_id, std::size_t offset,
+  std::vector<std::string> order_ids(const std::string& account_id, std::int64_t now, std::size_t offset,
                                      std::size_t limit) const override {
     sqlite::ReaderPool::Lease db(readers_);
     StatementPtr stmt = prepare(db.get(), where_,
-                                "SELECT id FROM acme_orders WHERE account_id = ? AND status <> 'invalid' "
-                                "ORDER BY created_at, rowid LIMIT ? OFFSET ?");
+                                "SELECT id FROM acme_orders WHERE account_id = ? AND status <> 'invalid' AND NOT "
+                                "(status IN ('pending', 'ready') AND expires <= ?) ORDER BY created_at, rowid LIMIT ? "
+                                "OFFSET ?");
     Query q(db.get(), stmt.get());
-    q.bind(account_id).bind(static_cast<std::int64_t>(limit)).bind(static_cast<std::int64_t>(offset));
+    q.bind(account_id).bind(now).bind(static_cast<std::int64_t>(limit)).bind(static_cast<std::int64_t>(offset));
     std::vector<std::string> out;
     while (q.step(where_, "order_ids")) out.push_back(q.text(0));
     return out;

@@ -696,6 +696,24 @@ TEST_F(AcmeServiceTest, ListsAnAccountsOrdersAPageAtATimeWithoutInvalidOnes) {
   EXPECT_TRUE(service_.order_ids(account(), 0).ids.empty()) << "another account sees none of them";
 }
 
+TEST_F(AcmeServiceTest, LeavesFailedAndExpiredOrdersOutOfTheList) {
+  const auto a = account();
+  const auto failed = order_for(a, {"failed.example.test"});
+  const auto challenge = ledger_->acme().authorization(failed.authorization_ids.front())->challenges.front().id;
+  ASSERT_TRUE(ledger_->acme().start_challenge(challenge, signer::unix_seconds(clock_.now())));
+  ASSERT_TRUE(ledger_->acme().finish_challenge(challenge, false, "{}", signer::unix_seconds(clock_.now())).applied);
+  ASSERT_EQ(ok(service_.order(a, failed.id)).status, AcmeOrderStatus::invalid);
+  const auto issued = issued_for(a, {"www.example.test"});
+  const auto pending = order_for(a, {"later.example.test"});
+  EXPECT_EQ(service_.order_ids(a).ids, (std::vector<std::string>{ledger_->acme().order_for_certificate(
+                                                                      issued.record.serial)->id,
+                                                                  pending.id}));
+  // A day on, the pending order expired unfinished; the valid one stays.
+  clock_.advance(std::chrono::hours(25));
+  EXPECT_EQ(service_.order_ids(a).ids.size(), 1u);
+  EXPECT_NE(service_.order_ids(a).ids.front(), pending.id);
+}
+
 // Concurrent newOrders of one account: the limit holds however they interleave.
 TEST_F(AcmeServiceRateTest, HoldsTheOrderLimitAgainstConcurrentNewOrders) {
   const auto a = account();

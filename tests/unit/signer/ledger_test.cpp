@@ -431,7 +431,7 @@ TEST_F(LedgerTest, CreatesAnAcmeOrderOnlyWithinTheHourlyLimitAndReplacesACertifi
   EXPECT_EQ(acme.create_order(order_at(now, "AQ.Ag"), {}, now, 10), AcmeStore::Creation::created);
   EXPECT_EQ(acme.create_order(order_at(now, "AQ.Ag"), {}, now, 10), AcmeStore::Creation::already_replaced);
   EXPECT_FALSE(acme.order("o6")) << "a refused replacement was written";
-  EXPECT_EQ(acme.order_ids("a1", 0, 100).size(), 4u);
+  EXPECT_EQ(acme.order_ids("a1", now, 0, 100).size(), 4u);
   // Once the replacing order expired unfinished, the certificate may be replaced again.
   const std::int64_t later = now + 86400;
   EXPECT_EQ(acme.create_order(order_at(later, "AQ.Ag"), {}, later, 10), AcmeStore::Creation::created);

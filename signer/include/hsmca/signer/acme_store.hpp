@@ -127,9 +127,10 @@ class AcmeStore {
   virtual Creation create_order(const AcmeOrder& order, const std::vector<AcmeAuthorization>& fresh,
                                 std::int64_t now, int orders_per_hour) = 0;
   virtual std::optional<AcmeOrder> order(const std::string& id) const = 0;
-  // The account's orders that are not invalid (RFC 8555 7.1.2.1), oldest
-  // first: at most `limit` of them, after skipping `offset`.
-  virtual std::vector<std::string> order_ids(const std::string& account_id, std::size_t offset,
+  // The account's orders that are not invalid at `now` (RFC 8555 7.1.2.1:
+  // neither failed nor expired unfinished), oldest first: at most `limit` of
+  // them, after skipping `offset`.
+  virtual std::vector<std::string> order_ids(const std::string& account_id, std::int64_t now, std::size_t offset,
                                              std::size_t limit) const = 0;
   virtual std::optional<AcmeOrder> order_for_certificate(const std::string& serial) const = 0;
   // RFC 9773 5: whether an order replaces the certificate `cert_id` names:
