@@ -199,7 +199,11 @@ void AcmeHandler::answer_busy(const ExchangePtr& ex, const std::string& base) {
 void AcmeHandler::run_post(const ExchangePtr& ex, Resource resource, const std::string& id, const std::string& base) {
   const auto& req = ex->ctx.request;
   const std::string_view target(req.target().data(), req.target().size());
-  // The whole URL, query included: a JWS names exactly what it asks for (the orders list's cursor).
+  // The whole URL, query included: a JWS names exactly what it asks for (the
+  // orders list's cursor). No other resource takes a query.
+  if (target.find('?') != std::string_view::npos && resource != Resource::account_orders) {
+    return answer_problem(ex, base, {"malformed", "this resource takes no query: POST to the URL the server gave"});
+  }
   const std::string url = base + std::string(target);
   const std::string account_prefix = base + kPrefix + "/account/";
 

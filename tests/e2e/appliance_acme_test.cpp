@@ -492,6 +492,10 @@ TEST_F(ApplianceAcmeTest, RefusesAReplayedNonceAndAJwsForAnotherUrl) {
   EXPECT_EQ(elsewhere.status, 403);
   EXPECT_EQ(nlohmann::json::parse(elsewhere.body)["type"], "urn:ietf:params:acme:error:unauthorized") << elsewhere.body;
   EXPECT_FALSE(elsewhere.header("Replay-Nonce").empty());
+  // A query on a resource that takes none, even signed for: malformed.
+  auto queried = post_jws("/acme/new-order?x=1", make_jws(key, kid_header(fresh_nonce(), url("/acme/new-order?x=1")), order));
+  EXPECT_EQ(queried.status, 400) << queried.body;
+  EXPECT_EQ(nlohmann::json::parse(queried.body)["type"], "urn:ietf:params:acme:error:malformed") << queried.body;
   // Nothing was ordered: the account's order list is empty.
   auto orders = post_as(key, kid, kid + "/orders", "");
   ASSERT_EQ(orders.status, 200) << orders.body;
