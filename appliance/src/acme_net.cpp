@@ -105,10 +105,14 @@ bool never_validated(const asio::ip::address& address) {
       return asio::ip::address_v4(asio::ip::address_v4::bytes_type{b[i], b[i + 1], b[i + 2], b[i + 3]});
     };
     // IPv4 inside IPv6 is judged as IPv4: mapped (::ffff:0:0/96), NAT64's
-    // well-known prefix (64:ff9b::/96, RFC 6052) and 6to4 (2002::/16, RFC 3056).
+    // well-known prefix (64:ff9b::/96, RFC 6052), its local-use prefix
+    // (64:ff9b:1::/48, RFC 8215; the /96 ones in it) and 6to4 (2002::/16,
+    // RFC 3056). A network-specific NAT64 prefix is the operator's to firewall.
     if (v6.is_v4_mapped()) return never_validated(v4_at(12));
     static constexpr std::array<unsigned char, 12> kNat64{0x00, 0x64, 0xff, 0x9b};
     if (std::equal(kNat64.begin(), kNat64.end(), b.begin())) return never_validated(v4_at(12));
+    static constexpr std::array<unsigned char, 6> kNat64Local{0x00, 0x64, 0xff, 0x9b, 0x00, 0x01};
+    if (std::equal(kNat64Local.begin(), kNat64Local.end(), b.begin()) && never_validated(v4_at(12))) return true;
     if (b[0] == 0x20 && b[1] == 0x02) return never_validated(v4_at(2));
     // AWS's instance metadata over IPv6 is a unique local address, not link-local.
     static const auto kAwsMetadata = asio::ip::make_address_v6("fd00:ec2::254");

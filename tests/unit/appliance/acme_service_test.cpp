@@ -370,9 +370,17 @@ TEST_F(AcmeServiceTest, AFinalizeWhileTheTokenIsAwayLeavesTheOrderReadyForTheRet
   EXPECT_EQ(ok(service_.order(a, o.id)).status, AcmeOrderStatus::ready);
   EXPECT_EQ(certificates(), 0u) << "recorded a certificate for a signature that never happened";
   signing_.away = false;
+  // The token fails the signature itself: the ledger keeps a failed row, the order is ready again.
+  signing_.fails_signing = true;
+  EXPECT_THROW(service_.finalize(a, o.id, {{"csr", csr_for({"www.example.test"})}}), signer::TokenUnavailable);
+  EXPECT_EQ(ok(service_.order(a, o.id)).status, AcmeOrderStatus::ready);
+  const auto rows = ledger_->list("");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows.front().status, signer::CertificateStatus::failed);
+  signing_.fails_signing = false;
   auto done = ok(service_.finalize(a, o.id, {{"csr", csr_for({"www.example.test"})}}));
   EXPECT_EQ(done.status, AcmeOrderStatus::valid);
-  EXPECT_EQ(certificates(), 1u);
+  EXPECT_EQ(ledger_->find(ca_.issuer_id(), done.certificate_serial)->status, signer::CertificateStatus::issued);
 }
 
 TEST_F(AcmeServiceTest, RefusesFinalizeBeforeTheOrderIsReadyAndIssuesNothing) {

@@ -157,7 +157,7 @@ TEST_F(AcmeValidationTest, NeverConnectsToALinkLocalAddress) {
                     kKeyAuthorization);
   expect_refused(result, "connection", "linklocal.acme.test has only link-local");
   for (const char* ip : {"169.254.169.254", "fe80::1", "0.0.0.0", "::ffff:169.254.1.1", "224.0.0.1",
-                         "64:ff9b::a9fe:a9fe", "2002:a9fe:a9fe::1", "fd00:ec2::254", "100.100.100.200",
+                         "64:ff9b::a9fe:a9fe", "64:ff9b:1::a9fe:a9fe", "2002:a9fe:a9fe::1", "fd00:ec2::254", "100.100.100.200",
                          "168.63.129.16"}) {
     for (auto type : {ChallengeType::http01, ChallengeType::tls_alpn01}) {
       result = validate(settings(server.port()), type, ip_address(ip), kToken, kKeyAuthorization);

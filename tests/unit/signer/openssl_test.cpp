@@ -21,6 +21,7 @@ TEST(OpenSslHelpersTest, ReadsHexBackInEitherCaseAndRefusesWhatIsNotHex) {
   EXPECT_EQ(from_hex(to_hex(bytes)), bytes);
   EXPECT_EQ(from_hex("00ABfF"), bytes);
   EXPECT_EQ(from_hex("00:AB:FF", ':'), bytes) << "as openssl prints key identifiers";
+  EXPECT_EQ(from_hex("00ABFF", ':'), bytes) << "the separator is skipped, not required";
   EXPECT_EQ(from_hex(""), std::vector<unsigned char>{});
   EXPECT_FALSE(from_hex("abc")) << "odd length";
   EXPECT_FALSE(from_hex("0g"));

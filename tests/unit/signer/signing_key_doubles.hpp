@@ -25,7 +25,9 @@ class MismatchedKey : public signer::SigningKey {
 };
 
 // A real key whose token can be taken away: while `away`, sign and
-// check_available throw TokenUnavailable, as a token key's circuit breaker does.
+// check_available throw TokenUnavailable, as a token key's circuit breaker
+// does; while `fails_signing`, only sign does, as a token that fails the
+// signature itself (after the ledger recorded the issuance pending).
 class AwayableKey : public signer::SigningKey {
  public:
   explicit AwayableKey(const SigningKey& key) : key_(key) {}
@@ -33,6 +35,7 @@ class AwayableKey : public signer::SigningKey {
   token::SignatureScheme scheme() const override { return key_.scheme(); }
   signer::Bytes sign(std::span<const unsigned char> message) const override {
     check_available();
+    if (fails_signing) throw signer::TokenUnavailable("C_Sign: the test's token failed", 3);
     return key_.sign(message);
   }
   EVP_PKEY* verification_key() const override { return key_.verification_key(); }
@@ -40,6 +43,7 @@ class AwayableKey : public signer::SigningKey {
     if (away) throw signer::TokenUnavailable("the test took the token away", 3);
   }
   std::atomic<bool> away{false};
+  std::atomic<bool> fails_signing{false};
 
  private:
   const SigningKey& key_;

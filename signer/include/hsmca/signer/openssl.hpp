@@ -54,9 +54,10 @@ std::string drain_openssl_errors();
 
 // Lowercase hex, no separators.
 std::string to_hex(std::span<const unsigned char> bytes);
-// The bytes hex (either case) spells, two digits each, with `separator`
-// between bytes ('\0': none; ':' reads what openssl prints); nullopt when it
-// is not that.
+// The bytes hex (either case) spells, two digits each; nullopt when it is
+// not that. With a `separator` (':' reads what openssl prints) that character
+// is skipped wherever it stands ("00:AB", "00AB" and "00::AB" read alike);
+// '\0': none is allowed. Text after an embedded NUL is not read.
 std::optional<std::vector<unsigned char>> from_hex(std::string_view hex, char separator = '\0');
 // Non-empty and only 0-9, a-f: how the ledger spells serials and issuer ids.
 bool is_lower_hex(std::string_view s);
