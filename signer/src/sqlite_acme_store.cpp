@@ -7,6 +7,7 @@
 #include <openssl/rand.h>
 
 #include <stdexcept>
+#include <type_traits>
 #include <utility>
 
 #include "hsmca/signer/openssl.hpp"
@@ -338,16 +339,13 @@ class SqliteAcmeStore final : public AcmeStore {
   }
   std::vector<std::string> order_ids(const std::string& account_id, std::int64_t now, std::size_t offset,
                                      std::size_t limit) const override {
-    sqlite::ReaderPool::Lease db(readers_);
-    StatementPtr stmt = prepare(db.get(), where_,
-                                "SELECT id FROM acme_orders WHERE account_id = ? AND status <> 'invalid' AND NOT "
-                                "(status IN ('pending', 'ready') AND expires <= ?) ORDER BY created_at, rowid LIMIT ? "
-                                "OFFSET ?");
-    Query q(db.get(), stmt.get());
-    q.bind(account_id).bind(now).bind(static_cast<std::int64_t>(limit)).bind(static_cast<std::int64_t>(offset));
-    std::vector<std::string> out;
-    while (q.step(where_, "order_ids")) out.push_back(q.text(0));
-    return out;
+    return rows(
+        "SELECT id FROM acme_orders WHERE account_id = ? AND status <> 'invalid' AND NOT (status IN ('pending', "
+        "'ready') AND expires <= ?) ORDER BY created_at, rowid LIMIT ? OFFSET ?",
+        [&](Query& q) {
+          q.bind(account_id).bind(now).bind(static_cast<std::int64_t>(limit)).bind(static_cast<std::int64_t>(offset));
+        },
+        [](const Query& q) { return q.text(0); });
   }
   std::optional<AcmeOrder> order_for_certificate(const std::string& serial) const override {
     auto o = read_one<AcmeOrder>(std::string("SELECT ") + kOrderColumns +
@@ -562,23 +560,23 @@ class SqliteAcmeStore final : public AcmeStore {
     if (!q.step(where_, "acme read")) return std::nullopt;
     return read(q);
   }
-  std::vector<std::string> strings(const char* sql, const std::string& key) const {
+  // Every row `sql` gives on a reader, with its parameters bound by `bind`
+  // and each row read by `read`.
+  template <typename Bind, typename Read>
+  std::vector<std::invoke_result_t<Read&, const Query&>> rows(const char* sql, Bind&& bind, Read&& read) const {
     sqlite::ReaderPool::Lease db(readers_);
     StatementPtr stmt = prepare(db.get(), where_, sql);
     Query q(db.get(), stmt.get());
-    q.bind(key);
-    std::vector<std::string> out;
-    while (q.step(where_, "acme read")) out.push_back(q.text(0));
+    bind(q);
+    std::vector<std::invoke_result_t<Read&, const Query&>> out;
+    while (q.step(where_, "acme read")) out.push_back(read(q));
     return out;
   }
+  std::vector<std::string> strings(const char* sql, const std::string& key) const {
+    return rows(sql, [&](Query& q) { q.bind(key); }, [](const Query& q) { return q.text(0); });
+  }
   std::vector<std::int64_t> integers(const char* sql, const std::string& key, std::int64_t since) const {
-    sqlite::ReaderPool::Lease db(readers_);
-    StatementPtr stmt = prepare(db.get(), where_, sql);
-    Query q(db.get(), stmt.get());
-    q.bind(key).bind(since);
-    std::vector<std::int64_t> out;
-    while (q.step(where_, "acme read")) out.push_back(q.integer(0));
-    return out;
+    return rows(sql, [&](Query& q) { q.bind(key).bind(since); }, [](const Query& q) { return q.integer(0); });
   }
   std::vector<AcmeChallenge> challenges_of(const std::string& authz_id) const {
     sqlite::ReaderPool::Lease db(readers_);
