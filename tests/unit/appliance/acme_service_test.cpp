@@ -9,8 +9,6 @@
 #include <openssl/evp.h>
 
 #include <atomic>
-#include <latch>
-#include <thread>
 
 #include "acme_cert_id.hpp"
 #include "acme_jws_signer.hpp"
@@ -22,6 +20,7 @@
 #include "test_certificates.hpp"
 #include "signing_key_doubles.hpp"
 #include "test_keys.hpp"
+#include "together.hpp"
 
 namespace hsmca::appliance::acme {
 namespace {
@@ -728,20 +727,14 @@ TEST_F(AcmeServiceRateTest, HoldsTheOrderLimitAgainstConcurrentNewOrders) {
   constexpr int kThreads = 8;
   std::atomic<int> created{0};
   std::atomic<int> limited{0};
-  std::latch start(kThreads);
-  std::vector<std::thread> threads;
-  for (int i = 0; i < kThreads; ++i) {
-    threads.emplace_back([&, i] {
-      start.arrive_and_wait();
-      auto r = service_.new_order(a, {{"identifiers", identifiers({"n" + std::to_string(i) + ".example.test"})}});
-      if (std::holds_alternative<AcmeOrder>(r)) {
-        ++created;
-      } else if (const auto& p = std::get<Problem>(r); p.type == "rateLimited" && p.status == 429 && p.retry_after > 0) {
-        ++limited;
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
+  test::run_together(kThreads, [&](int i) {
+    auto r = service_.new_order(a, {{"identifiers", identifiers({"n" + std::to_string(i) + ".example.test"})}});
+    if (std::holds_alternative<AcmeOrder>(r)) {
+      ++created;
+    } else if (const auto& p = std::get<Problem>(r); p.type == "rateLimited" && p.status == 429 && p.retry_after > 0) {
+      ++limited;
+    }
+  });
   EXPECT_EQ(created.load(), 2);
   EXPECT_EQ(limited.load(), kThreads - 2);
   EXPECT_EQ(service_.order_ids(a).ids.size(), 2u);
@@ -755,20 +748,14 @@ TEST_F(AcmeServiceTest, ReplacesACertificateOnceAgainstConcurrentNewOrders) {
   constexpr int kThreads = 8;
   std::atomic<int> created{0};
   std::atomic<int> already{0};
-  std::latch start(kThreads);
-  std::vector<std::thread> threads;
-  for (int i = 0; i < kThreads; ++i) {
-    threads.emplace_back([&] {
-      start.arrive_and_wait();
-      auto r = service_.new_order(a, {{"identifiers", identifiers({"www.example.test"})}, {"replaces", id}});
-      if (std::holds_alternative<AcmeOrder>(r)) {
-        ++created;
-      } else if (const auto& p = std::get<Problem>(r); p.type == "alreadyReplaced" && p.status == 409) {
-        ++already;
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
+  test::run_together(kThreads, [&](int) {
+    auto r = service_.new_order(a, {{"identifiers", identifiers({"www.example.test"})}, {"replaces", id}});
+    if (std::holds_alternative<AcmeOrder>(r)) {
+      ++created;
+    } else if (const auto& p = std::get<Problem>(r); p.type == "alreadyReplaced" && p.status == 409) {
+      ++already;
+    }
+  });
   EXPECT_EQ(created.load(), 1);
   EXPECT_EQ(already.load(), kThreads - 1);
   EXPECT_EQ(service_.order_ids(a).ids.size(), before + 1);
